@@ -1,0 +1,98 @@
+# dblog - Makefile (GNU make)
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
+PKGS := libpq sqlite3 jansson uuid
+CC ?= cc
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+CFLAGS ?= $(OPT)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) \
+	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Ilib
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+# Build directory: build/ normally, build-asan/ for the sanitizer run.
+B ?= build
+CMDS := $(basename $(notdir $(wildcard cmd/*.c)))
+LIBSRC := $(wildcard lib/*.c)
+LIBOBJ := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIBSRC))
+BINS := $(addprefix $(B)/bin/,$(CMDS))
+BENCHSRC := $(wildcard tests/bench/*.c)
+BENCHBINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCHSRC))
+
+.PHONY: all deps check check-asan bench demo install uninstall clean lint
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(BINS) $(BENCHBINS)
+
+deps:
+	@sh scripts/deps.sh
+
+$(B)/lib/%.o: lib/%.c lib/dblog.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libdblog.a: $(LIBOBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/%: cmd/%.c $(B)/libdblog.a lib/dblog.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdblog.a $(LDLIBS_ALL) $(SAN)
+
+$(B)/bench/%: tests/bench/%.c $(B)/libdblog.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdblog.a $(LDLIBS_ALL) $(SAN)
+
+# The test command of the README: builds, then runs every bats file.
+check: deps
+	@$(MAKE) --no-print-directory build
+	DBLOG_BIN=$(CURDIR)/$(B)/bin DBLOG_BENCH_BIN=$(CURDIR)/$(B)/bench \
+		bats --timing tests/
+
+check-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" build
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	DBLOG_ASAN=1 DBLOG_BIN=$(CURDIR)/build-asan/bin DBLOG_BENCH_BIN=$(CURDIR)/build-asan/bench \
+		bats tests/
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	DBLOG_BIN=$(CURDIR)/$(B)/bin DBLOG_BENCH_BIN=$(CURDIR)/$(B)/bench sh tests/bench/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory build
+	DBLOG_BIN=$(CURDIR)/$(B)/bin sh scripts/demo.sh
+
+lint:
+	mandoc -Tlint -Wwarning man/*.[157]
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+	for c in $(CMDS); do \
+		install -m 644 completions/dblog.bash $(DESTDIR)$(BASHCOMPDIR)/$$c; done
+	install -m 644 completions/_dblog $(DESTDIR)$(ZSHCOMPDIR)/_dblog
+	install -m 644 completions/dblog.fish $(DESTDIR)$(FISHCOMPDIR)/dblog.fish
+
+uninstall:
+	for c in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c; done
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_dblog $(DESTDIR)$(FISHCOMPDIR)/dblog.fish
+
+clean:
+	rm -rf build build-asan

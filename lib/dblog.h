@@ -1,0 +1,315 @@
+/*
+ * dblog.h - the one header of libdblog, prototypes grouped by source file.
+ *
+ * Ownership rule: a function returning a pointer gives the caller ownership
+ * unless its comment says "borrowed"; spans (struct dblog_span) always borrow
+ * the bytes of the line they were found in and live as long as that line.
+ * Functions taking a json_t * borrow it unless they say they steal it.
+ * Library functions report errors by return value and message buffer; only
+ * out-of-memory exits (status 1).
+ */
+#ifndef DBLOG_H
+#define DBLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#define DBLOG_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- err.c */
+
+/* Exit statuses shared by every command (documented in dblog(7)). */
+enum dblog_exit {
+	DBLOG_EXIT_OK = 0,      /* success */
+	DBLOG_EXIT_FAIL = 1,    /* runtime or data error: fix the input or setup */
+	DBLOG_EXIT_USAGE = 2,   /* bad options or arguments */
+	DBLOG_EXIT_RETRY = 3,   /* temporary: a server was unreachable or the
+	                           connection was lost; running again resumes */
+};
+
+extern const char *dblog_prog;  /* set by dblog_init() */
+
+/* Set the program name used in messages (basename of argv0). */
+void dblog_init(const char *argv0);
+/* Print "prog: message\n" on stderr. */
+void dblog_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "prog: warning: message\n" on stderr. */
+void dblog_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* dblog_err() then exit(status). */
+_Noreturn void dblog_die(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Usage error: message, then "Try 'prog --help'.", exit 2. */
+_Noreturn void dblog_usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Print "prog (dblog) VERSION" and exit 0. */
+_Noreturn void dblog_version(void);
+
+/* --------------------------------------------------------------- util.c */
+
+/* Allocation that exits with status 1 on out-of-memory. */
+void *dblog_xmalloc(size_t n);
+void *dblog_xrealloc(void *p, size_t n);
+char *dblog_xstrdup(const char *s);
+char *dblog_xstrndup(const char *s, size_t n);
+
+/* A growable byte buffer; always NUL-terminated after any append. */
+struct dblog_buf {
+	char *p;
+	size_t len, cap;
+};
+void dblog_buf_reserve(struct dblog_buf *b, size_t extra);
+void dblog_buf_add(struct dblog_buf *b, const void *p, size_t n);
+void dblog_buf_adds(struct dblog_buf *b, const char *s);
+void dblog_buf_addc(struct dblog_buf *b, char c);
+void dblog_buf_printf(struct dblog_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static inline void dblog_buf_clear(struct dblog_buf *b) { b->len = 0; if (b->p) b->p[0] = 0; }
+void dblog_buf_free(struct dblog_buf *b);
+
+/* Parse "500ms", "10s", "5m", "2h", "1d" or plain seconds into
+ * milliseconds. Returns 0, or -1 if malformed. */
+int dblog_parse_duration(const char *s, int64_t *ms);
+/* Parse "4096", "512K", "16M", "1G", "2T" (binary units, optional "B" or
+ * "iB") into bytes. Returns 0, or -1 if malformed. */
+int dblog_parse_size(const char *s, uint64_t *bytes);
+/* Parse a non-negative decimal integer that fits in int64. 0 or -1. */
+int dblog_parse_count(const char *s, int64_t *v);
+
+/* A comma-separated list split into owned strings. */
+struct dblog_list {
+	char **v;
+	size_t n;
+};
+/* Append the items of "a,b,c" (empty items dropped) to l. */
+void dblog_list_split(struct dblog_list *l, const char *s);
+int dblog_list_has(const struct dblog_list *l, const char *s, size_t n);
+void dblog_list_free(struct dblog_list *l);
+
+/* Monotonic clock in milliseconds. */
+int64_t dblog_now_ms(void);
+
+/* --------------------------------------------------------------- time.c */
+
+/* Times are microseconds since the Unix epoch, UTC. */
+int64_t dblog_time_now(void);
+/* Parse RFC 3339 ("2026-11-22T10:00:00.123456Z", "+02:00" offsets, a space
+ * for "T", date only "2026-11-22" meaning midnight UTC). 0 or -1. */
+int dblog_time_parse(const char *s, size_t n, int64_t *us);
+/* Parse an RFC 3339 time or a relative one ("2h", "90m ago", "-1d"),
+ * relative to now. 0 or -1. */
+int dblog_time_parse_arg(const char *s, int64_t *us);
+/* Format as "2026-11-22T10:00:00.123456Z" into out (>= 32 bytes). */
+void dblog_time_format(int64_t us, char *out, size_t n);
+
+/* --------------------------------------------------------------- json.c */
+
+/* A borrowed piece of a line: a JSON value's bytes (p == NULL: absent). */
+struct dblog_span {
+	const char *p;
+	size_t n;
+};
+
+enum dblog_jtype {
+	DBLOG_J_NONE, DBLOG_J_OBJECT, DBLOG_J_ARRAY, DBLOG_J_STRING,
+	DBLOG_J_NUMBER, DBLOG_J_TRUE, DBLOG_J_FALSE, DBLOG_J_NULL,
+};
+
+/* Where and why a JSON text is malformed. */
+struct dblog_jerr {
+	size_t col;         /* 1-based byte column */
+	const char *why;    /* static string */
+};
+
+#define DBLOG_JSON_MAX_DEPTH 2048
+
+/* Type of the value a span holds (by its first byte). */
+enum dblog_jtype dblog_json_type(struct dblog_span v);
+/* Validate the JSON value starting at s (RFC 8259, UTF-8, no lone
+ * surrogates, depth <= DBLOG_JSON_MAX_DEPTH). Returns the end of the value,
+ * or NULL with *e filled (col relative to base). */
+const char *dblog_json_skip(const char *s, const char *end, const char *base,
+                            struct dblog_jerr *e);
+/* Skip JSON whitespace. */
+const char *dblog_json_ws(const char *s, const char *end);
+/* Iterate the members of a validated object: *it starts at NULL; each call
+ * sets *k (the key's string span, quotes included) and *v and returns 1, or
+ * returns 0 at the end. */
+int dblog_json_next(struct dblog_span obj, const char **it,
+                    struct dblog_span *k, struct dblog_span *v);
+/* Iterate the elements of a validated array the same way. */
+int dblog_json_next_elem(struct dblog_span arr, const char **it,
+                         struct dblog_span *v);
+/* The value of member name in a validated object (last one wins, as in
+ * jq), or an absent span. */
+struct dblog_span dblog_json_member(struct dblog_span obj, const char *name,
+                                    size_t len);
+/* Does the JSON string span (quotes included) equal the bytes s[0..n)? */
+int dblog_json_streq(struct dblog_span str, const char *s, size_t n);
+/* Decode a validated JSON string span (quotes included) into out
+ * (cleared first); returns out->p. */
+const char *dblog_json_unescape(struct dblog_span str, struct dblog_buf *out);
+/* The string's contents without decoding when it has no escapes (sets
+ * *p,*n and returns 1); otherwise decodes into scratch and returns 1 too.
+ * Returns 0 if v is not a string. */
+int dblog_json_str(struct dblog_span v, struct dblog_buf *scratch,
+                   const char **p, size_t *n);
+/* Append s[0..n) as a JSON string (quotes, escapes) to out. */
+void dblog_json_escape(struct dblog_buf *out, const char *s, size_t n);
+
+/* --------------------------------------------------------------- pos.c */
+
+/* A source position: a PostgreSQL LSN or a SQLite changelog sequence. */
+enum dblog_pos_kind { DBLOG_POS_NONE, DBLOG_POS_LSN, DBLOG_POS_SEQ };
+struct dblog_pos {
+	enum dblog_pos_kind kind;
+	uint64_t v;
+};
+/* Parse "16/B374D848" (LSN) or "12345" (sequence). 0 or -1. */
+int dblog_pos_parse(const char *s, size_t n, struct dblog_pos *pos);
+/* Parse a JSON pos value: a string LSN or an integer. 0 or -1. */
+int dblog_pos_from_span(struct dblog_span v, struct dblog_pos *pos);
+int dblog_pos_from_json(const json_t *v, struct dblog_pos *pos);
+/* The JSON value for pos (new reference): a string LSN or an integer. */
+json_t *dblog_pos_to_json(const struct dblog_pos *pos);
+/* Text form ("0/16B3748" or "42") into out (>= 24 bytes). */
+void dblog_pos_format(const struct dblog_pos *pos, char *out, size_t n);
+/* Order two positions of the same kind: <0, 0, >0. Positions of different
+ * kinds are incomparable: returns 0 and sets *bad (if bad != NULL). */
+int dblog_pos_cmp(const struct dblog_pos *a, const struct dblog_pos *b, int *bad);
+const char *dblog_pos_kind_name(enum dblog_pos_kind k);
+
+/* -------------------------------------------------------------- event.c */
+
+/* Event ops; changes first, then control ops. */
+enum dblog_op {
+	DBLOG_OP_UNKNOWN = 0,
+	DBLOG_OP_INSERT, DBLOG_OP_UPDATE, DBLOG_OP_DELETE, DBLOG_OP_TRUNCATE,
+	DBLOG_OP_SNAPSHOT,
+	DBLOG_OP_BEGIN, DBLOG_OP_COMMIT, DBLOG_OP_SCHEMA, DBLOG_OP_HEARTBEAT,
+};
+#define DBLOG_OP_IS_CHANGE(o) ((o) >= DBLOG_OP_INSERT && (o) <= DBLOG_OP_SNAPSHOT)
+
+enum dblog_op dblog_op_parse(const char *s, size_t n);
+const char *dblog_op_name(enum dblog_op op);
+
+/* The top-level fields of one event line, found by one validating scan. */
+struct dblog_fields {
+	enum dblog_op op;
+	struct dblog_span op_raw, table, source, tx, pos, seq, commit_time, id,
+		key, before, after, unchanged, count, columns, origin;
+};
+/* Validate line[0..n) as one JSON object and index its known fields.
+ * Returns 0; 1 for a blank line; -1 with why set (and e->col for syntax)
+ * for malformed JSON, a non-object, a missing or unknown op, or a known
+ * field of the wrong JSON type. */
+int dblog_event_scan(const char *line, size_t n, struct dblog_fields *f,
+                     struct dblog_jerr *e, struct dblog_buf *scratch);
+/* Deterministic event id (name-based UUID, SHA-1) from the source name,
+ * position text and seq; out gets 37 bytes. */
+void dblog_event_id(const char *source_name, const char *pos, int64_t seq,
+                    char out[37]);
+
+/* ------------------------------------------------------------- ndjson.c */
+
+/* A line reader over a file descriptor with one reused buffer. */
+struct dblog_reader {
+	int fd;
+	char *buf;
+	size_t cap, start, end;
+	uint64_t lineno;      /* number of the line last returned */
+	int eof;
+	FILE *flush_before_read;   /* fflush()ed before every read(2) */
+	int64_t idle_ms;           /* >0: dblog_read_line returns 2 after this
+	                              long without input */
+	volatile int *stop;        /* set by a signal handler: read returns 3 */
+};
+void dblog_reader_init(struct dblog_reader *r, int fd);
+void dblog_reader_free(struct dblog_reader *r);
+/* Next line without its '\n' into *line,*n (borrowed until the next call).
+ * Returns 1 for a line, 0 at end of input, 2 on idle timeout, 3 when *stop
+ * was set, -1 on a read error (errno set). */
+int dblog_read_line(struct dblog_reader *r, const char **line, size_t *n);
+
+/* Write n bytes and a '\n' to f; -1 on a write error. */
+int dblog_write_line(FILE *f, const char *p, size_t n);
+/* Give stdout a large buffer (full buffering); call before any output. */
+void dblog_stdout_init(int unbuffered);
+/* Flush and close stdout; on error print a message and return 1. */
+int dblog_stdout_close(void);
+/* Exit status 1 with a message if a write to stdout failed. */
+_Noreturn void dblog_die_write(void);
+
+/* A dead-letter queue: bad input lines appended with an error record. */
+struct dblog_dlq {
+	FILE *f;
+	const char *path;
+	uint64_t count;
+};
+/* Open path for appending. 0, or -1 with a message printed. */
+int dblog_dlq_open(struct dblog_dlq *q, const char *path);
+/* Append one record: {"program","line","error","time", "event"|"raw"}.
+ * The line is embedded as JSON if it is a valid JSON value, else as a
+ * string. Returns 0 or -1 (message printed). */
+int dblog_dlq_put(struct dblog_dlq *q, uint64_t lineno, const char *line,
+                  size_t n, const char *why);
+/* fsync and close; 0 or -1 (message printed). */
+int dblog_dlq_close(struct dblog_dlq *q);
+/* Report a bad input line: with a DLQ, park it and return 0 (go on);
+ * without, print "prog: line N: why" and return -1 (stop). */
+int dblog_bad_line(struct dblog_dlq *q, uint64_t lineno, const char *line,
+                   size_t n, const char *why);
+
+/* ---------------------------------------------------------- checkpoint.c */
+
+/* A checkpoint is a JSON object (see dblog-event(5)). Load validates its
+ * shape. Returns 0 and a new reference in *out, 1 if the file does not
+ * exist (*out NULL), -1 with a message in err for any other failure
+ * (unreadable, empty, half-written, wrong shape). */
+int dblog_checkpoint_load(const char *path, json_t **out, char *err, size_t errlen);
+/* Write cp (borrowed; "written" and "version" are set in it) atomically:
+ * temp file in the same directory, fsync, rename, fsync of the directory.
+ * 0, or -1 with a message in err. */
+int dblog_checkpoint_save(const char *path, json_t *cp, char *err, size_t errlen);
+/* Position and optional seq of a loaded checkpoint (has_seq 0 means every
+ * event at pos is covered). */
+void dblog_checkpoint_pos(const json_t *cp, struct dblog_pos *pos, int64_t *seq,
+                          int *has_seq);
+/* Is the event (pos, seq) after the checkpoint position (cpos, cseq)?
+ * has_seq/cseq as above; eseq < 0 means the event has no seq. Returns 1,
+ * 0, or -1 if the kinds are incomparable. */
+int dblog_pos_after(const struct dblog_pos *epos, int64_t eseq,
+                    const struct dblog_pos *cpos, int64_t cseq, int c_has_seq);
+/* Write data to path atomically (the checkpoint primitive, also used for
+ * other state files). 0 or -1 with message. */
+int dblog_atomic_write(const char *path, const char *data, size_t n,
+                       char *err, size_t errlen);
+
+/* --------------------------------------------------------------- expr.c */
+
+/* A compiled filter expression over event fields. */
+struct dblog_expr;
+/* Compile; NULL with *errcol (1-based) and a message in err on failure. */
+struct dblog_expr *dblog_expr_compile(const char *src, char *err, size_t errlen,
+                                      size_t *errcol);
+/* Evaluate against an event scanned by dblog_event_scan. 1 true, 0 false. */
+int dblog_expr_eval(struct dblog_expr *x, const struct dblog_fields *f);
+void dblog_expr_free(struct dblog_expr *x);
+
+/* Value comparison shared by expressions and other filters. */
+/* Compare two decimal numbers written as text (JSON number syntax, or
+ * numeric strings with optional sign/exponent). 0 ok, -1 if not numbers. */
+int dblog_dec_cmp(const char *a, size_t an, const char *b, size_t bn, int *res);
+/* Is s[0..n) a decimal number (JSON number syntax, leading '+' allowed)? */
+int dblog_dec_valid(const char *s, size_t n);
+/* SQL LIKE with % and _ (one UTF-8 character) and backslash escapes;
+ * icase folds ASCII letters. */
+int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
+
+/* ------------------------------------------------------------- sha256.c */
+
+void dblog_hmac_sha256(const void *key, size_t keylen, const void *msg,
+                       size_t msglen, unsigned char out[32]);
+
+#endif

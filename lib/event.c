@@ -1,0 +1,204 @@
+/* event.c - the event model: ops, the field index of one line, ids. */
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "dblog.h"
+
+static const char *const op_names[] = {
+	[DBLOG_OP_UNKNOWN] = "unknown",
+	[DBLOG_OP_INSERT] = "insert",
+	[DBLOG_OP_UPDATE] = "update",
+	[DBLOG_OP_DELETE] = "delete",
+	[DBLOG_OP_TRUNCATE] = "truncate",
+	[DBLOG_OP_SNAPSHOT] = "snapshot",
+	[DBLOG_OP_BEGIN] = "begin",
+	[DBLOG_OP_COMMIT] = "commit",
+	[DBLOG_OP_SCHEMA] = "schema",
+	[DBLOG_OP_HEARTBEAT] = "heartbeat",
+};
+
+enum dblog_op
+dblog_op_parse(const char *s, size_t n)
+{
+	for (int i = DBLOG_OP_INSERT; i <= DBLOG_OP_HEARTBEAT; i++)
+		if (strlen(op_names[i]) == n && !memcmp(op_names[i], s, n))
+			return (enum dblog_op)i;
+	return DBLOG_OP_UNKNOWN;
+}
+
+const char *
+dblog_op_name(enum dblog_op op)
+{
+	if (op < DBLOG_OP_UNKNOWN || op > DBLOG_OP_HEARTBEAT)
+		return "unknown";
+	return op_names[op];
+}
+
+#define IS(lit) (n == sizeof(lit) - 1 && !memcmp(k, lit, sizeof(lit) - 1))
+
+/* The field slot for a member name, or NULL for a field we do not index. */
+static struct dblog_span *
+slot(struct dblog_fields *f, const char *k, size_t n)
+{
+	switch (k[0]) {
+	case 'a': return IS("after") ? &f->after : NULL;
+	case 'b': return IS("before") ? &f->before : NULL;
+	case 'c': return IS("commit_time") ? &f->commit_time : IS("count") ? &f->count :
+			 IS("columns") ? &f->columns : NULL;
+	case 'i': return IS("id") ? &f->id : NULL;
+	case 'k': return IS("key") ? &f->key : NULL;
+	case 'o': return IS("op") ? &f->op_raw : IS("origin") ? &f->origin : NULL;
+	case 'p': return IS("pos") ? &f->pos : NULL;
+	case 's': return IS("seq") ? &f->seq : IS("source") ? &f->source : NULL;
+	case 't': return IS("table") ? &f->table : IS("tx") ? &f->tx : NULL;
+	case 'u': return IS("unchanged") ? &f->unchanged : NULL;
+	default: return NULL;
+	}
+}
+
+static int
+bad(struct dblog_jerr *e, const char *why)
+{
+	e->col = 0;
+	e->why = why;
+	return -1;
+}
+
+/* Field types: a present field of the wrong JSON type is a data error. */
+static int
+check_types(const struct dblog_fields *f, struct dblog_jerr *e)
+{
+	enum dblog_jtype t;
+	if (f->table.p && dblog_json_type(f->table) != DBLOG_J_STRING)
+		return bad(e, "field \"table\" must be a string");
+	if (f->source.p && dblog_json_type(f->source) != DBLOG_J_OBJECT)
+		return bad(e, "field \"source\" must be an object");
+	t = dblog_json_type(f->pos);
+	if (f->pos.p && t != DBLOG_J_STRING && t != DBLOG_J_NUMBER)
+		return bad(e, "field \"pos\" must be a string (LSN) or a number");
+	if (f->seq.p && dblog_json_type(f->seq) != DBLOG_J_NUMBER)
+		return bad(e, "field \"seq\" must be a number");
+	if (f->commit_time.p && dblog_json_type(f->commit_time) != DBLOG_J_STRING &&
+	    dblog_json_type(f->commit_time) != DBLOG_J_NULL)
+		return bad(e, "field \"commit_time\" must be an RFC 3339 string");
+	const struct dblog_span *objs[] = { &f->key, &f->before, &f->after };
+	for (int i = 0; i < 3; i++) {
+		t = dblog_json_type(*objs[i]);
+		if (objs[i]->p && t != DBLOG_J_OBJECT && t != DBLOG_J_NULL)
+			return bad(e, i == 0 ? "field \"key\" must be an object" :
+				   i == 1 ? "field \"before\" must be an object" :
+				   "field \"after\" must be an object");
+	}
+	if (f->unchanged.p && dblog_json_type(f->unchanged) != DBLOG_J_ARRAY)
+		return bad(e, "field \"unchanged\" must be an array of column names");
+	if (f->count.p && dblog_json_type(f->count) != DBLOG_J_NUMBER)
+		return bad(e, "field \"count\" must be a number");
+	return 0;
+}
+
+static int
+check_op(struct dblog_fields *f, struct dblog_jerr *e, struct dblog_buf *scratch)
+{
+	const char *s;
+	size_t n;
+	if (!f->op_raw.p)
+		return bad(e, "missing field \"op\"");
+	if (!dblog_json_str(f->op_raw, scratch, &s, &n))
+		return bad(e, "field \"op\" must be a string");
+	f->op = dblog_op_parse(s, n);
+	if (f->op == DBLOG_OP_UNKNOWN)
+		return bad(e, "unknown op (expected insert, update, delete, truncate, "
+			   "snapshot, begin, commit, schema or heartbeat)");
+	if ((DBLOG_OP_IS_CHANGE(f->op) || f->op == DBLOG_OP_SCHEMA) && !f->table.p)
+		return bad(e, "missing field \"table\"");
+	return check_types(f, e);
+}
+
+int
+dblog_event_scan(const char *line, size_t n, struct dblog_fields *f,
+		 struct dblog_jerr *e, struct dblog_buf *scratch)
+{
+	const char *end = line + n;
+	memset(f, 0, sizeof *f);
+	const char *p = dblog_json_ws(line, end);
+	if (p == end)
+		return 1;
+	if (*p != '{') {
+		if (!dblog_json_skip(p, end, line, e))
+			return -1;
+		return bad(e, "not a JSON object");
+	}
+	p = dblog_json_ws(p + 1, end);
+	if (p < end && *p == '}') {
+		p++;
+	} else {
+		for (;;) {
+			if (p >= end || *p != '"') {
+				e->col = (size_t)(p - line) + 1;
+				e->why = "expected a member name";
+				return -1;
+			}
+			const char *ks = p;
+			p = dblog_json_skip(p, end, line, e);
+			if (!p)
+				return -1;
+			struct dblog_span key = { ks, (size_t)(p - ks) };
+			p = dblog_json_ws(p, end);
+			if (p >= end || *p != ':') {
+				e->col = (size_t)(p - line) + 1;
+				e->why = "expected ':'";
+				return -1;
+			}
+			p = dblog_json_ws(p + 1, end);
+			const char *vs = p;
+			p = dblog_json_skip(p, end, line, e);
+			if (!p)
+				return -1;
+			struct dblog_span *sl;
+			if (memchr(key.p, '\\', key.n)) {
+				dblog_json_unescape(key, scratch);
+				sl = scratch->len ? slot(f, scratch->p, scratch->len) : NULL;
+			} else {
+				sl = key.n > 2 ? slot(f, key.p + 1, key.n - 2) : NULL;
+			}
+			if (sl) {
+				sl->p = vs;
+				sl->n = (size_t)(p - vs);
+			}
+			p = dblog_json_ws(p, end);
+			if (p < end && *p == ',') {
+				p = dblog_json_ws(p + 1, end);
+				continue;
+			}
+			if (p < end && *p == '}') {
+				p++;
+				break;
+			}
+			e->col = (size_t)(p - line) + 1;
+			e->why = "expected ',' or '}'";
+			return -1;
+		}
+	}
+	p = dblog_json_ws(p, end);
+	if (p != end) {
+		e->col = (size_t)(p - line) + 1;
+		e->why = "unexpected characters after the event object";
+		return -1;
+	}
+	return check_op(f, e, scratch);
+}
+
+void
+dblog_event_id(const char *source_name, const char *pos, int64_t seq, char out[37])
+{
+	/* a fixed namespace for dblog change ids */
+	static const uuid_t ns = { 0x6d, 0x1b, 0x0e, 0x4a, 0x8f, 0x3c, 0x4e, 0x21,
+				   0x9a, 0x57, 0xd2, 0x0c, 0x61, 0xb3, 0x7e, 0x90 };
+	struct dblog_buf b = { 0 };
+	dblog_buf_printf(&b, "%s%c%s%c%lld", source_name ? source_name : "", 0, pos, 0,
+			 (long long)seq);
+	uuid_t u;
+	uuid_generate_sha1(u, ns, b.p, b.len);
+	uuid_unparse_lower(u, out);
+	dblog_buf_free(&b);
+}

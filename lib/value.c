@@ -1,0 +1,182 @@
+/* value.c - comparing values: exact decimals, SQL LIKE. */
+#include <ctype.h>
+#include <string.h>
+
+#include "dblog.h"
+
+struct dec {
+	int neg, zero;
+	const char *ip, *fp;   /* integer and fraction digits, leading zeros off */
+	size_t in, fn;
+	long long exp;         /* value = 0.D x 10^exp, D = ip fp */
+};
+
+int
+dblog_dec_valid(const char *s, size_t n)
+{
+	const char *p = s, *end = s + n;
+	size_t digits = 0;
+	if (p < end && (*p == '-' || *p == '+'))
+		p++;
+	while (p < end && isdigit((unsigned char)*p))
+		p++, digits++;
+	if (p < end && *p == '.') {
+		p++;
+		while (p < end && isdigit((unsigned char)*p))
+			p++, digits++;
+	}
+	if (!digits)
+		return 0;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '-' || *p == '+'))
+			p++;
+		if (p >= end || !isdigit((unsigned char)*p))
+			return 0;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+	}
+	return p == end;
+}
+
+static void
+dec_parse(const char *s, size_t n, struct dec *d)
+{
+	const char *p = s, *end = s + n;
+	memset(d, 0, sizeof *d);
+	if (p < end && (*p == '-' || *p == '+'))
+		d->neg = *p++ == '-';
+	while (p < end && *p == '0')
+		p++;
+	d->ip = p;
+	while (p < end && isdigit((unsigned char)*p))
+		p++;
+	d->in = (size_t)(p - d->ip);
+	long long lead = 0;
+	if (p < end && *p == '.') {
+		p++;
+		d->fp = p;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		d->fn = (size_t)(p - d->fp);
+	}
+	if (d->in == 0) {
+		while (d->fn && *d->fp == '0')
+			d->fp++, d->fn--, lead++;
+	}
+	long long e = 0;
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		int eneg = 0;
+		if (p < end && (*p == '-' || *p == '+'))
+			eneg = *p++ == '-';
+		while (p < end && isdigit((unsigned char)*p)) {
+			if (e < 1000000000000LL)
+				e = e * 10 + (*p - '0');
+			p++;
+		}
+		if (eneg)
+			e = -e;
+	}
+	/* value = 0.D x 10^exp with D = ip fp (leading zeros removed) */
+	d->exp = d->in ? (long long)d->in + e : e - lead;
+	/* trailing zeros of D do not change the value */
+	while (d->fn && d->fp[d->fn - 1] == '0')
+		d->fn--;
+	if (!d->fn)
+		while (d->in && d->ip[d->in - 1] == '0')
+			d->in--;
+	if (!d->in && !d->fn)
+		d->zero = 1;
+}
+
+static char
+dec_digit(const struct dec *d, size_t i)
+{
+	if (i < d->in)
+		return d->ip[i];
+	i -= d->in;
+	return i < d->fn ? d->fp[i] : '0';
+}
+
+int
+dblog_dec_cmp(const char *a, size_t an, const char *b, size_t bn, int *res)
+{
+	if (!dblog_dec_valid(a, an) || !dblog_dec_valid(b, bn))
+		return -1;
+	struct dec x, y;
+	dec_parse(a, an, &x);
+	dec_parse(b, bn, &y);
+	int sx = x.zero ? 0 : x.neg ? -1 : 1;
+	int sy = y.zero ? 0 : y.neg ? -1 : 1;
+	if (sx != sy) {
+		*res = sx < sy ? -1 : 1;
+		return 0;
+	}
+	if (sx == 0) {
+		*res = 0;
+		return 0;
+	}
+	int c = 0;
+	if (x.exp != y.exp) {
+		c = x.exp < y.exp ? -1 : 1;
+	} else {
+		size_t nx = x.in + x.fn, ny = y.in + y.fn, n = nx > ny ? nx : ny;
+		for (size_t i = 0; i < n && !c; i++) {
+			char dx = dec_digit(&x, i), dy = dec_digit(&y, i);
+			c = dx < dy ? -1 : dx > dy;
+		}
+	}
+	*res = sx < 0 ? -c : c;
+	return 0;
+}
+
+static size_t
+u8len(unsigned char c)
+{
+	return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+static int
+ceq(char a, char b, int icase)
+{
+	if (icase)
+		return tolower((unsigned char)a) == tolower((unsigned char)b);
+	return a == b;
+}
+
+int
+dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase)
+{
+	size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0;
+	while (si < sn) {
+		if (pi < pn && pat[pi] == '%') {
+			star_p = ++pi;
+			star_s = si;
+			continue;
+		}
+		if (pi < pn && pat[pi] == '_') {
+			pi++;
+			si += u8len((unsigned char)s[si]);
+			continue;
+		}
+		if (pi < pn) {
+			size_t q = pi;
+			if (pat[q] == '\\' && q + 1 < pn)
+				q++;
+			if (ceq(pat[q], s[si], icase)) {
+				pi = q + 1;
+				si++;
+				continue;
+			}
+		}
+		if (star_p == (size_t)-1)
+			return 0;
+		pi = star_p;
+		star_s += u8len((unsigned char)s[star_s]);
+		si = star_s;
+	}
+	while (pi < pn && pat[pi] == '%')
+		pi++;
+	return pi == pn && si == sn;
+}
