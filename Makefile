@@ -34,7 +34,7 @@ build: $(BINS) $(BENCHBINS)
 deps:
 	@sh scripts/deps.sh
 
-$(B)/lib/%.o: lib/%.c lib/dblog.h
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -42,7 +42,7 @@ $(B)/libdblog.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/bin/%: cmd/%.c $(B)/libdblog.a lib/dblog.h
+$(B)/bin/%: cmd/%.c $(B)/libdblog.a $(wildcard lib/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdblog.a $(LDLIBS_ALL) $(SAN)
 
@@ -82,17 +82,19 @@ install: build
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5
 	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
+	# bash and fish load completions by command name: one copy per command
 	for c in $(CMDS); do \
-		install -m 644 completions/dblog.bash $(DESTDIR)$(BASHCOMPDIR)/$$c; done
+		install -m 644 completions/dblog.bash $(DESTDIR)$(BASHCOMPDIR)/$$c; \
+		install -m 644 completions/dblog.fish $(DESTDIR)$(FISHCOMPDIR)/$$c.fish; done
 	install -m 644 completions/_dblog $(DESTDIR)$(ZSHCOMPDIR)/_dblog
-	install -m 644 completions/dblog.fish $(DESTDIR)$(FISHCOMPDIR)/dblog.fish
 
 uninstall:
-	for c in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c; done
+	for c in $(CMDS); do rm -f $(DESTDIR)$(BINDIR)/$$c $(DESTDIR)$(BASHCOMPDIR)/$$c \
+		$(DESTDIR)$(FISHCOMPDIR)/$$c.fish; done
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7)))
-	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_dblog $(DESTDIR)$(FISHCOMPDIR)/dblog.fish
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_dblog
 
 clean:
 	rm -rf build build-asan

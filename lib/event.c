@@ -106,9 +106,14 @@ check_op(struct dblog_fields *f, struct dblog_jerr *e, struct dblog_buf *scratch
 	if (!dblog_json_str(f->op_raw, scratch, &s, &n))
 		return bad(e, "field \"op\" must be a string");
 	f->op = dblog_op_parse(s, n);
-	if (f->op == DBLOG_OP_UNKNOWN)
-		return bad(e, "unknown op (expected insert, update, delete, truncate, "
-			   "snapshot, begin, commit, schema or heartbeat)");
+	if (f->op == DBLOG_OP_UNKNOWN) {
+		/* the message names the op; it lives until the next scan */
+		static char msg[160];
+		snprintf(msg, sizeof msg, "unknown op \"%.*s\" (expected insert, update, delete, "
+			 "truncate, snapshot, begin, commit, schema or heartbeat)",
+			 n > 32 ? 32 : (int)n, s);
+		return bad(e, msg);
+	}
 	if ((DBLOG_OP_IS_CHANGE(f->op) || f->op == DBLOG_OP_SCHEMA) && !f->table.p)
 		return bad(e, "missing field \"table\"");
 	return check_types(f, e);

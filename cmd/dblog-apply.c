@@ -1,0 +1,565 @@
+/* dblog-apply - apply dblog events to a database, exactly once. */
+#include <fnmatch.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dblog.h"
+#include "sink.h"
+
+static const char usage_text[] =
+	"Usage: dblog-apply [options] DEST\n"
+	"Apply dblog events from stdin to DEST, exactly once per stream.\n"
+	"DEST: sqlite:PATH.\n"
+	"\n"
+	"Progress:\n"
+	"  -s, --stream NAME        name of the applied position kept in DEST (default: default)\n"
+	"  -c, --checkpoint FILE    write the checkpoint after every commit\n"
+	"\n"
+	"Conflicts:\n"
+	"      --conflict POLICY    source_wins (default), dest_wins, last_writer_wins,\n"
+	"                           manual_review\n"
+	"\n"
+	"Batching (never splits a source transaction):\n"
+	"      --batch-rows N       commit after N changes (default 1000)\n"
+	"      --batch-bytes SIZE   commit after SIZE of events (default 16M)\n"
+	"      --batch-ms DUR       commit after DUR, or when input is idle that long\n"
+	"                           (default 200ms)\n"
+	"\n"
+	"Mapping:\n"
+	"      --map-table FROM=TO  apply events of table FROM (a glob) to table TO\n"
+	"      --map-schema FROM=TO apply events of schema FROM to schema TO\n"
+	"      --create-tables      create missing tables from schema events\n"
+	"\n"
+	"Common:\n"
+	"      --dry-run            print the SQL instead of running it\n"
+	"      --dlq FILE           park bad events and conflicts in FILE and go on\n"
+	"  -u, --unbuffered         flush --dry-run output after every statement\n"
+	"  -h, --help               show this help and exit\n"
+	"  -V, --version            show the version and exit\n"
+	"\n"
+	"Exit status: 0 ok (also after SIGINT/SIGTERM), 1 error, 2 usage, 3 retry.\n"
+	"See dblog-apply(1) and dblog-event(5).\n";
+
+enum { OPT_CONFLICT = 256, OPT_BROWS, OPT_BBYTES, OPT_BMS, OPT_MAPT, OPT_MAPS, OPT_CREATE,
+       OPT_DRY, OPT_DLQ };
+
+static const struct option longopts[] = {
+	/* progress */
+	{ "stream", required_argument, NULL, 's' },
+	{ "checkpoint", required_argument, NULL, 'c' },
+	/* conflicts */
+	{ "conflict", required_argument, NULL, OPT_CONFLICT },
+	/* batching */
+	{ "batch-rows", required_argument, NULL, OPT_BROWS },
+	{ "batch-bytes", required_argument, NULL, OPT_BBYTES },
+	{ "batch-ms", required_argument, NULL, OPT_BMS },
+	/* mapping */
+	{ "map-table", required_argument, NULL, OPT_MAPT },
+	{ "map-schema", required_argument, NULL, OPT_MAPS },
+	{ "create-tables", no_argument, NULL, OPT_CREATE },
+	/* common */
+	{ "dry-run", no_argument, NULL, OPT_DRY },
+	{ "dlq", required_argument, NULL, OPT_DLQ },
+	{ "unbuffered", no_argument, NULL, 'u' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct map {
+	char *from, *to;
+};
+
+struct apply {
+	/* options */
+	const char *stream, *checkpoint, *dest, *dlq_path;
+	enum dblog_conflict policy;
+	int64_t batch_rows, batch_ms;
+	uint64_t batch_bytes;
+	struct map *maps, *schemas;
+	size_t nmaps, nschemas;
+	int create, dry_run, unbuffered;
+	/* state */
+	struct dblog_sink *sink;
+	struct dblog_dlq dlq;
+	json_t *applied;        /* the last committed position (NULL: none) */
+	json_t *pending;        /* the last complete position in the open batch */
+	int open, in_tx, skip_tx;
+	int64_t rows, started;
+	uint64_t bytes;
+	json_int_t n_events, n_changes, n_noop, n_conflicts, n_parked, n_tx;
+	struct dblog_buf name, scratch;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* ------------------------------------------------------------ options */
+
+static void
+add_map(struct map **v, size_t *n, const char *opt, const char *s)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq || eq == s || !eq[1])
+		dblog_usage_error("%s: expected FROM=TO, got '%s'", opt, s);
+	*v = dblog_xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[*n].from = dblog_xstrndup(s, (size_t)(eq - s));
+	(*v)[*n].to = dblog_xstrdup(eq + 1);
+	(*n)++;
+}
+
+static enum dblog_conflict
+parse_policy(const char *s)
+{
+	static const char *const names[] = { "source_wins", "dest_wins", "last_writer_wins",
+					     "manual_review" };
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(s, names[i]))
+			return (enum dblog_conflict)i;
+	dblog_usage_error("--conflict: expected source_wins, dest_wins, last_writer_wins or "
+			  "manual_review, got '%s'", s);
+}
+
+static void
+parse_options(struct apply *a, int argc, char **argv)
+{
+	int c;
+	a->stream = "default";
+	a->batch_rows = 1000;
+	a->batch_ms = 200;
+	a->batch_bytes = 16u << 20;
+	while ((c = getopt_long(argc, argv, "s:c:uhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': a->stream = optarg; break;
+		case 'c': a->checkpoint = optarg; break;
+		case OPT_CONFLICT: a->policy = parse_policy(optarg); break;
+		case OPT_BROWS:
+			if (dblog_parse_count(optarg, &a->batch_rows) || a->batch_rows <= 0)
+				dblog_usage_error("--batch-rows: expected a positive integer, got '%s'", optarg);
+			break;
+		case OPT_BBYTES:
+			if (dblog_parse_size(optarg, &a->batch_bytes) || !a->batch_bytes)
+				dblog_usage_error("--batch-bytes: expected a size like 16M, got '%s'", optarg);
+			break;
+		case OPT_BMS:
+			if (dblog_parse_duration(optarg, &a->batch_ms))
+				dblog_usage_error("--batch-ms: expected a duration like 200ms, got '%s'", optarg);
+			break;
+		case OPT_MAPT: add_map(&a->maps, &a->nmaps, "--map-table", optarg); break;
+		case OPT_MAPS: add_map(&a->schemas, &a->nschemas, "--map-schema", optarg); break;
+		case OPT_CREATE: a->create = 1; break;
+		case OPT_DRY: a->dry_run = 1; break;
+		case OPT_DLQ: a->dlq_path = optarg; break;
+		case 'u': a->unbuffered = 1; break;
+		case 'h': fputs(usage_text, stdout); exit(dblog_stdout_close());
+		case 'V': dblog_version();
+		default:
+			fprintf(stderr, "Try 'dblog-apply --help'.\n");
+			exit(DBLOG_EXIT_USAGE);
+		}
+	}
+	if (optind == argc)
+		dblog_usage_error("missing DEST (sqlite:PATH)");
+	a->dest = argv[optind++];
+	if (optind < argc)
+		dblog_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!strncmp(a->dest, "postgres://", 11) || !strncmp(a->dest, "postgresql://", 13) ||
+	    strchr(a->dest, '='))
+		dblog_die(DBLOG_EXIT_USAGE, "PostgreSQL apply is not available in this build yet");
+	if (strncmp(a->dest, "sqlite:", 7) || !a->dest[7])
+		dblog_usage_error("DEST must be sqlite:PATH, got '%s'", a->dest);
+}
+
+/* ------------------------------------------------------------ mapping */
+
+/* The destination table for an event's table (SQLite: no schema part). */
+static const char *
+dest_table(struct apply *a, const struct dblog_fields *f)
+{
+	dblog_json_unescape(f->table, &a->name);
+	for (size_t i = 0; i < a->nmaps; i++)
+		if (!fnmatch(a->maps[i].from, a->name.p, 0)) {
+			dblog_buf_clear(&a->name);
+			dblog_buf_adds(&a->name, a->maps[i].to);
+			break;
+		}
+	const char *dot = strchr(a->name.p, '.');
+	return dot ? dot + 1 : a->name.p;
+}
+
+/* ---------------------------------------------------------- positions */
+
+static json_t *
+position_of(const struct dblog_fields *f, int with_seq)
+{
+	json_t *p = json_object();
+	const struct { const char *name; struct dblog_span v; } fs[] = {
+		{ "source", f->source }, { "pos", f->pos }, { "seq", with_seq ? f->seq : (struct dblog_span){ 0 } },
+		{ "tx", f->tx }, { "commit_time", f->commit_time },
+	};
+	for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
+		if (!fs[i].v.p)
+			continue;
+		json_t *j = json_loadb(fs[i].v.p, fs[i].v.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		if (j)
+			json_object_set_new(p, fs[i].name, j);
+	}
+	return p;
+}
+
+/* Is the event after what the destination has applied? 1, 0, or -1. */
+static int
+is_new(struct apply *a, const struct dblog_fields *f)
+{
+	if (!a->applied || !f->pos.p)
+		return 1;
+	struct dblog_pos ep, cp;
+	int64_t cseq;
+	int has_seq;
+	if (dblog_pos_from_span(f->pos, &ep))
+		return -1;
+	dblog_checkpoint_pos(a->applied, &cp, &cseq, &has_seq);
+	int64_t eseq = f->seq.p && DBLOG_OP_IS_CHANGE(f->op) ? strtoll(f->seq.p, NULL, 10) : -1;
+	if (!DBLOG_OP_IS_CHANGE(f->op) && has_seq && !dblog_pos_cmp(&ep, &cp, NULL))
+		return 1;
+	return dblog_pos_after(&ep, eseq, &cp, cseq, has_seq);
+}
+
+static void
+write_checkpoint(struct apply *a)
+{
+	char err[512];
+	if (!a->checkpoint || !a->applied)
+		return;
+	json_t *cp = json_deep_copy(a->applied);
+	json_object_set_new(cp, "stream", json_string(a->stream));
+	json_t *c = json_object();
+	json_object_set_new(c, "events", json_integer(a->n_events));
+	json_object_set_new(c, "changes", json_integer(a->n_changes));
+	json_object_set_new(c, "transactions", json_integer(a->n_tx));
+	json_object_set_new(c, "noop", json_integer(a->n_noop));
+	json_object_set_new(c, "conflicts", json_integer(a->n_conflicts));
+	json_object_set_new(cp, "counters", c);
+	if (dblog_checkpoint_save(a->checkpoint, cp, err, sizeof err))
+		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	json_decref(cp);
+}
+
+/* ----------------------------------------------------------- batches */
+
+static void
+sink_fail(const char *what, const char *err)
+{
+	dblog_die(DBLOG_EXIT_FAIL, "%s: %s", what, err);
+}
+
+static void
+open_batch(struct apply *a)
+{
+	char err[512];
+	if (a->open)
+		return;
+	if (a->sink->ops->begin(a->sink, err, sizeof err))
+		sink_fail("cannot begin a transaction", err);
+	a->open = 1;
+	a->rows = 0;
+	a->bytes = 0;
+	a->started = dblog_now_ms();
+}
+
+static void
+commit_batch(struct apply *a)
+{
+	char err[512];
+	if (!a->open)
+		return;
+	if (a->pending && a->sink->ops->save_pos(a->sink, a->stream, a->pending, err, sizeof err))
+		sink_fail("cannot record the applied position", err);
+	if (a->sink->ops->commit(a->sink, err, sizeof err))
+		sink_fail("cannot commit", err);
+	a->open = 0;
+	if (a->pending) {
+		json_decref(a->applied);
+		a->applied = a->pending;
+		a->pending = NULL;
+		write_checkpoint(a);
+	}
+	if (a->unbuffered || a->dry_run)
+		fflush(stdout);
+}
+
+static void
+maybe_commit(struct apply *a)
+{
+	if (!a->open || a->in_tx)
+		return;
+	if (a->rows >= a->batch_rows || a->bytes >= a->batch_bytes ||
+	    dblog_now_ms() - a->started >= a->batch_ms)
+		commit_batch(a);
+}
+
+static void
+complete(struct apply *a, const struct dblog_fields *f, int with_seq)
+{
+	json_decref(a->pending);
+	a->pending = position_of(f, with_seq);
+}
+
+/* ------------------------------------------------------------ events */
+
+static void
+describe(char *out, size_t n, const struct dblog_fields *f)
+{
+	char pos[64] = "-", seq[32] = "-";
+	if (f->pos.p)
+		snprintf(pos, sizeof pos, "%.*s", (int)(f->pos.n < 60 ? f->pos.n : 60), f->pos.p);
+	if (f->seq.p)
+		snprintf(seq, sizeof seq, "%.*s", (int)(f->seq.n < 30 ? f->seq.n : 30), f->seq.p);
+	snprintf(out, n, "%s %s pos %s seq %s table %.*s", dblog_op_name(f->op),
+		 f->op == DBLOG_OP_SCHEMA ? "event" : "change", pos, seq,
+		 (int)(f->table.n < 200 ? f->table.n : 200), f->table.p ? f->table.p : "-");
+}
+
+/* A bad event: park it, or undo its transaction, commit what is whole,
+ * and stop. */
+static int
+bad_event(struct apply *a, uint64_t lineno, const char *line, size_t n,
+	  const struct dblog_fields *f, const char *err)
+{
+	char what[400], msg[1200];
+	describe(what, sizeof what, f);
+	snprintf(msg, sizeof msg, "%s: %s", what, err);
+	if (a->dlq.f)
+		return dblog_dlq_put(&a->dlq, lineno, line, n, msg);
+	char e2[512];
+	if (a->in_tx && a->sink->ops->rollback_to(a->sink, e2, sizeof e2))
+		sink_fail("cannot roll back", e2);
+	a->in_tx = 0;
+	commit_batch(a);
+	dblog_err("line %llu: %s (nothing of its transaction was applied; fix the event or "
+		  "the destination, or use --dlq FILE)", (unsigned long long)lineno, msg);
+	return -1;
+}
+
+static int
+on_conflict(struct apply *a, uint64_t lineno, const char *line, size_t n,
+	    const struct dblog_conflict_info *ci, enum dblog_outcome out)
+{
+	char err[512];
+	a->n_conflicts++;
+	if (out != DBLOG_CONFLICT_PARKED)
+		return 0;
+	a->n_parked++;
+	if (a->dlq.f) {
+		struct dblog_buf why = { 0 };
+		dblog_buf_printf(&why, "conflict: %s; destination row: %s", ci->why,
+				 ci->dest_row ? ci->dest_row : "none");
+		int rc = dblog_dlq_put(&a->dlq, lineno, line, n, why.p);
+		dblog_buf_free(&why);
+		return rc;
+	}
+	if (a->sink->ops->park(a->sink, a->stream, line, n, ci, err, sizeof err))
+		sink_fail("cannot park a conflict", err);
+	return 0;
+}
+
+static int
+on_change(struct apply *a, uint64_t lineno, const char *line, size_t n, const struct dblog_fields *f)
+{
+	char err[1024];
+	enum dblog_outcome out;
+	struct dblog_conflict_info ci;
+	open_batch(a);
+	const char *table = dest_table(a, f);
+	if (a->sink->ops->apply(a->sink, f, table, &out, &ci, err, sizeof err))
+		return bad_event(a, lineno, line, n, f, err);
+	a->n_changes++;
+	a->rows++;
+	if (out == DBLOG_NOOP)
+		a->n_noop++;
+	else if (out == DBLOG_CONFLICT_KEPT || out == DBLOG_CONFLICT_PARKED)
+		return on_conflict(a, lineno, line, n, &ci, out);
+	return 0;
+}
+
+static int
+on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const struct dblog_fields *f)
+{
+	char err[512];
+	int fresh = is_new(a, f);
+	if (fresh < 0)
+		return bad_event(a, lineno, line, n, f, "its position is not comparable with the "
+				 "applied position (another source kind?)");
+	a->n_events++;
+	a->bytes += n + 1;
+	switch (f->op) {
+	case DBLOG_OP_BEGIN:
+		if (!fresh) {
+			a->skip_tx = 1;
+			return 0;
+		}
+		open_batch(a);
+		if (a->sink->ops->savepoint(a->sink, err, sizeof err))
+			sink_fail("cannot start a savepoint", err);
+		a->in_tx = 1;
+		return 0;
+	case DBLOG_OP_COMMIT:
+		if (a->skip_tx || !a->in_tx) {
+			a->skip_tx = 0;
+			return 0;
+		}
+		if (a->sink->ops->release(a->sink, err, sizeof err))
+			sink_fail("cannot release a savepoint", err);
+		a->in_tx = 0;
+		a->n_tx++;
+		complete(a, f, 0);
+		maybe_commit(a);
+		return 0;
+	case DBLOG_OP_HEARTBEAT:
+		if (a->in_tx || !fresh || !f->pos.p)
+			return 0;
+		open_batch(a);
+		complete(a, f, 0);
+		maybe_commit(a);
+		return 0;
+	case DBLOG_OP_SCHEMA:
+		open_batch(a);
+		if (a->sink->ops->schema(a->sink, f, dest_table(a, f), a->create, err, sizeof err))
+			return bad_event(a, lineno, line, n, f, err);
+		return 0;
+	default:
+		if (a->skip_tx || !fresh)
+			return 0;
+		if (on_change(a, lineno, line, n, f))
+			return -1;
+		if (!a->in_tx) {
+			complete(a, f, 1);
+			maybe_commit(a);
+		}
+		return 0;
+	}
+}
+
+static void
+end_of_input(struct apply *a, int stopped)
+{
+	char err[512];
+	if (a->in_tx) {
+		if (!stopped)
+			dblog_warn("the input ended inside a transaction (no commit): it was not applied");
+		if (a->sink->ops->rollback_to(a->sink, err, sizeof err))
+			sink_fail("cannot roll back", err);
+		a->in_tx = 0;
+	}
+	commit_batch(a);
+}
+
+static int
+run(struct apply *a)
+{
+	struct dblog_reader r;
+	struct dblog_fields f;
+	struct dblog_jerr e;
+	const char *line;
+	size_t n;
+	int rc, status = DBLOG_EXIT_OK;
+	char why[300];
+	dblog_reader_init(&r, 0);
+	r.idle_ms = a->batch_ms > 0 ? a->batch_ms : 1;
+	r.stop = (volatile int *)&stop_flag;
+	while ((rc = dblog_read_line(&r, &line, &n)) >= 1) {
+		if (rc == 3)
+			break;
+		if (rc == 2) {
+			if (!a->in_tx)
+				commit_batch(a);
+			continue;
+		}
+		int s = dblog_event_scan(line, n, &f, &e, &a->scratch);
+		if (s == 1)
+			continue;
+		if (s < 0) {
+			if (e.col)
+				snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);
+			else
+				snprintf(why, sizeof why, "%s", e.why);
+			if (!a->dlq.f && a->in_tx) {
+				memset(&f, 0, sizeof f);
+				if (bad_event(a, r.lineno, line, n, &f, why))
+					return DBLOG_EXIT_FAIL;
+			}
+			if (dblog_bad_line(&a->dlq, r.lineno, line, n, why)) {
+				status = DBLOG_EXIT_FAIL;
+				break;
+			}
+			continue;
+		}
+		if (on_event(a, r.lineno, line, n, &f)) {
+			dblog_reader_free(&r);
+			return DBLOG_EXIT_FAIL;
+		}
+	}
+	if (rc < 0) {
+		dblog_err("cannot read standard input: %m");
+		status = DBLOG_EXIT_FAIL;
+	}
+	end_of_input(a, rc == 3 || status);
+	dblog_reader_free(&r);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct apply a = { 0 };
+	char err[512];
+	dblog_init(argv[0]);
+	parse_options(&a, argc, argv);
+	if (a.dlq_path && dblog_dlq_open(&a.dlq, a.dlq_path))
+		return DBLOG_EXIT_FAIL;
+	dblog_stdout_init(a.unbuffered);
+	const char *path = a.dest + 7;
+	if (!strncmp(path, "//", 2))
+		path += 2;
+	a.sink = dblog_sink_sqlite_open(path, a.policy, a.dry_run ? stdout : NULL, err, sizeof err);
+	if (!a.sink)
+		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	if (a.sink->ops->load_pos(a.sink, a.stream, &a.applied, err, sizeof err))
+		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int status = run(&a);
+	a.sink->ops->close(a.sink);
+	if (a.n_conflicts)
+		dblog_warn("%lld conflict%s (%lld parked for review)", (long long)a.n_conflicts,
+			   a.n_conflicts == 1 ? "" : "s", (long long)a.n_parked);
+	if (dblog_dlq_close(&a.dlq) && !status)
+		status = DBLOG_EXIT_FAIL;
+	json_decref(a.applied);
+	json_decref(a.pending);
+	for (size_t i = 0; i < a.nmaps; i++) {
+		free(a.maps[i].from);
+		free(a.maps[i].to);
+	}
+	for (size_t i = 0; i < a.nschemas; i++) {
+		free(a.schemas[i].from);
+		free(a.schemas[i].to);
+	}
+	free(a.maps);
+	free(a.schemas);
+	dblog_buf_free(&a.name);
+	dblog_buf_free(&a.scratch);
+	if (dblog_stdout_close() && !status)
+		status = DBLOG_EXIT_FAIL;
+	return status;
+}

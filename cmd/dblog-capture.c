@@ -1,0 +1,307 @@
+/* dblog-capture - read changes from a database as dblog events. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dblog.h"
+#include "dblog_sqlite.h"
+
+static const char usage_text[] =
+	"Usage: dblog-capture [options] SOURCE\n"
+	"       dblog-capture --setup [--tables LIST] SOURCE\n"
+	"       dblog-capture --teardown [--tables LIST] SOURCE\n"
+	"Read changes from SOURCE and write them to stdout as dblog events.\n"
+	"SOURCE: sqlite:PATH (trigger changelog).\n"
+	"\n"
+	"Setup:\n"
+	"      --setup              create the changelog and triggers (idempotent;\n"
+	"                           run again after schema changes or new tables)\n"
+	"      --teardown           remove them\n"
+	"      --tables LIST        only these tables (default: all)\n"
+	"\n"
+	"Reading:\n"
+	"  -m, --mode MODE          cdc (default), snapshot or snapshot_then_cdc\n"
+	"  -n, --name NAME          source name in events (default: file name)\n"
+	"  -c, --checkpoint FILE    resume after the position FILE records\n"
+	"  -f, --follow             keep reading new changes (default for cdc)\n"
+	"      --until-caught-up    stop once everything committed at start is out\n"
+	"      --poll-interval DUR  how often to look for changes (default 500ms)\n"
+	"      --prune              delete changelog rows the checkpoint covers\n"
+	"\n"
+	"Common:\n"
+	"  -u, --unbuffered         flush after every event\n"
+	"  -h, --help               show this help and exit\n"
+	"  -V, --version            show the version and exit\n"
+	"\n"
+	"Exit status: 0 ok (also after SIGINT/SIGTERM), 1 error, 2 usage, 3 retry.\n"
+	"See dblog-capture(1) and dblog-event(5).\n";
+
+enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE };
+
+static const struct option longopts[] = {
+	/* setup */
+	{ "setup", no_argument, NULL, OPT_SETUP },
+	{ "teardown", no_argument, NULL, OPT_TEARDOWN },
+	{ "tables", required_argument, NULL, OPT_TABLES },
+	/* reading */
+	{ "mode", required_argument, NULL, 'm' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "checkpoint", required_argument, NULL, 'c' },
+	{ "follow", no_argument, NULL, 'f' },
+	{ "until-caught-up", no_argument, NULL, OPT_UNTIL },
+	{ "poll-interval", required_argument, NULL, OPT_POLL },
+	{ "prune", no_argument, NULL, OPT_PRUNE },
+	/* common */
+	{ "unbuffered", no_argument, NULL, 'u' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC };
+
+struct opts {
+	int setup, teardown, follow, until, prune, unbuffered;
+	enum mode mode;
+	struct dblog_list tables;
+	const char *name, *checkpoint, *source, *path;
+	int64_t poll_ms;
+	char *default_name;
+};
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void
+parse_options(struct opts *o, int argc, char **argv)
+{
+	int c;
+	o->poll_ms = 500;
+	while ((c = getopt_long(argc, argv, "m:n:c:fuhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SETUP: o->setup = 1; break;
+		case OPT_TEARDOWN: o->teardown = 1; break;
+		case OPT_TABLES: dblog_list_split(&o->tables, optarg); break;
+		case 'm':
+			if (!strcmp(optarg, "cdc")) o->mode = M_CDC;
+			else if (!strcmp(optarg, "snapshot")) o->mode = M_SNAPSHOT;
+			else if (!strcmp(optarg, "snapshot_then_cdc")) o->mode = M_SNAPSHOT_THEN_CDC;
+			else if (!strcmp(optarg, "incremental"))
+				dblog_usage_error("--mode incremental is not available for SQLite yet "
+						  "(use cdc with --setup)");
+			else
+				dblog_usage_error("--mode: expected cdc, snapshot or snapshot_then_cdc, "
+						  "got '%s'", optarg);
+			break;
+		case 'n': o->name = optarg; break;
+		case 'c': o->checkpoint = optarg; break;
+		case 'f': o->follow = 1; break;
+		case OPT_UNTIL: o->until = 1; break;
+		case OPT_POLL:
+			if (dblog_parse_duration(optarg, &o->poll_ms) || o->poll_ms <= 0)
+				dblog_usage_error("--poll-interval: expected a duration like 500ms or 2s, "
+						  "got '%s'", optarg);
+			break;
+		case OPT_PRUNE: o->prune = 1; break;
+		case 'u': o->unbuffered = 1; break;
+		case 'h': fputs(usage_text, stdout); exit(dblog_stdout_close());
+		case 'V': dblog_version();
+		default:
+			fprintf(stderr, "Try 'dblog-capture --help'.\n");
+			exit(DBLOG_EXIT_USAGE);
+		}
+	}
+	if (optind == argc)
+		dblog_usage_error("missing SOURCE (sqlite:PATH)");
+	o->source = argv[optind++];
+	if (optind < argc)
+		dblog_usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+static void
+check_options(struct opts *o)
+{
+	if (!strncmp(o->source, "postgres://", 11) || !strncmp(o->source, "postgresql://", 13) ||
+	    strchr(o->source, '='))
+		dblog_die(DBLOG_EXIT_USAGE, "PostgreSQL capture is not available in this build yet");
+	if (strncmp(o->source, "sqlite:", 7))
+		dblog_usage_error("SOURCE must be sqlite:PATH, got '%s'", o->source);
+	o->path = o->source + 7;
+	if (!strncmp(o->path, "//", 2))
+		o->path += 2;
+	if (!*o->path)
+		dblog_usage_error("sqlite: needs a PATH");
+	if (o->setup && o->teardown)
+		dblog_usage_error("--setup and --teardown exclude each other");
+	if (o->follow && o->until)
+		dblog_usage_error("--follow and --until-caught-up exclude each other");
+	if (o->prune && !o->checkpoint)
+		dblog_usage_error("--prune needs --checkpoint FILE (only what it records is pruned)");
+	if (o->mode == M_SNAPSHOT && (o->follow || o->until))
+		dblog_usage_error("--mode snapshot reads once; --follow and --until-caught-up go "
+				  "with cdc and snapshot_then_cdc");
+	if (!o->name) {
+		const char *b = strrchr(o->path, '/');
+		b = b ? b + 1 : o->path;
+		const char *dot = strrchr(b, '.');
+		o->default_name = dblog_xstrndup(b, dot && dot != b ? (size_t)(dot - b) : strlen(b));
+		o->name = o->default_name;
+	}
+}
+
+/* The checkpoint position: 0 with pos, seq set; 1 if there is none. */
+static int
+checkpoint_pos(struct opts *o, int64_t *pos, int64_t *seq, int *has_seq)
+{
+	json_t *cp;
+	char err[512];
+	if (!o->checkpoint)
+		return 1;
+	int rc = dblog_checkpoint_load(o->checkpoint, &cp, err, sizeof err);
+	if (rc < 0)
+		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	if (rc == 1)
+		return 1;
+	struct dblog_pos p;
+	dblog_checkpoint_pos(cp, &p, seq, has_seq);
+	json_decref(cp);
+	if (p.kind != DBLOG_POS_SEQ)
+		dblog_die(DBLOG_EXIT_FAIL, "checkpoint \"%s\" holds a PostgreSQL LSN, not a SQLite "
+			  "changelog position", o->checkpoint);
+	*pos = (int64_t)p.v;
+	return 0;
+}
+
+static void
+prune(struct opts *o, struct dblog_sqlite_src *s)
+{
+	int64_t pos, seq;
+	int has_seq;
+	char err[512];
+	if (checkpoint_pos(o, &pos, &seq, &has_seq))
+		return;
+	if (has_seq) {
+		/* a partly applied transaction: keep it whole */
+		int64_t m = dblog_sqlite_src_tx_start(s, pos);
+		pos = m >= 0 ? m - 1 : pos - 1;
+	}
+	if (pos > 0 && dblog_sqlite_src_prune(s, pos, err, sizeof err))
+		dblog_warn("cannot prune the changelog: %s", err);
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	while (!stop_flag && nanosleep(&ts, &ts) && !stop_flag)
+		;
+}
+
+static _Noreturn void
+read_failed(const char *err)
+{
+	if (!*err)
+		dblog_die_write();
+	dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+}
+
+static int
+run_cdc(struct opts *o, struct dblog_sqlite_src *s, int64_t after)
+{
+	char err[512];
+	int64_t until = -1, last = after;
+	if (dblog_sqlite_src_head(s) < 0)
+		dblog_die(DBLOG_EXIT_FAIL, "no changelog in \"%s\": run 'dblog-capture --setup %s' first",
+			  o->path, o->source);
+	if (o->until)
+		until = dblog_sqlite_src_head(s);
+	int dv = -1;
+	while (!stop_flag) {
+		int v = dblog_sqlite_src_data_version(s);
+		if (v != dv || dv < 0) {
+			dv = v;
+			if (dblog_sqlite_src_read(s, last, until, &last, err, sizeof err))
+				read_failed(err);
+			if (fflush(stdout))
+				dblog_die_write();
+			if (o->prune)
+				prune(o, s);
+		}
+		if (o->until && (last >= until || stop_flag))
+			break;
+		sleep_ms(o->poll_ms);
+	}
+	return DBLOG_EXIT_OK;
+}
+
+static int
+run(struct opts *o, sqlite3 *db)
+{
+	char err[512];
+	struct dblog_sqlite_src *s = dblog_sqlite_src_new(db, o->name, stdout, o->unbuffered);
+	dblog_sqlite_src_stop_flag(s, &stop_flag);
+	int64_t pos = 0, seq = 0;
+	int has_seq = 0, have_cp = !checkpoint_pos(o, &pos, &seq, &has_seq);
+	int status = DBLOG_EXIT_OK;
+	if (o->mode != M_CDC && !(o->mode == M_SNAPSHOT_THEN_CDC && have_cp)) {
+		if (o->mode == M_SNAPSHOT_THEN_CDC && dblog_sqlite_src_head(s) < 0)
+			dblog_die(DBLOG_EXIT_FAIL, "no changelog in \"%s\": run 'dblog-capture --setup "
+				  "%s' before snapshot_then_cdc", o->path, o->source);
+		if (dblog_sqlite_src_snapshot(s, &o->tables, &pos, err, sizeof err))
+			read_failed(err);
+		has_seq = 0;
+	} else if (has_seq) {
+		dblog_sqlite_src_resume_inside(s, pos, seq);
+		int64_t m = dblog_sqlite_src_tx_start(s, pos);
+		pos = m >= 0 ? m - 1 : pos;
+	}
+	if (o->mode != M_SNAPSHOT)
+		status = run_cdc(o, s, pos);
+	dblog_sqlite_src_free(s);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	char err[512];
+	sqlite3 *db;
+	dblog_init(argv[0]);
+	parse_options(&o, argc, argv);
+	check_options(&o);
+	if (access(o.path, F_OK) && !o.setup)
+		dblog_die(DBLOG_EXIT_FAIL, "no SQLite database at \"%s\"", o.path);
+	if (dblog_sqlite_open(o.path, 0, &db, err, sizeof err))
+		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	int status = DBLOG_EXIT_OK;
+	if (o.setup || o.teardown) {
+		int rc = o.setup ? dblog_sqlite_setup(db, &o.tables, err, sizeof err)
+				 : dblog_sqlite_teardown(db, &o.tables, err, sizeof err);
+		if (rc) {
+			dblog_err("%s: %s", o.setup ? "setup" : "teardown", err);
+			status = DBLOG_EXIT_FAIL;
+		}
+	} else {
+		struct sigaction sa = { .sa_handler = on_signal };
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		dblog_stdout_init(o.unbuffered);
+		status = run(&o, db);
+	}
+	sqlite3_close(db);
+	dblog_list_free(&o.tables);
+	free(o.default_name);
+	if (dblog_stdout_close() && !status)
+		status = DBLOG_EXIT_FAIL;
+	return status;
+}

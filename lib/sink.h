@@ -1,0 +1,68 @@
+/* sink.h - the apply backends behind one interface (sink_sqlite.c; the
+ * PostgreSQL sink follows the same contract). Same ownership rule as
+ * dblog.h: every function borrows its arguments. */
+#ifndef DBLOG_SINK_H
+#define DBLOG_SINK_H
+
+#include "dblog.h"
+
+enum dblog_conflict {
+	DBLOG_SOURCE_WINS, DBLOG_DEST_WINS, DBLOG_LAST_WRITER_WINS, DBLOG_MANUAL_REVIEW,
+};
+
+/* What applying one change did. */
+enum dblog_outcome {
+	DBLOG_APPLIED,          /* the change took effect */
+	DBLOG_NOOP,             /* the row already was as the event leaves it */
+	DBLOG_CONFLICT_KEPT,    /* a conflict the policy resolved for the destination */
+	DBLOG_CONFLICT_PARKED,  /* a conflict parked for review (manual_review) */
+};
+
+struct dblog_conflict_info {
+	const char *why;        /* static: "insert found an existing row", ... */
+	char *dest_row;         /* the destination row as JSON (owned by the sink) */
+};
+
+struct dblog_sink;
+struct dblog_sink_ops {
+	/* Start, commit or roll back the destination transaction. */
+	int (*begin)(struct dblog_sink *, char *err, size_t errlen);
+	int (*commit)(struct dblog_sink *, char *err, size_t errlen);
+	int (*rollback)(struct dblog_sink *);
+	/* Savepoints around one source transaction. */
+	int (*savepoint)(struct dblog_sink *, char *err, size_t errlen);
+	int (*release)(struct dblog_sink *, char *err, size_t errlen);
+	int (*rollback_to)(struct dblog_sink *, char *err, size_t errlen);
+	/* Apply one change event (f) to dest table `table`. 0 with *out set
+	 * (and *ci on conflicts), or -1 with a message: the event is bad and
+	 * had no effect. */
+	int (*apply)(struct dblog_sink *, const struct dblog_fields *f, const char *table,
+		     enum dblog_outcome *out, struct dblog_conflict_info *ci,
+		     char *err, size_t errlen);
+	/* A schema event: create the table when asked to and missing. */
+	int (*schema)(struct dblog_sink *, const struct dblog_fields *f, const char *table,
+		      int create, char *err, size_t errlen);
+	/* The applied position of a stream: 0 with *pos (new JSON object:
+	 * source, pos, seq, ...) or NULL if none, -1 on error. */
+	int (*load_pos)(struct dblog_sink *, const char *stream, json_t **pos,
+			char *err, size_t errlen);
+	/* Record the applied position (inside the open transaction). */
+	int (*save_pos)(struct dblog_sink *, const char *stream, const json_t *pos,
+			char *err, size_t errlen);
+	/* Park a conflict in the destination's conflict table. */
+	int (*park)(struct dblog_sink *, const char *stream, const char *event, size_t n,
+		    const struct dblog_conflict_info *ci, char *err, size_t errlen);
+	void (*close)(struct dblog_sink *);
+};
+
+struct dblog_sink {
+	const struct dblog_sink_ops *ops;
+	enum dblog_conflict policy;
+	FILE *dry_run;          /* non-NULL: print SQL there instead of running it */
+};
+
+/* Open a SQLite destination (created if missing). NULL with err set. */
+struct dblog_sink *dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy,
+					  FILE *dry_run, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,914 @@
+/* sink_sqlite.c - the SQLite apply backend: prepared statements cached per
+ * table, op and column set; values bound from the event's JSON spans;
+ * conflict detection by comparing the destination row with the event. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dblog.h"
+#include "dblog_sqlite.h"
+#include "sink.h"
+
+#define NBUCKETS 1024
+#define MAXCOLS 2000
+
+struct cached {
+	char *key;
+	sqlite3_stmt *st;
+	struct cached *next;
+};
+
+struct dtable {
+	char *name;
+	struct dblog_sqlite_table t;   /* ncols 0: missing */
+};
+
+struct ssink {
+	struct dblog_sink base;
+	sqlite3 *db;
+	struct cached *buckets[NBUCKETS];
+	struct dtable *tables;
+	size_t ntables;
+	struct dblog_buf key, sql, s1, s2;
+	/* the columns of the event being applied */
+	struct dblog_span names[MAXCOLS], vals[MAXCOLS];
+	size_t ncols;
+	struct dblog_span knames[MAXCOLS], kvals[MAXCOLS];
+	size_t nkeys;
+	struct dblog_span bnames[MAXCOLS], bvals[MAXCOLS];
+	size_t nbefore;
+	char *dest_row;
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static unsigned
+hash(const char *s, size_t n)
+{
+	unsigned h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* The cached statement for key k (prepared from sql() on a miss). */
+static sqlite3_stmt *
+stmt(struct ssink *s, const struct dblog_buf *k, const char *sql, char *err, size_t errlen)
+{
+	unsigned h = hash(k->p, k->len) % NBUCKETS;
+	for (struct cached *c = s->buckets[h]; c; c = c->next)
+		if (!strcmp(c->key, k->p)) {
+			sqlite3_reset(c->st);
+			sqlite3_clear_bindings(c->st);
+			return c->st;
+		}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	struct cached *c = dblog_xmalloc(sizeof *c);
+	c->key = dblog_xstrdup(k->p);
+	c->st = st;
+	c->next = s->buckets[h];
+	s->buckets[h] = c;
+	return st;
+}
+
+static struct dtable *
+dtable(struct ssink *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		if (!strcmp(s->tables[i].name, name))
+			return &s->tables[i];
+	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
+	struct dtable *t = &s->tables[s->ntables++];
+	t->name = dblog_xstrdup(name);
+	dblog_sqlite_table_info(s->db, name, &t->t);
+	return t;
+}
+
+static void
+forget_table(struct ssink *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		if (!strcmp(s->tables[i].name, name)) {
+			free(s->tables[i].name);
+			dblog_sqlite_table_free(&s->tables[i].t);
+			s->tables[i] = s->tables[--s->ntables];
+			return;
+		}
+}
+
+static const struct dblog_sqlite_col *
+col_of(const struct dtable *t, const char *name, size_t n)
+{
+	for (size_t i = 0; i < t->t.ncols; i++)
+		if (strlen(t->t.cols[i].name) == n && !memcmp(t->t.cols[i].name, name, n))
+			return &t->t.cols[i];
+	return NULL;
+}
+
+static int
+blob_affinity(const struct dblog_sqlite_col *c)
+{
+	if (!c)
+		return 0;
+	const char *t = c->type;
+	if (!*t)
+		return 1;
+	for (; *t; t++)
+		if (!strncasecmp(t, "blob", 4) || !strncasecmp(t, "bytea", 5))
+			return 1;
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Bind one JSON value. */
+static void
+bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
+{
+	const char *p;
+	size_t n;
+	switch (dblog_json_type(v)) {
+	case DBLOG_J_NONE:
+	case DBLOG_J_NULL:
+		sqlite3_bind_null(st, i);
+		break;
+	case DBLOG_J_TRUE:
+	case DBLOG_J_FALSE:
+		sqlite3_bind_int(st, i, v.p[0] == 't');
+		break;
+	case DBLOG_J_NUMBER: {
+		char tmp[64], *e;
+		if (v.n < sizeof tmp) {
+			memcpy(tmp, v.p, v.n);
+			tmp[v.n] = 0;
+			errno = 0;
+			long long x = strtoll(tmp, &e, 10);
+			if (!*e && !errno) {
+				sqlite3_bind_int64(st, i, x);
+				break;
+			}
+			if (strpbrk(tmp, ".eE")) {
+				sqlite3_bind_double(st, i, strtod(tmp, NULL));
+				break;
+			}
+		}
+		/* an integer too big for 64 bits stays exact as text */
+		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
+		break;
+	}
+	case DBLOG_J_STRING:
+		dblog_json_str(v, &s->s1, &p, &n);
+		if (blob && n >= 2 && p[0] == '\\' && p[1] == 'x' && n % 2 == 0) {
+			unsigned char *b = dblog_xmalloc(n / 2);
+			size_t k = 0;
+			for (size_t j = 2; j + 1 < n; j += 2) {
+				int hi = hexval(p[j]), lo = hexval(p[j + 1]);
+				if (hi < 0 || lo < 0)
+					break;
+				b[k++] = (unsigned char)(hi << 4 | lo);
+			}
+			if (k == (n - 2) / 2) {
+				sqlite3_bind_blob(st, i, b, (int)k, free);
+				break;
+			}
+			free(b);
+		}
+		sqlite3_bind_text(st, i, p, (int)n, SQLITE_TRANSIENT);
+		break;
+	default:
+		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
+	}
+}
+
+/* Split an object into (name, value) spans. Returns the count. */
+static size_t
+split(struct dblog_span obj, struct dblog_span *names, struct dblog_span *vals)
+{
+	size_t n = 0;
+	const char *it = NULL;
+	if (dblog_json_type(obj) != DBLOG_J_OBJECT)
+		return 0;
+	while (n < MAXCOLS && dblog_json_next(obj, &it, &names[n], &vals[n]))
+		n++;
+	return n;
+}
+
+/* Append a column name (a JSON string span) as a quoted identifier. */
+static void
+ident_span(struct ssink *s, struct dblog_buf *b, struct dblog_span name)
+{
+	const char *p;
+	size_t n;
+	dblog_json_str(name, &s->s2, &p, &n);
+	char *z = dblog_xstrndup(p, n);
+	dblog_sql_ident(b, z);
+	free(z);
+}
+
+static int
+span_is_pk(struct ssink *s, const struct dtable *t, struct dblog_span name)
+{
+	const char *p;
+	size_t n;
+	dblog_json_str(name, &s->s2, &p, &n);
+	const struct dblog_sqlite_col *c = col_of(t, p, n);
+	return c && c->pk;
+}
+
+static int
+is_rowid_key(const struct ssink *s)
+{
+	return s->nkeys == 1 && dblog_json_streq(s->knames[0], "rowid", 5);
+}
+
+static void
+bind_list(struct ssink *s, sqlite3_stmt *st, int *i, const struct dtable *t,
+	  const struct dblog_span *names, const struct dblog_span *vals, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		const char *p;
+		size_t len;
+		dblog_json_str(names[j], &s->s2, &p, &len);
+		bind(s, st, (*i)++, vals[j], blob_affinity(col_of(t, p, len)));
+	}
+}
+
+/* The cache key: kind, table and the column names. */
+static void
+mkkey(struct ssink *s, char kind, const char *table, const struct dblog_span *a, size_t na,
+      const struct dblog_span *b, size_t nb)
+{
+	dblog_buf_clear(&s->key);
+	dblog_buf_printf(&s->key, "%c%s", kind, table);
+	for (size_t i = 0; i < na; i++) {
+		dblog_buf_addc(&s->key, 1);
+		dblog_buf_add(&s->key, a[i].p, a[i].n);
+	}
+	dblog_buf_addc(&s->key, 2);
+	for (size_t i = 0; i < nb; i++) {
+		dblog_buf_addc(&s->key, 1);
+		dblog_buf_add(&s->key, b[i].p, b[i].n);
+	}
+}
+
+/* " WHERE k1 = ? AND k2 = ?" over the key columns (rowid for rowid keys),
+ * then " AND c IS ?" over extra columns. */
+static void
+where(struct ssink *s, struct dblog_buf *b, const struct dblog_span *extra, size_t nextra)
+{
+	dblog_buf_adds(b, " WHERE ");
+	for (size_t i = 0; i < s->nkeys; i++) {
+		if (i)
+			dblog_buf_adds(b, " AND ");
+		if (is_rowid_key(s))
+			dblog_buf_adds(b, "rowid");
+		else
+			ident_span(s, b, s->knames[i]);
+		dblog_buf_adds(b, " = ?");
+	}
+	for (size_t i = 0; i < nextra; i++) {
+		dblog_buf_adds(b, " AND ");
+		ident_span(s, b, extra[i]);
+		dblog_buf_adds(b, " IS ?");
+	}
+}
+
+/* ------------------------------------------------------- statements */
+
+static int
+run(struct ssink *s, sqlite3_stmt *st, char *err, size_t errlen)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+	sqlite3_reset(st);
+	return -1;
+}
+
+/* INSERT of the after-image; upsert when `upsert`, else DO NOTHING. */
+static int
+do_insert(struct ssink *s, const struct dtable *t, int upsert, char *err, size_t errlen)
+{
+	int rowid = is_rowid_key(s);
+	mkkey(s, upsert ? 'U' : 'I', t->name, s->names, s->ncols, NULL, 0);
+	if (rowid)
+		dblog_buf_addc(&s->key, 'r');
+	dblog_buf_clear(&s->sql);
+	dblog_buf_adds(&s->sql, rowid ? (upsert ? "INSERT OR REPLACE INTO " : "INSERT OR IGNORE INTO ")
+				      : "INSERT INTO ");
+	dblog_sql_ident(&s->sql, t->name);
+	dblog_buf_adds(&s->sql, "(");
+	if (rowid)
+		dblog_buf_adds(&s->sql, s->ncols ? "rowid, " : "rowid");
+	for (size_t i = 0; i < s->ncols; i++) {
+		if (i)
+			dblog_buf_adds(&s->sql, ", ");
+		ident_span(s, &s->sql, s->names[i]);
+	}
+	dblog_buf_adds(&s->sql, ") VALUES(");
+	for (size_t i = 0; i < s->ncols + (size_t)rowid; i++)
+		dblog_buf_adds(&s->sql, i ? ", ?" : "?");
+	dblog_buf_adds(&s->sql, ")");
+	if (!rowid) {
+		int any = 0;
+		for (size_t i = 0; i < s->ncols && upsert; i++) {
+			if (span_is_pk(s, t, s->names[i]))
+				continue;
+			dblog_buf_adds(&s->sql, any ? ", " : " ON CONFLICT DO UPDATE SET ");
+			ident_span(s, &s->sql, s->names[i]);
+			dblog_buf_adds(&s->sql, " = excluded.");
+			ident_span(s, &s->sql, s->names[i]);
+			any = 1;
+		}
+		if (!any)
+			dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+	}
+	if (s->base.dry_run) {
+		fprintf(s->base.dry_run, "%s;\n", s->sql.p);
+		return 0;
+	}
+	sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
+	if (!st)
+		return -1;
+	int i = 1;
+	if (rowid)
+		bind(s, st, i++, s->kvals[0], 0);
+	bind_list(s, st, &i, t, s->names, s->vals, s->ncols);
+	return run(s, st, err, errlen);
+}
+
+/* UPDATE SET after-columns WHERE key [AND before-columns IS ...]. */
+static int
+do_update(struct ssink *s, const struct dtable *t, int guarded, char *err, size_t errlen)
+{
+	size_t nb = guarded ? s->nbefore : 0;
+	mkkey(s, guarded ? 'G' : 'P', t->name, s->names, s->ncols, s->bnames, nb);
+	dblog_buf_printf(&s->key, "\3%zu", s->nkeys);
+	dblog_buf_clear(&s->sql);
+	dblog_buf_adds(&s->sql, "UPDATE ");
+	dblog_sql_ident(&s->sql, t->name);
+	dblog_buf_adds(&s->sql, " SET ");
+	for (size_t i = 0; i < s->ncols; i++) {
+		if (i)
+			dblog_buf_adds(&s->sql, ", ");
+		ident_span(s, &s->sql, s->names[i]);
+		dblog_buf_adds(&s->sql, " = ?");
+	}
+	where(s, &s->sql, s->bnames, nb);
+	if (s->base.dry_run) {
+		fprintf(s->base.dry_run, "%s;\n", s->sql.p);
+		return 0;
+	}
+	sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
+	if (!st)
+		return -1;
+	int i = 1;
+	bind_list(s, st, &i, t, s->names, s->vals, s->ncols);
+	bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
+	bind_list(s, st, &i, t, s->bnames, s->bvals, nb);
+	return run(s, st, err, errlen);
+}
+
+static int
+do_delete(struct ssink *s, const struct dtable *t, int guarded, char *err, size_t errlen)
+{
+	size_t nb = guarded ? s->nbefore : 0;
+	mkkey(s, guarded ? 'E' : 'D', t->name, s->knames, s->nkeys, s->bnames, nb);
+	dblog_buf_clear(&s->sql);
+	dblog_buf_adds(&s->sql, "DELETE FROM ");
+	dblog_sql_ident(&s->sql, t->name);
+	where(s, &s->sql, s->bnames, nb);
+	if (s->base.dry_run) {
+		fprintf(s->base.dry_run, "%s;\n", s->sql.p);
+		return 0;
+	}
+	sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
+	if (!st)
+		return -1;
+	int i = 1;
+	bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
+	bind_list(s, st, &i, t, s->bnames, s->bvals, nb);
+	return run(s, st, err, errlen);
+}
+
+/* Does a row with the key exist (exists) and does it equal the given
+ * columns (all of names/vals)? 0 or -1. */
+static int
+probe(struct ssink *s, const struct dtable *t, const struct dblog_span *names,
+      const struct dblog_span *vals, size_t n, int *exists, int *equal, char *err, size_t errlen)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		size_t m = pass ? n : 0;
+		mkkey(s, 'S', t->name, s->knames, s->nkeys, names, m);
+		dblog_buf_clear(&s->sql);
+		dblog_buf_adds(&s->sql, "SELECT 1 FROM ");
+		dblog_sql_ident(&s->sql, t->name);
+		where(s, &s->sql, names, m);
+		sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
+		if (!st)
+			return -1;
+		int i = 1;
+		bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
+		bind_list(s, st, &i, t, names, vals, m);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+			return -1;
+		}
+		*(pass ? equal : exists) = rc == SQLITE_ROW;
+		if (!pass && !*exists) {
+			*equal = 0;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* The destination row as JSON, for conflict reports. */
+static void
+fetch_row(struct ssink *s, const struct dtable *t)
+{
+	free(s->dest_row);
+	s->dest_row = NULL;
+	struct dblog_buf q = { 0 };
+	dblog_buf_adds(&q, "SELECT json_object(");
+	for (size_t i = 0; i < t->t.ncols; i++) {
+		if (i)
+			dblog_buf_adds(&q, ", ");
+		dblog_sql_string(&q, t->t.cols[i].name, strlen(t->t.cols[i].name));
+		dblog_buf_adds(&q, ", ");
+		dblog_sql_ident(&q, t->t.cols[i].name);
+	}
+	dblog_buf_adds(&q, ") FROM ");
+	dblog_sql_ident(&q, t->name);
+	struct dblog_buf w = { 0 };
+	where(s, &w, NULL, 0);
+	dblog_buf_add(&q, w.p, w.len);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, q.p, -1, &st, NULL) == SQLITE_OK) {
+		int i = 1;
+		bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			s->dest_row = dblog_xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	dblog_buf_free(&q);
+	dblog_buf_free(&w);
+}
+
+/* ------------------------------------------------------- conflicts */
+
+/* Resolve a conflict the guarded statement found. */
+static int
+conflict(struct ssink *s, const struct dtable *t, const char *why, enum dblog_outcome *out,
+	 struct dblog_conflict_info *ci)
+{
+	ci->why = why;
+	if (s->base.policy == DBLOG_MANUAL_REVIEW) {
+		fetch_row(s, t);
+		ci->dest_row = s->dest_row;
+		*out = DBLOG_CONFLICT_PARKED;
+	} else {
+		*out = DBLOG_CONFLICT_KEPT;
+	}
+	return 0;
+}
+
+/* last_writer_wins: is the destination's last writer of this row newer? */
+static int
+lww_newer(struct ssink *s, const struct dblog_fields *f, const char *table, int *newer,
+	  char *err, size_t errlen)
+{
+	dblog_buf_clear(&s->key);
+	dblog_buf_adds(&s->key, "Lsel");
+	sqlite3_stmt *st = stmt(s, &s->key, "SELECT commit_time, source, pos, seq FROM _dblog_lww "
+				"WHERE tbl = ?1 AND key = ?2", err, errlen);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, f->key.p, (int)f->key.n, SQLITE_TRANSIENT);
+	*newer = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *ct = (const char *)sqlite3_column_text(st, 0);
+		const char *src = (const char *)sqlite3_column_text(st, 1);
+		const char *ect = NULL, *esrc = NULL;
+		size_t ectn = 0, esrcn = 0;
+		dblog_json_str(f->commit_time, &s->s1, &ect, &ectn);
+		struct dblog_span sn = dblog_json_member(f->source, "name", 4);
+		struct dblog_buf tmp = { 0 };
+		dblog_json_str(sn, &tmp, &esrc, &esrcn);
+		int c = ect ? strncmp(ct ? ct : "", ect, ectn) : 1;
+		if (!c && ct && strlen(ct) != ectn)
+			c = strlen(ct) > ectn ? 1 : -1;
+		if (!c)
+			c = strncmp(src ? src : "", esrc ? esrc : "", esrcn);
+		if (!c) {
+			struct dblog_pos a, b;
+			const char *ps = (const char *)sqlite3_column_text(st, 2);
+			if (ps && !dblog_pos_parse(ps, strlen(ps), &a) && !dblog_pos_from_span(f->pos, &b))
+				c = dblog_pos_cmp(&a, &b, NULL);
+			if (!c)
+				c = sqlite3_column_int64(st, 3) > (f->seq.p ? strtoll(f->seq.p, NULL, 10) : 0) ? 1 : -1;
+		}
+		*newer = c > 0;
+		dblog_buf_free(&tmp);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int
+lww_record(struct ssink *s, const struct dblog_fields *f, const char *table, char *err, size_t errlen)
+{
+	dblog_buf_clear(&s->key);
+	dblog_buf_adds(&s->key, "Lput");
+	sqlite3_stmt *st = stmt(s, &s->key, "INSERT OR REPLACE INTO _dblog_lww(tbl, key, commit_time, "
+				"source, pos, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", err, errlen);
+	if (!st)
+		return -1;
+	const char *p;
+	size_t n;
+	char ps[32];
+	struct dblog_pos pos = { 0, 0 };
+	dblog_pos_from_span(f->pos, &pos);
+	dblog_pos_format(&pos, ps, sizeof ps);
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, f->key.p, (int)f->key.n, SQLITE_TRANSIENT);
+	if (dblog_json_str(f->commit_time, &s->s1, &p, &n))
+		sqlite3_bind_text(st, 3, p, (int)n, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_text(st, 3, "", 0, SQLITE_STATIC);
+	if (dblog_json_str(dblog_json_member(f->source, "name", 4), &s->s1, &p, &n))
+		sqlite3_bind_text(st, 4, p, (int)n, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, ps, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 6, f->seq.p ? strtoll(f->seq.p, NULL, 10) : 0);
+	return run(s, st, err, errlen);
+}
+
+/* ---------------------------------------------------------- the ops */
+
+static int
+apply_upsert(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
+	     struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	int guarded = s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+	if (do_insert(s, t, !guarded, err, errlen))
+		return -1;
+	if (s->base.dry_run || sqlite3_changes(s->db)) {
+		*out = DBLOG_APPLIED;
+		return 0;
+	}
+	int exists, equal;
+	if (probe(s, t, s->names, s->vals, s->ncols, &exists, &equal, err, errlen))
+		return -1;
+	if (equal || !guarded) {
+		*out = DBLOG_NOOP;
+		return 0;
+	}
+	return conflict(s, t, "insert found an existing, different row", out, ci);
+}
+
+static int
+apply_update(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
+	     struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	int guarded = s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+	if (do_update(s, t, guarded, err, errlen))
+		return -1;
+	if (s->base.dry_run || sqlite3_changes(s->db)) {
+		*out = DBLOG_APPLIED;
+		return 0;
+	}
+	int exists, equal;
+	if (probe(s, t, s->names, s->vals, s->ncols, &exists, &equal, err, errlen))
+		return -1;
+	if (equal) {
+		*out = DBLOG_NOOP;
+		return 0;
+	}
+	if (!guarded) {
+		/* source wins: the row is missing, bring in the after-image */
+		if (do_insert(s, t, 1, err, errlen))
+			return -1;
+		*out = DBLOG_APPLIED;
+		return 0;
+	}
+	return conflict(s, t, exists ? "update found a different row" : "update found no row",
+			out, ci);
+}
+
+static int
+apply_delete(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
+	     struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	int guarded = s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+	if (do_delete(s, t, guarded, err, errlen))
+		return -1;
+	if (s->base.dry_run || sqlite3_changes(s->db)) {
+		*out = DBLOG_APPLIED;
+		return 0;
+	}
+	int exists, equal;
+	if (probe(s, t, NULL, NULL, 0, &exists, &equal, err, errlen))
+		return -1;
+	if (!exists) {
+		*out = DBLOG_NOOP;
+		return 0;
+	}
+	return conflict(s, t, "delete found a different row", out, ci);
+}
+
+static int
+s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table,
+	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	struct dtable *t = dtable(s, table);
+	ci->why = NULL;
+	ci->dest_row = NULL;
+	if (!t->t.ncols && !base->dry_run) {
+		forget_table(s, table);
+		snprintf(err, errlen, "no table \"%s\" in the destination (create it, map it with "
+			 "--map-table, or use --create-tables)", table);
+		return -1;
+	}
+	if (f->op == DBLOG_OP_TRUNCATE) {
+		dblog_buf_clear(&s->sql);
+		dblog_buf_adds(&s->sql, "DELETE FROM ");
+		dblog_sql_ident(&s->sql, table);
+		*out = DBLOG_APPLIED;
+		if (base->dry_run) {
+			fprintf(base->dry_run, "%s;\n", s->sql.p);
+			return 0;
+		}
+		return dblog_sqlite_exec(s->db, s->sql.p, err, errlen);
+	}
+	s->ncols = split(f->after, s->names, s->vals);
+	s->nbefore = split(f->before, s->bnames, s->bvals);
+	struct dblog_span keyobj = f->key.p ? f->key : f->before.p ? f->before : f->after;
+	s->nkeys = split(keyobj, s->knames, s->kvals);
+	if (!f->key.p && !is_rowid_key(s)) {
+		/* no key object: the key columns of the destination table */
+		size_t k = 0;
+		for (size_t i = 0; i < s->nkeys; i++)
+			if (span_is_pk(s, t, s->knames[i])) {
+				s->knames[k] = s->knames[i];
+				s->kvals[k++] = s->kvals[i];
+			}
+		s->nkeys = k;
+	}
+	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
+		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");
+		return -1;
+	}
+	if ((f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT || f->op == DBLOG_OP_UPDATE) &&
+	    !s->ncols && !is_rowid_key(s)) {
+		snprintf(err, errlen, "the event has no \"after\" columns");
+		return -1;
+	}
+	if (base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run) {
+		int newer;
+		if (lww_newer(s, f, table, &newer, err, errlen))
+			return -1;
+		if (newer) {
+			ci->why = "the destination row was written later";
+			*out = DBLOG_CONFLICT_KEPT;
+			return 0;
+		}
+	}
+	int rc;
+	switch (f->op) {
+	case DBLOG_OP_INSERT:
+	case DBLOG_OP_SNAPSHOT: rc = apply_upsert(s, t, out, ci, err, errlen); break;
+	case DBLOG_OP_UPDATE: rc = apply_update(s, t, out, ci, err, errlen); break;
+	default: rc = apply_delete(s, t, out, ci, err, errlen); break;
+	}
+	if (!rc && base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run && f->key.p)
+		rc = lww_record(s, f, table, err, errlen);
+	return rc;
+}
+
+/* ------------------------------------------------ schema and positions */
+
+static int
+s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *table, int create,
+	 char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	struct dtable *t = dtable(s, table);
+	if (t->t.ncols || !create)
+		return 0;
+	struct dblog_buf *q = &s->sql, pk = { 0 };
+	dblog_buf_clear(q);
+	dblog_buf_adds(q, "CREATE TABLE IF NOT EXISTS ");
+	dblog_sql_ident(q, table);
+	dblog_buf_adds(q, "(");
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n, ncol = 0;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE)
+			continue;
+		struct dblog_span name = dblog_json_member(v, "name", 4);
+		if (dblog_json_type(name) != DBLOG_J_STRING)
+			continue;
+		if (ncol++)
+			dblog_buf_adds(q, ", ");
+		ident_span(s, q, name);
+		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) && n) {
+			char *ty = dblog_xstrndup(p, n);
+			/* the declared type as a quoted name keeps odd types harmless */
+			dblog_buf_addc(q, ' ');
+			dblog_sql_ident(q, ty);
+			free(ty);
+		}
+		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
+			dblog_buf_adds(q, " NOT NULL");
+		if (dblog_json_type(dblog_json_member(v, "key", 3)) == DBLOG_J_TRUE) {
+			if (pk.len)
+				dblog_buf_adds(&pk, ", ");
+			ident_span(s, &pk, name);
+		}
+	}
+	if (pk.len)
+		dblog_buf_printf(q, ", PRIMARY KEY(%s)", pk.p);
+	dblog_buf_adds(q, ")");
+	dblog_buf_free(&pk);
+	if (!ncol) {
+		snprintf(err, errlen, "schema event without columns");
+		return -1;
+	}
+	forget_table(s, table);
+	if (base->dry_run) {
+		fprintf(base->dry_run, "%s;\n", q->p);
+		return 0;
+	}
+	return dblog_sqlite_exec(s->db, q->p, err, errlen);
+}
+
+static int
+s_load_pos(struct dblog_sink *base, const char *stream, json_t **pos, char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	sqlite3_stmt *st;
+	*pos = NULL;
+	err[0] = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT position FROM _dblog_applied WHERE stream = ?1", -1,
+			       &st, NULL) != SQLITE_OK) {
+		if (base->dry_run)
+			return 0;
+		snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, stream, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		json_error_t je;
+		*pos = json_loads((const char *)sqlite3_column_text(st, 0), 0, &je);
+		if (!*pos)
+			snprintf(err, errlen, "the applied position of stream \"%s\" is damaged: %s",
+				 stream, je.text);
+	}
+	sqlite3_finalize(st);
+	return *pos || !err[0] ? 0 : -1;
+}
+
+static int
+s_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	if (base->dry_run)
+		return 0;
+	dblog_buf_clear(&s->key);
+	dblog_buf_adds(&s->key, "Apos");
+	sqlite3_stmt *st = stmt(s, &s->key, "INSERT OR REPLACE INTO _dblog_applied(stream, position, "
+				"updated) VALUES(?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", err, errlen);
+	if (!st)
+		return -1;
+	char *j = json_dumps(pos, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	sqlite3_bind_text(st, 1, stream, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, j, -1, free);
+	return run(s, st, err, errlen);
+}
+
+static int
+s_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
+       const struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	dblog_buf_clear(&s->key);
+	dblog_buf_adds(&s->key, "Cput");
+	sqlite3_stmt *st = stmt(s, &s->key, "INSERT INTO _dblog_conflicts(time, stream, reason, event, "
+				"dest_row) VALUES(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, ?3, ?4)",
+				err, errlen);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, stream, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, ci->why, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, event, (int)n, SQLITE_TRANSIENT);
+	if (ci->dest_row)
+		sqlite3_bind_text(st, 4, ci->dest_row, -1, SQLITE_TRANSIENT);
+	return run(s, st, err, errlen);
+}
+
+static int
+simple(struct dblog_sink *base, const char *sql, char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	if (base->dry_run) {
+		fprintf(base->dry_run, "%s;\n", sql);
+		return 0;
+	}
+	return dblog_sqlite_exec(s->db, sql, err, errlen);
+}
+
+static int s_begin(struct dblog_sink *b, char *e, size_t l) { return simple(b, "BEGIN IMMEDIATE", e, l); }
+static int s_commit(struct dblog_sink *b, char *e, size_t l) { return simple(b, "COMMIT", e, l); }
+static int s_savepoint(struct dblog_sink *b, char *e, size_t l) { return simple(b, "SAVEPOINT dblog_tx", e, l); }
+static int s_release(struct dblog_sink *b, char *e, size_t l) { return simple(b, "RELEASE dblog_tx", e, l); }
+
+static int
+s_rollback_to(struct dblog_sink *b, char *e, size_t l)
+{
+	return simple(b, "ROLLBACK TO dblog_tx", e, l) || simple(b, "RELEASE dblog_tx", e, l);
+}
+
+static int
+s_rollback(struct dblog_sink *b)
+{
+	char e[256];
+	return simple(b, "ROLLBACK", e, sizeof e);
+}
+
+static void
+s_close(struct dblog_sink *base)
+{
+	struct ssink *s = (struct ssink *)base;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct cached *c = s->buckets[i], *n; c; c = n) {
+			n = c->next;
+			sqlite3_finalize(c->st);
+			free(c->key);
+			free(c);
+		}
+	for (size_t i = 0; i < s->ntables; i++) {
+		free(s->tables[i].name);
+		dblog_sqlite_table_free(&s->tables[i].t);
+	}
+	free(s->tables);
+	free(s->dest_row);
+	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->s2 };
+	for (size_t i = 0; i < 4; i++)
+		dblog_buf_free(bufs[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static const struct dblog_sink_ops sqlite_ops = {
+	.begin = s_begin, .commit = s_commit, .rollback = s_rollback,
+	.savepoint = s_savepoint, .release = s_release, .rollback_to = s_rollback_to,
+	.apply = s_apply, .schema = s_schema, .load_pos = s_load_pos, .save_pos = s_save_pos,
+	.park = s_park, .close = s_close,
+};
+
+static const char state_ddl[] =
+	"CREATE TABLE IF NOT EXISTS _dblog_applied(stream TEXT PRIMARY KEY, position TEXT NOT NULL,"
+	" updated TEXT NOT NULL);\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_lww(tbl TEXT NOT NULL, key TEXT NOT NULL,"
+	" commit_time TEXT, source TEXT, pos TEXT, seq INTEGER, PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_conflicts(id INTEGER PRIMARY KEY, time TEXT NOT NULL,"
+	" stream TEXT NOT NULL, reason TEXT NOT NULL, event TEXT NOT NULL, dest_row TEXT);\n";
+
+struct dblog_sink *
+dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_run,
+		       char *err, size_t errlen)
+{
+	struct ssink *s = calloc(1, sizeof *s);
+	if (!s)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	s->base.ops = &sqlite_ops;
+	s->base.policy = policy;
+	s->base.dry_run = dry_run;
+	if (dblog_sqlite_open(path, 0, &s->db, err, errlen)) {
+		free(s);
+		return NULL;
+	}
+	if (!dry_run && dblog_sqlite_exec(s->db, state_ddl, err, errlen)) {
+		sqlite3_close(s->db);
+		free(s);
+		return NULL;
+	}
+	return &s->base;
+}

@@ -1,0 +1,791 @@
+/* src_sqlite.c - the SQLite source: a trigger-fed changelog table, its
+ * setup and teardown, and reading it (cdc), or the tables (snapshot), as
+ * dblog events. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dblog.h"
+#include "dblog_sqlite.h"
+
+/* json_object() takes at most 127 arguments here: 60 columns a call. */
+#define JSON_CHUNK 60
+
+static const char changelog_ddl[] =
+	"CREATE TABLE IF NOT EXISTS _dblog_changes(\n"
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  tbl TEXT NOT NULL,\n"
+	"  op TEXT NOT NULL,\n"
+	"  key TEXT,\n"
+	"  before TEXT,\n"
+	"  after TEXT,\n"
+	"  time TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));\n"
+	"CREATE INDEX IF NOT EXISTS _dblog_changes_begin ON _dblog_changes(seq)\n"
+	"  WHERE op = 'begin';\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_tx(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  time TEXT DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));\n"
+	"CREATE TRIGGER IF NOT EXISTS _dblog_tx_begin AFTER INSERT ON _dblog_tx BEGIN\n"
+	"  INSERT INTO _dblog_changes(tbl, op, key) VALUES('', 'begin', NEW.id);\n"
+	"  DELETE FROM _dblog_tx WHERE id = NEW.id;\n"
+	"END;\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_stash(\n"
+	"  tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT,\n"
+	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n";
+
+/* ------------------------------------------------------------- setup */
+
+/* A column's value as JSON-able SQL: blobs become '\x' hex text. */
+static void
+value_expr(struct dblog_buf *b, const char *ref, const char *col)
+{
+	struct dblog_buf c = { 0 };
+	dblog_buf_adds(&c, ref);
+	dblog_buf_addc(&c, '.');
+	dblog_sql_ident(&c, col);
+	dblog_buf_printf(b, "CASE WHEN typeof(%s) = 'blob' THEN '\\x' || lower(hex(%s)) ELSE %s END",
+			 c.p, c.p, c.p);
+	dblog_buf_free(&c);
+}
+
+/* json_object(...) over the columns (all, or the key columns) of t; past
+ * JSON_CHUNK columns, json_insert(json_object(...), '$."c"', v, ...). */
+static void
+object_expr(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *ref, int keys)
+{
+	if (keys && !t->npk) {
+		dblog_buf_printf(b, "json_object('rowid', %s.rowid)", ref);
+		return;
+	}
+	struct dblog_buf e = { 0 }, w = { 0 }, path = { 0 };
+	size_t *idx = dblog_xmalloc((t->ncols + 1) * sizeof *idx), m = 0;
+	for (size_t i = 0; i < t->ncols; i++)
+		if (!keys || t->cols[i].pk)
+			idx[m++] = i;
+	for (size_t n = 0; n < m; n++) {
+		const struct dblog_sqlite_col *c = &t->cols[idx[n]];
+		if (n % JSON_CHUNK == 0) {
+			/* start a chunk, wrapping the previous ones */
+			dblog_buf_clear(&w);
+			dblog_buf_adds(&w, n ? "json_insert(" : "json_object(");
+			if (n) {
+				dblog_buf_add(&w, e.p, e.len);
+				dblog_buf_adds(&w, ", ");
+			}
+			dblog_buf_clear(&e);
+			dblog_buf_add(&e, w.p, w.len);
+		} else {
+			dblog_buf_adds(&e, ", ");
+		}
+		if (n >= JSON_CHUNK) {
+			dblog_buf_clear(&path);
+			dblog_buf_printf(&path, "$.\"%s\"", c->name);
+			dblog_sql_string(&e, path.p, path.len);
+		} else {
+			dblog_sql_string(&e, c->name, strlen(c->name));
+		}
+		dblog_buf_adds(&e, ", ");
+		value_expr(&e, ref, c->name);
+		if ((n + 1) % JSON_CHUNK == 0 || n + 1 == m)
+			dblog_buf_adds(&e, ")");
+	}
+	if (!m)
+		dblog_buf_adds(&e, "json_object()");
+	dblog_buf_add(b, e.p, e.len);
+	free(idx);
+	dblog_buf_free(&e);
+	dblog_buf_free(&w);
+	dblog_buf_free(&path);
+}
+
+static void
+trigger_name(struct dblog_buf *b, const char *table, const char *what)
+{
+	struct dblog_buf n = { 0 };
+	dblog_buf_printf(&n, "_dblog_%s_%s", table, what);
+	dblog_sql_ident(b, n.p);
+	dblog_buf_free(&n);
+}
+
+static void
+drop_triggers(struct dblog_buf *b, const char *table)
+{
+	static const char *const kinds[] = { "bins", "ins", "upd", "del" };
+	for (int i = 0; i < 4; i++) {
+		dblog_buf_adds(b, "DROP TRIGGER IF EXISTS ");
+		trigger_name(b, table, kinds[i]);
+		dblog_buf_adds(b, ";\n");
+	}
+}
+
+/* The triggers that feed the changelog from table t. */
+static void
+table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t)
+{
+	struct dblog_buf q = { 0 }, tl = { 0 }, kn = { 0 }, ko = { 0 }, rn = { 0 }, ro = { 0 }, rt = { 0 };
+	dblog_sql_ident(&q, t->name);
+	dblog_sql_string(&tl, t->name, strlen(t->name));
+	object_expr(&kn, t, "NEW", 1);
+	object_expr(&ko, t, "OLD", 1);
+	object_expr(&rn, t, "NEW", 0);
+	object_expr(&ro, t, "OLD", 0);
+	object_expr(&rt, t, q.p, 0);
+	drop_triggers(b, t->name);
+	if (t->npk) {
+		/* REPLACE deletes the old row without delete triggers unless
+		 * recursive_triggers is on: keep its image for the insert */
+		dblog_buf_adds(b, "CREATE TRIGGER ");
+		trigger_name(b, t->name, "bins");
+		dblog_buf_printf(b, " BEFORE INSERT ON %s BEGIN\n"
+				 "  DELETE FROM _dblog_stash WHERE tbl = %s AND key = %s;\n"
+				 "  INSERT INTO _dblog_stash(tbl, key, row) SELECT %s, %s, %s FROM %s WHERE ",
+				 q.p, tl.p, kn.p, tl.p, kn.p, rt.p, q.p);
+		int first = 1;
+		for (size_t i = 0; i < t->ncols; i++) {
+			if (!t->cols[i].pk)
+				continue;
+			if (!first)
+				dblog_buf_adds(b, " AND ");
+			first = 0;
+			dblog_buf_printf(b, "%s.", q.p);
+			dblog_sql_ident(b, t->cols[i].name);
+			dblog_buf_adds(b, " = NEW.");
+			dblog_sql_ident(b, t->cols[i].name);
+		}
+		dblog_buf_adds(b, ";\nEND;\n");
+	}
+	dblog_buf_adds(b, "CREATE TRIGGER ");
+	trigger_name(b, t->name, "ins");
+	dblog_buf_printf(b, " AFTER INSERT ON %s BEGIN\n"
+			 "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
+			 "    SELECT %s, CASE WHEN s.row IS NULL THEN 'insert' ELSE 'update' END, k.k, s.row, %s\n"
+			 "    FROM (SELECT %s AS k) AS k LEFT JOIN _dblog_stash AS s ON s.tbl = %s AND s.key = k.k;\n"
+			 "  DELETE FROM _dblog_stash WHERE tbl = %s AND key = %s;\n"
+			 "END;\n", q.p, tl.p, rn.p, kn.p, tl.p, tl.p, kn.p);
+	dblog_buf_adds(b, "CREATE TRIGGER ");
+	trigger_name(b, t->name, "upd");
+	dblog_buf_printf(b, " AFTER UPDATE ON %s BEGIN\n"
+			 "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
+			 "    VALUES(%s, 'update', %s, %s, %s);\n"
+			 "END;\n", q.p, tl.p, ko.p, ro.p, rn.p);
+	dblog_buf_adds(b, "CREATE TRIGGER ");
+	trigger_name(b, t->name, "del");
+	dblog_buf_printf(b, " AFTER DELETE ON %s BEGIN\n"
+			 "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
+			 "    VALUES(%s, 'delete', %s, %s);\n"
+			 "  DELETE FROM _dblog_stash WHERE tbl = %s AND key = %s;\n"
+			 "END;\n", q.p, tl.p, ko.p, ro.p, tl.p, ko.p);
+	struct dblog_buf *bufs[] = { &q, &tl, &kn, &ko, &rn, &ro, &rt };
+	for (size_t i = 0; i < 7; i++)
+		dblog_buf_free(bufs[i]);
+}
+
+/* The tables to work on: the list given (table names, "main." optional)
+ * or every user table. */
+static int
+chosen_tables(sqlite3 *db, const struct dblog_list *want, struct dblog_list *out)
+{
+	if (!want->n)
+		return dblog_sqlite_user_tables(db, out);
+	for (size_t i = 0; i < want->n; i++) {
+		const char *t = want->v[i];
+		if (!strncmp(t, "main.", 5))
+			t += 5;
+		out->v = dblog_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+		out->v[out->n++] = dblog_xstrdup(t);
+	}
+	return 0;
+}
+
+int
+dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t errlen)
+{
+	struct dblog_list tables = { 0 };
+	struct dblog_buf sql = { 0 };
+	int rc = -1;
+	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
+		return -1;
+	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || chosen_tables(db, want, &tables))
+		goto out;
+	for (size_t i = 0; i < tables.n; i++) {
+		struct dblog_sqlite_table t;
+		int r = dblog_sqlite_table_info(db, tables.v[i], &t);
+		if (r) {
+			snprintf(err, errlen, "no table \"%s\" in the database", tables.v[i]);
+			dblog_sqlite_table_free(&t);
+			goto out;
+		}
+		if (!t.npk)
+			dblog_warn("table \"%s\" has no primary key: its rows are identified by "
+				   "rowid (key {\"rowid\": N}); VACUUM may renumber them", t.name);
+		dblog_buf_clear(&sql);
+		table_triggers(&sql, &t);
+		dblog_sqlite_table_free(&t);
+		if (dblog_sqlite_exec(db, sql.p, err, errlen))
+			goto out;
+	}
+	rc = dblog_sqlite_exec(db, "COMMIT", err, errlen);
+out:
+	if (rc)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	dblog_buf_free(&sql);
+	dblog_list_free(&tables);
+	return rc;
+}
+
+int
+dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, size_t errlen)
+{
+	struct dblog_list tables = { 0 };
+	struct dblog_buf sql = { 0 };
+	int rc = -1;
+	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
+		return -1;
+	if (chosen_tables(db, want, &tables))
+		goto out;
+	for (size_t i = 0; i < tables.n; i++)
+		drop_triggers(&sql, tables.v[i]);
+	if (!want->n)
+		dblog_buf_adds(&sql, "DROP TRIGGER IF EXISTS _dblog_tx_begin;\n"
+			       "DROP TABLE IF EXISTS _dblog_changes;\n"
+			       "DROP TABLE IF EXISTS _dblog_tx;\n"
+			       "DROP TABLE IF EXISTS _dblog_stash;\n");
+	if (sql.len && dblog_sqlite_exec(db, sql.p, err, errlen))
+		goto out;
+	rc = dblog_sqlite_exec(db, "COMMIT", err, errlen);
+out:
+	if (rc)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	dblog_buf_free(&sql);
+	dblog_list_free(&tables);
+	return rc;
+}
+
+/* ------------------------------------------------------------ reading */
+
+struct shape {
+	char *table;       /* SQLite table name */
+	char *columns;     /* the schema event's "columns" JSON */
+	int sent;
+};
+
+struct dblog_sqlite_src {
+	sqlite3 *db;
+	char *name;
+	FILE *out;
+	int unbuffered;
+	struct dblog_buf line, src, tmp;
+	struct shape *shapes;
+	size_t nshapes;
+	int schema_version;
+	sqlite3_stmt *rows, *next_marker, *max_before, *time_at;
+	int64_t skip_pos, skip_seq;   /* resume inside a transaction */
+	volatile sig_atomic_t *stop;  /* end the read after this transaction */
+	uint64_t changes;
+};
+
+struct dblog_sqlite_src *
+dblog_sqlite_src_new(sqlite3 *db, const char *name, FILE *out, int unbuffered)
+{
+	struct dblog_sqlite_src *s = calloc(1, sizeof *s);
+	if (!s)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	s->db = db;
+	s->name = dblog_xstrdup(name);
+	s->out = out;
+	s->unbuffered = unbuffered;
+	s->skip_pos = -1;
+	dblog_buf_adds(&s->src, "{\"driver\":\"sqlite\",\"name\":");
+	dblog_json_escape(&s->src, name, strlen(name));
+	dblog_buf_addc(&s->src, '}');
+	return s;
+}
+
+void
+dblog_sqlite_src_free(struct dblog_sqlite_src *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->rows);
+	sqlite3_finalize(s->next_marker);
+	sqlite3_finalize(s->max_before);
+	sqlite3_finalize(s->time_at);
+	for (size_t i = 0; i < s->nshapes; i++) {
+		free(s->shapes[i].table);
+		free(s->shapes[i].columns);
+	}
+	free(s->shapes);
+	dblog_buf_free(&s->line);
+	dblog_buf_free(&s->src);
+	dblog_buf_free(&s->tmp);
+	free(s->name);
+	free(s);
+}
+
+static int64_t
+step_int(sqlite3_stmt *st, int64_t dflt)
+{
+	int64_t v = dflt;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+void
+dblog_sqlite_src_stop_flag(struct dblog_sqlite_src *s, volatile sig_atomic_t *stop)
+{
+	s->stop = stop;
+}
+
+int64_t
+dblog_sqlite_src_tx_start(struct dblog_sqlite_src *s, int64_t pos)
+{
+	sqlite3_stmt *st;
+	int64_t m = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT max(seq) FROM _dblog_changes WHERE op = 'begin' "
+			       "AND seq <= ?1", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, pos);
+	m = step_int(st, -1);
+	sqlite3_finalize(st);
+	return m;
+}
+
+void
+dblog_sqlite_src_resume_inside(struct dblog_sqlite_src *s, int64_t pos, int64_t seq)
+{
+	s->skip_pos = pos;
+	s->skip_seq = seq;
+}
+
+static int
+put(struct dblog_sqlite_src *s)
+{
+	if (dblog_write_line(s->out, s->line.p, s->line.len))
+		return -1;
+	if (s->unbuffered && fflush(s->out))
+		return -1;
+	return 0;
+}
+
+/* The columns JSON of a table's schema event. */
+static char *
+columns_json(sqlite3 *db, const char *table)
+{
+	struct dblog_sqlite_table t;
+	struct dblog_buf b = { 0 };
+	dblog_sqlite_table_info(db, table, &t);
+	dblog_buf_addc(&b, '[');
+	for (size_t i = 0; i < t.ncols; i++) {
+		const struct dblog_sqlite_col *c = &t.cols[i];
+		dblog_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
+		dblog_json_escape(&b, c->name, strlen(c->name));
+		dblog_buf_adds(&b, ",\"type\":");
+		dblog_json_escape(&b, c->type, strlen(c->type));
+		dblog_buf_printf(&b, ",\"key\":%s,\"nullable\":%s}", c->pk ? "true" : "false",
+				 c->notnull || c->pk ? "false" : "true");
+	}
+	if (!t.npk && t.ncols)
+		dblog_buf_adds(&b, ",{\"name\":\"rowid\",\"type\":\"INTEGER\",\"key\":true,"
+			       "\"nullable\":false,\"hidden\":true}");
+	dblog_buf_addc(&b, ']');
+	dblog_sqlite_table_free(&t);
+	return b.p;
+}
+
+static struct shape *
+shape_of(struct dblog_sqlite_src *s, const char *table)
+{
+	for (size_t i = 0; i < s->nshapes; i++)
+		if (!strcmp(s->shapes[i].table, table))
+			return &s->shapes[i];
+	s->shapes = dblog_xrealloc(s->shapes, (s->nshapes + 1) * sizeof *s->shapes);
+	struct shape *sh = &s->shapes[s->nshapes++];
+	sh->table = dblog_xstrdup(table);
+	sh->columns = columns_json(s->db, table);
+	sh->sent = 0;
+	return sh;
+}
+
+/* Re-read table shapes when the schema changed; changed ones are sent again. */
+static void
+check_schema(struct dblog_sqlite_src *s)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (v == s->schema_version)
+		return;
+	s->schema_version = v;
+	for (size_t i = 0; i < s->nshapes; i++) {
+		char *c = columns_json(s->db, s->shapes[i].table);
+		if (strcmp(c, s->shapes[i].columns)) {
+			free(s->shapes[i].columns);
+			s->shapes[i].columns = c;
+			s->shapes[i].sent = 0;
+		} else {
+			free(c);
+		}
+	}
+}
+
+static void
+add_table(struct dblog_buf *b, const char *table)
+{
+	dblog_buf_adds(b, ",\"table\":");
+	dblog_buf_reserve(b, strlen(table) + 8);
+	struct dblog_buf t = { 0 };
+	dblog_buf_adds(&t, "main.");
+	dblog_buf_adds(&t, table);
+	dblog_json_escape(b, t.p, t.len);
+	dblog_buf_free(&t);
+}
+
+static int
+send_schema(struct dblog_sqlite_src *s, const char *table, int64_t pos)
+{
+	struct shape *sh = shape_of(s, table);
+	if (sh->sent)
+		return 0;
+	sh->sent = 1;
+	dblog_buf_clear(&s->line);
+	dblog_buf_adds(&s->line, "{\"op\":\"schema\"");
+	add_table(&s->line, table);
+	dblog_buf_adds(&s->line, ",\"source\":");
+	dblog_buf_add(&s->line, s->src.p, s->src.len);
+	dblog_buf_printf(&s->line, ",\"pos\":%lld,\"columns\":%s}", (long long)pos, sh->columns);
+	return put(s);
+}
+
+/* "2026-11-22T10:00:00.123Z" (SQLite's strftime) -> microsecond form. */
+static void
+norm_time(const char *t, char out[40])
+{
+	int64_t us;
+	if (!t || dblog_time_parse(t, strlen(t), &us))
+		us = dblog_time_now();
+	dblog_time_format(us, out, 40);
+}
+
+struct group {
+	int open, exact;
+	int64_t end, tx, count;
+	char time[40];
+};
+
+static int
+control(struct dblog_sqlite_src *s, const char *op, const struct group *g)
+{
+	dblog_buf_clear(&s->line);
+	dblog_buf_printf(&s->line, "{\"op\":\"%s\",\"source\":", op);
+	dblog_buf_add(&s->line, s->src.p, s->src.len);
+	if (g->exact)
+		dblog_buf_printf(&s->line, ",\"tx\":%lld", (long long)g->tx);
+	dblog_buf_printf(&s->line, ",\"pos\":%lld,\"commit_time\":\"%s\"", (long long)g->end, g->time);
+	if (op[0] == 'c')
+		dblog_buf_printf(&s->line, ",\"count\":%lld", (long long)g->count);
+	if (!g->exact)
+		dblog_buf_adds(&s->line, ",\"grouping\":\"inexact\"");
+	dblog_buf_addc(&s->line, '}');
+	if (put(s))
+		return -1;
+	if (op[0] == 'c' && fflush(s->out))
+		return -1;
+	return 0;
+}
+
+static int
+prep(struct dblog_sqlite_src *s, sqlite3_stmt **st, const char *sql)
+{
+	if (*st) {
+		sqlite3_reset(*st);
+		return 0;
+	}
+	return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* Open a group at changelog row r: its end is the row before the next
+ * begin marker (or hi). */
+static int
+open_group(struct dblog_sqlite_src *s, struct group *g, int64_t r, int64_t hi, int exact, int64_t tx)
+{
+	if (prep(s, &s->next_marker, "SELECT min(seq) FROM _dblog_changes WHERE op = 'begin' "
+		 "AND seq > ?1 AND seq <= ?2") ||
+	    prep(s, &s->max_before, "SELECT max(seq) FROM _dblog_changes WHERE seq < ?1") ||
+	    prep(s, &s->time_at, "SELECT time FROM _dblog_changes WHERE seq = ?1"))
+		return -1;
+	sqlite3_bind_int64(s->next_marker, 1, r);
+	sqlite3_bind_int64(s->next_marker, 2, hi);
+	int64_t next = step_int(s->next_marker, -1), end = hi;
+	if (next >= 0) {
+		sqlite3_bind_int64(s->max_before, 1, next);
+		end = step_int(s->max_before, hi);
+	}
+	sqlite3_bind_int64(s->time_at, 1, end);
+	const char *t = NULL;
+	if (sqlite3_step(s->time_at) == SQLITE_ROW)
+		t = (const char *)sqlite3_column_text(s->time_at, 0);
+	norm_time(t, g->time);
+	sqlite3_reset(s->time_at);
+	g->open = 1;
+	g->exact = exact;
+	g->end = end;
+	g->tx = tx;
+	g->count = 0;
+	return 0;
+}
+
+static int
+change(struct dblog_sqlite_src *s, struct group *g, sqlite3_stmt *st, int64_t r)
+{
+	const char *tbl = (const char *)sqlite3_column_text(st, 1);
+	const char *op = (const char *)sqlite3_column_text(st, 2);
+	int64_t pos = g->exact ? g->end : r, seq = g->exact ? g->count : 0;
+	char t[40], id[37], ps[24];
+	g->count++;
+	if (s->skip_pos >= 0 && (pos < s->skip_pos || (pos == s->skip_pos && seq <= s->skip_seq)))
+		return 0;
+	if (send_schema(s, tbl, pos))
+		return -1;
+	if (g->exact)
+		memcpy(t, g->time, sizeof t);
+	else
+		norm_time((const char *)sqlite3_column_text(st, 6), t);
+	snprintf(ps, sizeof ps, "%lld", (long long)pos);
+	dblog_event_id(s->name, ps, seq, id);
+	dblog_buf_clear(&s->line);
+	dblog_buf_printf(&s->line, "{\"op\":\"%s\"", op);
+	add_table(&s->line, tbl);
+	dblog_buf_adds(&s->line, ",\"source\":");
+	dblog_buf_add(&s->line, s->src.p, s->src.len);
+	if (g->exact)
+		dblog_buf_printf(&s->line, ",\"tx\":%lld", (long long)g->tx);
+	dblog_buf_printf(&s->line, ",\"pos\":%s,\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"",
+			 ps, (long long)seq, t, id);
+	static const char *const names[] = { "key", "before", "after" };
+	for (int i = 0; i < 3; i++) {
+		if (sqlite3_column_type(st, 3 + i) == SQLITE_NULL)
+			continue;
+		dblog_buf_printf(&s->line, ",\"%s\":", names[i]);
+		dblog_buf_add(&s->line, sqlite3_column_text(st, 3 + i),
+			      (size_t)sqlite3_column_bytes(st, 3 + i));
+	}
+	dblog_buf_addc(&s->line, '}');
+	s->changes++;
+	return put(s);
+}
+
+int64_t
+dblog_sqlite_src_head(struct dblog_sqlite_src *s)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT max(seq) FROM _dblog_changes", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	v = step_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Emit the changelog rows after `after` (up to `until` if >= 0) in one read
+ * transaction. Sets *last to the last row read. 0, or -1 (SQLite error in
+ * err, or a write error with err empty). */
+int
+dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, int64_t *last,
+		      char *err, size_t errlen)
+{
+	*last = after;
+	err[0] = 0;
+	if (dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
+		return -1;
+	check_schema(s);
+	int64_t hi = dblog_sqlite_src_head(s);
+	if (hi < 0) {
+		snprintf(err, errlen, "cannot read the changelog: %s (run dblog-capture --setup)",
+			 sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (until >= 0 && until < hi)
+		hi = until;
+	int rc = 0;
+	if (hi > after) {
+		rc = prep(s, &s->rows, "SELECT seq, tbl, op, key, before, after, time FROM _dblog_changes "
+			  "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
+		sqlite3_bind_int64(s->rows, 1, after);
+		sqlite3_bind_int64(s->rows, 2, hi);
+		struct group g = { 0 };
+		int st;
+		while (!rc && (st = sqlite3_step(s->rows)) == SQLITE_ROW) {
+			int64_t r = sqlite3_column_int64(s->rows, 0);
+			const char *op = (const char *)sqlite3_column_text(s->rows, 2);
+			if (!strcmp(op, "begin")) {
+				if (g.open && control(s, "commit", &g))
+					rc = -1;
+				g.open = 0;
+				if (!rc && (open_group(s, &g, r, hi, 1, sqlite3_column_int64(s->rows, 3)) ||
+					    (g.end > r && control(s, "begin", &g))))
+					rc = -1;
+				if (g.end <= r)
+					g.open = 0;
+				*last = r;
+				continue;
+			}
+			if (!g.open && (open_group(s, &g, r, hi, 0, 0) || control(s, "begin", &g)))
+				rc = -1;
+			if (!rc && change(s, &g, s->rows, r))
+				rc = -1;
+			*last = r;
+			if (!rc && r >= g.end) {
+				rc = control(s, "commit", &g);
+				g.open = 0;
+				if (s->stop && *s->stop)
+					break;
+			}
+		}
+		if (!rc && g.open)
+			rc = control(s, "commit", &g);
+		if (!rc && st != SQLITE_DONE) {
+			snprintf(err, errlen, "cannot read the changelog: %s", sqlite3_errmsg(s->db));
+			rc = -1;
+		}
+		sqlite3_reset(s->rows);
+		if (!rc && !(s->stop && *s->stop))
+			*last = hi;
+	}
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	s->skip_pos = -1;
+	return rc;
+}
+
+/* Every row of the tables, in key order, in one read transaction, as
+ * snapshot events at the changelog position *pos (0 without a changelog),
+ * then a heartbeat at *pos. 0 or -1 (err set, or empty for a write error). */
+int
+dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *want, int64_t *pos,
+			  char *err, size_t errlen)
+{
+	struct dblog_list tables = { 0 };
+	struct dblog_buf sql = { 0 }, q = { 0 };
+	char t[40], id[37], ps[24], tag[40];
+	int rc = -1;
+	err[0] = 0;
+	if (dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
+		return -1;
+	check_schema(s);
+	*pos = dblog_sqlite_src_head(s);
+	if (*pos < 0)
+		*pos = 0;
+	dblog_time_format(dblog_time_now(), t, sizeof t);
+	snprintf(ps, sizeof ps, "%lld", (long long)*pos);
+	snprintf(tag, sizeof tag, "snapshot:%lld", (long long)*pos);
+	if (chosen_tables(s->db, want, &tables))
+		goto out;
+	int64_t seq = 0;
+	for (size_t i = 0; i < tables.n; i++) {
+		struct dblog_sqlite_table ti;
+		if (dblog_sqlite_table_info(s->db, tables.v[i], &ti)) {
+			snprintf(err, errlen, "no table \"%s\" in the database", tables.v[i]);
+			dblog_sqlite_table_free(&ti);
+			goto out;
+		}
+		dblog_buf_clear(&sql);
+		dblog_buf_clear(&q);
+		dblog_sql_ident(&q, ti.name);
+		dblog_buf_adds(&sql, "SELECT ");
+		object_expr(&sql, &ti, q.p, 1);
+		dblog_buf_adds(&sql, ", ");
+		object_expr(&sql, &ti, q.p, 0);
+		dblog_buf_printf(&sql, " FROM %s ORDER BY ", q.p);
+		int first = 1;
+		for (size_t k = 1; k <= ti.npk; k++)
+			for (size_t c = 0; c < ti.ncols; c++)
+				if ((size_t)ti.cols[c].pk == k) {
+					if (!first)
+						dblog_buf_adds(&sql, ", ");
+					first = 0;
+					dblog_sql_ident(&sql, ti.cols[c].name);
+				}
+		if (first)
+			dblog_buf_adds(&sql, "rowid");
+		dblog_sqlite_table_free(&ti);
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(s->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot read table \"%s\": %s", tables.v[i],
+				 sqlite3_errmsg(s->db));
+			goto out;
+		}
+		if (send_schema(s, tables.v[i], *pos)) {
+			sqlite3_finalize(st);
+			goto out;
+		}
+		int r;
+		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+			dblog_event_id(s->name, tag, seq, id);
+			dblog_buf_clear(&s->line);
+			dblog_buf_adds(&s->line, "{\"op\":\"snapshot\"");
+			add_table(&s->line, tables.v[i]);
+			dblog_buf_adds(&s->line, ",\"source\":");
+			dblog_buf_add(&s->line, s->src.p, s->src.len);
+			dblog_buf_printf(&s->line, ",\"pos\":%s,\"seq\":%lld,\"commit_time\":\"%s\","
+					 "\"id\":\"%s\",\"key\":", ps, (long long)seq++, t, id);
+			dblog_buf_add(&s->line, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+			dblog_buf_adds(&s->line, ",\"after\":");
+			dblog_buf_add(&s->line, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+			dblog_buf_addc(&s->line, '}');
+			if (put(s)) {
+				sqlite3_finalize(st);
+				goto out;
+			}
+		}
+		sqlite3_finalize(st);
+		if (r != SQLITE_DONE) {
+			snprintf(err, errlen, "cannot read table \"%s\": %s", tables.v[i],
+				 sqlite3_errmsg(s->db));
+			goto out;
+		}
+	}
+	dblog_buf_clear(&s->line);
+	dblog_buf_adds(&s->line, "{\"op\":\"heartbeat\",\"source\":");
+	dblog_buf_add(&s->line, s->src.p, s->src.len);
+	dblog_buf_printf(&s->line, ",\"pos\":%s,\"commit_time\":\"%s\"}", ps, t);
+	rc = put(s) || fflush(s->out) ? -1 : 0;
+out:
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	dblog_list_free(&tables);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&q);
+	return rc;
+}
+
+int
+dblog_sqlite_src_prune(struct dblog_sqlite_src *s, int64_t upto, char *err, size_t errlen)
+{
+	struct dblog_buf sql = { 0 };
+	dblog_buf_printf(&sql, "DELETE FROM _dblog_changes WHERE seq <= %lld", (long long)upto);
+	int rc = dblog_sqlite_exec(s->db, sql.p, err, errlen);
+	dblog_buf_free(&sql);
+	return rc;
+}
+
+int
+dblog_sqlite_src_data_version(struct dblog_sqlite_src *s)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
+}
