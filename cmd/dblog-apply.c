@@ -94,15 +94,6 @@ struct apply {
 	struct dblog_buf name, scratch;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 /* ------------------------------------------------------------ options */
 
 static void
@@ -475,7 +466,7 @@ run(struct apply *a)
 	char why[300];
 	dblog_reader_init(&r, 0);
 	r.idle_ms = a->batch_ms > 0 ? a->batch_ms : 1;
-	r.stop = (volatile int *)&stop_flag;
+	r.stop = &dblog_stop;
 	while ((rc = dblog_read_line(&r, &line, &n)) >= 1) {
 		if (rc == 3)
 			break;
@@ -522,7 +513,7 @@ main(int argc, char **argv)
 {
 	struct apply a = { 0 };
 	char err[512];
-	dblog_init(argv[0]);
+	dblog_init(argv);
 	parse_options(&a, argc, argv);
 	if (a.dlq_path && dblog_dlq_open(&a.dlq, a.dlq_path))
 		return DBLOG_EXIT_FAIL;
@@ -535,9 +526,7 @@ main(int argc, char **argv)
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	if (a.sink->ops->load_pos(a.sink, a.stream, &a.applied, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	dblog_catch_stop();
 	int status = run(&a);
 	a.sink->ops->close(a.sink);
 	if (a.n_conflicts)

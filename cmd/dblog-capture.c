@@ -72,15 +72,6 @@ struct opts {
 	char *default_name;
 };
 
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
 static void
 parse_options(struct opts *o, int argc, char **argv)
 {
@@ -202,7 +193,7 @@ static void
 sleep_ms(int64_t ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (!stop_flag && nanosleep(&ts, &ts) && !stop_flag)
+	while (!dblog_stop && nanosleep(&ts, &ts) && !dblog_stop)
 		;
 }
 
@@ -225,7 +216,7 @@ run_cdc(struct opts *o, struct dblog_sqlite_src *s, int64_t after)
 	if (o->until)
 		until = dblog_sqlite_src_head(s);
 	int dv = -1;
-	while (!stop_flag) {
+	while (!dblog_stop) {
 		int v = dblog_sqlite_src_data_version(s);
 		if (v != dv || dv < 0) {
 			dv = v;
@@ -236,7 +227,7 @@ run_cdc(struct opts *o, struct dblog_sqlite_src *s, int64_t after)
 			if (o->prune)
 				prune(o, s);
 		}
-		if (o->until && (last >= until || stop_flag))
+		if (o->until && (last >= until || dblog_stop))
 			break;
 		sleep_ms(o->poll_ms);
 	}
@@ -248,7 +239,7 @@ run(struct opts *o, sqlite3 *db)
 {
 	char err[512];
 	struct dblog_sqlite_src *s = dblog_sqlite_src_new(db, o->name, stdout, o->unbuffered);
-	dblog_sqlite_src_stop_flag(s, &stop_flag);
+	dblog_sqlite_src_stop_flag(s, &dblog_stop);
 	int64_t pos = 0, seq = 0;
 	int has_seq = 0, have_cp = !checkpoint_pos(o, &pos, &seq, &has_seq);
 	int status = DBLOG_EXIT_OK;
@@ -276,7 +267,7 @@ main(int argc, char **argv)
 	struct opts o = { 0 };
 	char err[512];
 	sqlite3 *db;
-	dblog_init(argv[0]);
+	dblog_init(argv);
 	parse_options(&o, argc, argv);
 	check_options(&o);
 	if (access(o.path, F_OK) && !o.setup)
@@ -292,9 +283,7 @@ main(int argc, char **argv)
 			status = DBLOG_EXIT_FAIL;
 		}
 	} else {
-		struct sigaction sa = { .sa_handler = on_signal };
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+		dblog_catch_stop();
 		dblog_stdout_init(o.unbuffered);
 		status = run(&o, db);
 	}

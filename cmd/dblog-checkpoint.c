@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"      --time T          RFC 3339 time or relative (2h, 30m ago); set: the\n"
 	"                        commit time to record; since: pass events after T\n"
 	"      --interval DUR    track: write at most this often (default 1s)\n"
-	"      --every N         track: also write after every N transactions\n"
+	"      --every N         track: also write after every N recorded positions\n"
 	"      --dlq FILE        append bad input lines to FILE and go on\n"
 	"  -u, --unbuffered      flush after every event\n"
 	"  -h, --help            show this help and exit\n"
@@ -66,15 +66,6 @@ struct opts {
 	int64_t seq, interval_ms, every;
 	struct dblog_dlq dlq;
 };
-
-static volatile sig_atomic_t stop_flag;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
 
 /* ------------------------------------------------------------ options */
 
@@ -238,7 +229,7 @@ cmd_set(struct opts *o)
 	char err[512];
 	int rc = dblog_checkpoint_load(o->file, &cp, err, sizeof err);
 	if (rc < 0)
-		dblog_die(DBLOG_EXIT_FAIL, "%s (remove it first to start a new one)", err);
+		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	if (!cp)
 		cp = json_object();
 	json_object_set_new(cp, "pos", dblog_pos_to_json(&pos));
@@ -456,7 +447,8 @@ stream(struct opts *o, struct tracker *t, struct since *s)
 	char msg[300];
 	dblog_reader_init(&r, 0);
 	r.flush_before_read = stdout;
-	r.stop = (volatile int *)&stop_flag;
+	r.stop = &dblog_stop;
+	dblog_catch_stop();
 	if (t)
 		r.idle_ms = o->interval_ms;
 	while ((rc = dblog_read_line(&r, &line, &n)) >= 1) {
@@ -518,9 +510,6 @@ cmd_stream(struct opts *o)
 	if (track) {
 		track_load(&t);
 		t.last_write = dblog_now_ms();
-		struct sigaction sa = { .sa_handler = on_signal };
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
 	} else {
 		since_init(o, &s);
 	}
@@ -538,7 +527,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	dblog_init(argv[0]);
+	dblog_init(argv);
 	parse_options(&o, argc, argv);
 	check_options(&o);
 	int status;

@@ -193,6 +193,8 @@ parse_options(struct filter *fl, int argc, char **argv)
 		fl->mask_key = dblog_xstrdup(k);
 		fl->mask_keylen = strlen(k);
 	}
+	if (fl->mask.n && !fl->mask_keylen)
+		dblog_usage_error("the mask key is empty: masked values could be guessed back");
 	fl->select = fl->tables.n || fl->xtables.n || fl->ops || fl->where || fl->invert;
 }
 
@@ -552,6 +554,7 @@ run(struct filter *fl)
 	char why[300];
 	dblog_reader_init(&r, 0);
 	r.flush_before_read = stdout;
+	r.stop = &dblog_stop;
 	while ((rc = dblog_read_line(&r, &line, &n)) == 1) {
 		int s = dblog_event_scan(line, n, &f, &e, &fl->scratch);
 		if (s == 1)
@@ -602,11 +605,12 @@ int
 main(int argc, char **argv)
 {
 	struct filter fl = { 0 };
-	dblog_init(argv[0]);
+	dblog_init(argv);
 	parse_options(&fl, argc, argv);
 	if (fl.dlq_path && dblog_dlq_open(&fl.dlq, fl.dlq_path))
 		return DBLOG_EXIT_FAIL;
 	dblog_stdout_init(fl.unbuffered);
+	dblog_catch_stop();
 	int status = run(&fl);
 	if (dblog_dlq_close(&fl.dlq) && !status)
 		status = DBLOG_EXIT_FAIL;

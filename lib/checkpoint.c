@@ -86,8 +86,8 @@ fail:
 static int
 shape_error(char *err, size_t errlen, const char *path, const char *why)
 {
-	snprintf(err, errlen, "checkpoint \"%s\" is not valid: %s (restore it, or set a "
-		 "position with 'dblog-checkpoint set')", path, why);
+	snprintf(err, errlen, "checkpoint \"%s\" is not valid: %s (restore it from a "
+		 "copy, or remove it and set a position with 'dblog-checkpoint set')", path, why);
 	return -1;
 }
 

@@ -11,6 +11,7 @@
 #ifndef DBLOG_H
 #define DBLOG_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,9 +31,14 @@ enum dblog_exit {
 };
 
 extern const char *dblog_prog;  /* set by dblog_init() */
+/* Set by SIGINT or SIGTERM once dblog_catch_stop() was called. */
+extern volatile sig_atomic_t dblog_stop;
 
-/* Set the program name used in messages (basename of argv0). */
-void dblog_init(const char *argv0);
+/* Set the program name used in messages (basename of argv[0]; argv[0] is
+ * replaced by it so getopt's messages use it too). */
+void dblog_init(char **argv);
+/* Catch SIGINT and SIGTERM into dblog_stop (reads are interrupted). */
+void dblog_catch_stop(void);
 /* Print "prog: message\n" on stderr. */
 void dblog_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "prog: warning: message\n" on stderr. */
@@ -223,7 +229,7 @@ struct dblog_reader {
 	FILE *flush_before_read;   /* fflush()ed before every read(2) */
 	int64_t idle_ms;           /* >0: dblog_read_line returns 2 after this
 	                              long without input */
-	volatile int *stop;        /* set by a signal handler: read returns 3 */
+	volatile sig_atomic_t *stop;  /* set by a signal handler: read returns 3 */
 };
 void dblog_reader_init(struct dblog_reader *r, int fd);
 void dblog_reader_free(struct dblog_reader *r);

@@ -1,4 +1,5 @@
 /* err.c - program name, messages, exit statuses. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,12 +9,34 @@
 
 const char *dblog_prog = "dblog";
 
-void
-dblog_init(const char *argv0)
+volatile sig_atomic_t dblog_stop;
+
+static void
+on_stop(int sig)
 {
+	(void)sig;
+	dblog_stop = 1;
+}
+
+void
+dblog_init(char **argv)
+{
+	const char *argv0 = argv[0];
 	const char *s = argv0 ? strrchr(argv0, '/') : NULL;
-	if (argv0)
+	if (argv0) {
 		dblog_prog = s ? s + 1 : argv0;
+		argv[0] = (char *)dblog_prog;   /* getopt's messages name the program */
+	}
+}
+
+void
+dblog_catch_stop(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	/* no SA_RESTART: a blocked read returns so the loop sees the flag */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }
 
 static void

@@ -88,11 +88,29 @@ utf8_len(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
+/* Does the 8-byte word hold a quote, a backslash, a control character
+ * or a non-ASCII byte? (SWAR: a zero-byte test per pattern.) */
+static inline int
+word_special(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
+	uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v) | v;
+	return (t & high) != 0;
+}
+
 static const char *
 skip_string(const char *p, const char *end, const char *base, struct dblog_jerr *e)
 {
 	p++;
 	for (;;) {
+		while (end - p >= 8) {
+			uint64_t v;
+			memcpy(&v, p, 8);
+			if (word_special(v))
+				break;
+			p += 8;
+		}
 		while (p < end && !scls[(unsigned char)*p])
 			p++;
 		if (p >= end)

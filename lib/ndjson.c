@@ -209,7 +209,8 @@ dblog_dlq_close(struct dblog_dlq *q)
 	if (!q->f)
 		return 0;
 	int rc = 0;
-	if (fflush(q->f) || fsync(fileno(q->f)) || ferror(q->f)) {
+	if (fflush(q->f) || (fsync(fileno(q->f)) && errno != EINVAL && errno != EROFS) ||
+	    ferror(q->f)) {
 		dblog_err("cannot write dead-letter file \"%s\": %s", q->path, strerror(errno));
 		rc = -1;
 	}

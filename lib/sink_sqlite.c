@@ -15,6 +15,7 @@
 struct cached {
 	char *key;
 	sqlite3_stmt *st;
+	unsigned char *blob;    /* per parameter: decode '\\x' text into a blob */
 	struct cached *next;
 };
 
@@ -51,29 +52,24 @@ hash(const char *s, size_t n)
 	return h;
 }
 
-/* The cached statement for key k (prepared from sql() on a miss). */
-static sqlite3_stmt *
-stmt(struct ssink *s, const struct dblog_buf *k, const char *sql, char *err, size_t errlen)
+/* The cached statement for the key in s->key, or NULL. */
+static struct cached *
+find(struct ssink *s)
 {
-	unsigned h = hash(k->p, k->len) % NBUCKETS;
+	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
 	for (struct cached *c = s->buckets[h]; c; c = c->next)
-		if (!strcmp(c->key, k->p)) {
+		if (!strcmp(c->key, s->key.p)) {
 			sqlite3_reset(c->st);
-			sqlite3_clear_bindings(c->st);
-			return c->st;
+			return c;
 		}
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
-		return NULL;
-	}
-	struct cached *c = dblog_xmalloc(sizeof *c);
-	c->key = dblog_xstrdup(k->p);
-	c->st = st;
-	c->next = s->buckets[h];
-	s->buckets[h] = c;
-	return st;
+	return NULL;
 }
+
+/* Prepare sql and cache it under s->key; params are the column names
+ * bound, in order (NULL entries: not a column). NULL with err on failure. */
+static struct cached *
+add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
+    size_t nparams, char *err, size_t errlen);
 
 static struct dtable *
 dtable(struct ssink *s, const char *name)
@@ -123,6 +119,32 @@ blob_affinity(const struct dblog_sqlite_col *c)
 	return 0;
 }
 
+static struct cached *
+add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
+    size_t nparams, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	struct cached *c = dblog_xmalloc(sizeof *c);
+	c->key = dblog_xstrndup(s->key.p, s->key.len);
+	c->st = st;
+	c->blob = dblog_xmalloc(nparams + 1);
+	for (size_t i = 0; i < nparams; i++) {
+		const char *p;
+		size_t n;
+		c->blob[i] = 0;
+		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n))
+			c->blob[i] = (unsigned char)blob_affinity(col_of(t, p, n));
+	}
+	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	c->next = s->buckets[h];
+	s->buckets[h] = c;
+	return c;
+}
+
 static int
 hexval(int c)
 {
@@ -147,6 +169,16 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		break;
 	case DBLOG_J_NUMBER: {
 		char tmp[64], *e;
+		if (v.n <= 18 && !memchr(v.p, '.', v.n) && !memchr(v.p, 'e', v.n) &&
+		    !memchr(v.p, 'E', v.n)) {
+			/* up to 18 digits always fits in 64 bits */
+			long long x = 0;
+			size_t j = v.p[0] == '-';
+			for (; j < v.n; j++)
+				x = x * 10 + (v.p[j] - '0');
+			sqlite3_bind_int64(st, i, v.p[0] == '-' ? -x : x);
+			break;
+		}
 		if (v.n < sizeof tmp) {
 			memcpy(tmp, v.p, v.n);
 			tmp[v.n] = 0;
@@ -166,7 +198,17 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		break;
 	}
 	case DBLOG_J_STRING:
-		dblog_json_str(v, &s->s1, &p, &n);
+		if (!memchr(v.p + 1, '\\', v.n - 2)) {
+			/* the line outlives the step: no copy */
+			p = v.p + 1;
+			n = v.n - 2;
+			if (!(blob && n >= 2 && p[0] == '\\' && p[1] == 'x')) {
+				sqlite3_bind_text(st, i, p, (int)n, SQLITE_STATIC);
+				break;
+			}
+		} else {
+			dblog_json_str(v, &s->s1, &p, &n);
+		}
 		if (blob && n >= 2 && p[0] == '\\' && p[1] == 'x' && n % 2 == 0) {
 			unsigned char *b = dblog_xmalloc(n / 2);
 			size_t k = 0;
@@ -230,16 +272,42 @@ is_rowid_key(const struct ssink *s)
 	return s->nkeys == 1 && dblog_json_streq(s->knames[0], "rowid", 5);
 }
 
+/* Bind values from parameter *i on, with the statement's blob flags. */
 static void
-bind_list(struct ssink *s, sqlite3_stmt *st, int *i, const struct dtable *t,
-	  const struct dblog_span *names, const struct dblog_span *vals, size_t n)
+bind_vals(struct ssink *s, const struct cached *c, int *i, const struct dblog_span *vals, size_t n)
 {
-	for (size_t j = 0; j < n; j++) {
-		const char *p;
-		size_t len;
-		dblog_json_str(names[j], &s->s2, &p, &len);
-		bind(s, st, (*i)++, vals[j], blob_affinity(col_of(t, p, len)));
-	}
+	for (size_t j = 0; j < n; j++, (*i)++)
+		bind(s, c->st, *i, vals[j], c->blob[*i - 1]);
+}
+
+/* A fixed statement, prepared once. */
+static struct cached *
+fixed(struct ssink *s, const char *key, const char *sql, char *err, size_t errlen)
+{
+	dblog_buf_clear(&s->key);
+	dblog_buf_adds(&s->key, key);
+	struct cached *c = find(s);
+	return c ? c : add(s, sql, NULL, NULL, 0, err, errlen);
+}
+
+/* The parameter names of a statement: lists a, b, c in bind order. */
+static struct dblog_span *
+params(struct ssink *s, size_t *n, int rowid, const struct dblog_span *a, size_t na,
+       const struct dblog_span *b, size_t nb, const struct dblog_span *c, size_t nc)
+{
+	static struct dblog_span v[3 * MAXCOLS + 1];
+	size_t k = 0;
+	(void)s;
+	if (rowid)
+		v[k++] = (struct dblog_span){ NULL, 0 };
+	for (size_t i = 0; i < na; i++)
+		v[k++] = a[i];
+	for (size_t i = 0; i < nb; i++)
+		v[k++] = b[i];
+	for (size_t i = 0; i < nc; i++)
+		v[k++] = c[i];
+	*n = k;
+	return v;
 }
 
 /* The cache key: kind, table and the column names. */
@@ -248,7 +316,8 @@ mkkey(struct ssink *s, char kind, const char *table, const struct dblog_span *a,
       const struct dblog_span *b, size_t nb)
 {
 	dblog_buf_clear(&s->key);
-	dblog_buf_printf(&s->key, "%c%s", kind, table);
+	dblog_buf_addc(&s->key, kind);
+	dblog_buf_adds(&s->key, table);
 	for (size_t i = 0; i < na; i++) {
 		dblog_buf_addc(&s->key, 1);
 		dblog_buf_add(&s->key, a[i].p, a[i].n);
@@ -297,6 +366,14 @@ run(struct ssink *s, sqlite3_stmt *st, char *err, size_t errlen)
 	return -1;
 }
 
+/* Print the statement in s->sql for --dry-run. */
+static int
+dry(struct ssink *s)
+{
+	fprintf(s->base.dry_run, "%s;\n", s->sql.p);
+	return 0;
+}
+
 /* INSERT of the after-image; upsert when `upsert`, else DO NOTHING. */
 static int
 do_insert(struct ssink *s, const struct dtable *t, int upsert, char *err, size_t errlen)
@@ -305,48 +382,50 @@ do_insert(struct ssink *s, const struct dtable *t, int upsert, char *err, size_t
 	mkkey(s, upsert ? 'U' : 'I', t->name, s->names, s->ncols, NULL, 0);
 	if (rowid)
 		dblog_buf_addc(&s->key, 'r');
-	dblog_buf_clear(&s->sql);
-	dblog_buf_adds(&s->sql, rowid ? (upsert ? "INSERT OR REPLACE INTO " : "INSERT OR IGNORE INTO ")
-				      : "INSERT INTO ");
-	dblog_sql_ident(&s->sql, t->name);
-	dblog_buf_adds(&s->sql, "(");
-	if (rowid)
-		dblog_buf_adds(&s->sql, s->ncols ? "rowid, " : "rowid");
-	for (size_t i = 0; i < s->ncols; i++) {
-		if (i)
-			dblog_buf_adds(&s->sql, ", ");
-		ident_span(s, &s->sql, s->names[i]);
-	}
-	dblog_buf_adds(&s->sql, ") VALUES(");
-	for (size_t i = 0; i < s->ncols + (size_t)rowid; i++)
-		dblog_buf_adds(&s->sql, i ? ", ?" : "?");
-	dblog_buf_adds(&s->sql, ")");
-	if (!rowid) {
-		int any = 0;
-		for (size_t i = 0; i < s->ncols && upsert; i++) {
-			if (span_is_pk(s, t, s->names[i]))
-				continue;
-			dblog_buf_adds(&s->sql, any ? ", " : " ON CONFLICT DO UPDATE SET ");
+	struct cached *c = s->base.dry_run ? NULL : find(s);
+	if (!c) {
+		dblog_buf_clear(&s->sql);
+		dblog_buf_adds(&s->sql, rowid ? (upsert ? "INSERT OR REPLACE INTO " : "INSERT OR IGNORE INTO ")
+					      : "INSERT INTO ");
+		dblog_sql_ident(&s->sql, t->name);
+		dblog_buf_adds(&s->sql, "(");
+		if (rowid)
+			dblog_buf_adds(&s->sql, s->ncols ? "rowid, " : "rowid");
+		for (size_t i = 0; i < s->ncols; i++) {
+			if (i)
+				dblog_buf_adds(&s->sql, ", ");
 			ident_span(s, &s->sql, s->names[i]);
-			dblog_buf_adds(&s->sql, " = excluded.");
-			ident_span(s, &s->sql, s->names[i]);
-			any = 1;
 		}
-		if (!any)
-			dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+		dblog_buf_adds(&s->sql, ") VALUES(");
+		for (size_t i = 0; i < s->ncols + (size_t)rowid; i++)
+			dblog_buf_adds(&s->sql, i ? ", ?" : "?");
+		dblog_buf_adds(&s->sql, ")");
+		if (!rowid) {
+			int any = 0;
+			for (size_t i = 0; i < s->ncols && upsert; i++) {
+				if (span_is_pk(s, t, s->names[i]))
+					continue;
+				dblog_buf_adds(&s->sql, any ? ", " : " ON CONFLICT DO UPDATE SET ");
+				ident_span(s, &s->sql, s->names[i]);
+				dblog_buf_adds(&s->sql, " = excluded.");
+				ident_span(s, &s->sql, s->names[i]);
+				any = 1;
+			}
+			if (!any)
+				dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+		}
+		if (s->base.dry_run)
+			return dry(s);
+		size_t np;
+		const struct dblog_span *pv = params(s, &np, rowid, s->names, s->ncols, NULL, 0, NULL, 0);
+		if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
+			return -1;
 	}
-	if (s->base.dry_run) {
-		fprintf(s->base.dry_run, "%s;\n", s->sql.p);
-		return 0;
-	}
-	sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
-	if (!st)
-		return -1;
 	int i = 1;
 	if (rowid)
-		bind(s, st, i++, s->kvals[0], 0);
-	bind_list(s, st, &i, t, s->names, s->vals, s->ncols);
-	return run(s, st, err, errlen);
+		bind(s, c->st, i++, s->kvals[0], 0);
+	bind_vals(s, c, &i, s->vals, s->ncols);
+	return run(s, c->st, err, errlen);
 }
 
 /* UPDATE SET after-columns WHERE key [AND before-columns IS ...]. */
@@ -355,30 +434,35 @@ do_update(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 {
 	size_t nb = guarded ? s->nbefore : 0;
 	mkkey(s, guarded ? 'G' : 'P', t->name, s->names, s->ncols, s->bnames, nb);
-	dblog_buf_printf(&s->key, "\3%zu", s->nkeys);
-	dblog_buf_clear(&s->sql);
-	dblog_buf_adds(&s->sql, "UPDATE ");
-	dblog_sql_ident(&s->sql, t->name);
-	dblog_buf_adds(&s->sql, " SET ");
-	for (size_t i = 0; i < s->ncols; i++) {
-		if (i)
-			dblog_buf_adds(&s->sql, ", ");
-		ident_span(s, &s->sql, s->names[i]);
-		dblog_buf_adds(&s->sql, " = ?");
+	dblog_buf_addc(&s->key, 3);
+	for (size_t i = 0; i < s->nkeys; i++)
+		dblog_buf_add(&s->key, s->knames[i].p, s->knames[i].n);
+	struct cached *c = s->base.dry_run ? NULL : find(s);
+	if (!c) {
+		dblog_buf_clear(&s->sql);
+		dblog_buf_adds(&s->sql, "UPDATE ");
+		dblog_sql_ident(&s->sql, t->name);
+		dblog_buf_adds(&s->sql, " SET ");
+		for (size_t i = 0; i < s->ncols; i++) {
+			if (i)
+				dblog_buf_adds(&s->sql, ", ");
+			ident_span(s, &s->sql, s->names[i]);
+			dblog_buf_adds(&s->sql, " = ?");
+		}
+		where(s, &s->sql, s->bnames, nb);
+		if (s->base.dry_run)
+			return dry(s);
+		size_t np;
+		const struct dblog_span *pv = params(s, &np, 0, s->names, s->ncols, s->knames, s->nkeys,
+						     s->bnames, nb);
+		if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
+			return -1;
 	}
-	where(s, &s->sql, s->bnames, nb);
-	if (s->base.dry_run) {
-		fprintf(s->base.dry_run, "%s;\n", s->sql.p);
-		return 0;
-	}
-	sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
-	if (!st)
-		return -1;
 	int i = 1;
-	bind_list(s, st, &i, t, s->names, s->vals, s->ncols);
-	bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
-	bind_list(s, st, &i, t, s->bnames, s->bvals, nb);
-	return run(s, st, err, errlen);
+	bind_vals(s, c, &i, s->vals, s->ncols);
+	bind_vals(s, c, &i, s->kvals, s->nkeys);
+	bind_vals(s, c, &i, s->bvals, nb);
+	return run(s, c->st, err, errlen);
 }
 
 static int
@@ -386,21 +470,23 @@ do_delete(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 {
 	size_t nb = guarded ? s->nbefore : 0;
 	mkkey(s, guarded ? 'E' : 'D', t->name, s->knames, s->nkeys, s->bnames, nb);
-	dblog_buf_clear(&s->sql);
-	dblog_buf_adds(&s->sql, "DELETE FROM ");
-	dblog_sql_ident(&s->sql, t->name);
-	where(s, &s->sql, s->bnames, nb);
-	if (s->base.dry_run) {
-		fprintf(s->base.dry_run, "%s;\n", s->sql.p);
-		return 0;
+	struct cached *c = s->base.dry_run ? NULL : find(s);
+	if (!c) {
+		dblog_buf_clear(&s->sql);
+		dblog_buf_adds(&s->sql, "DELETE FROM ");
+		dblog_sql_ident(&s->sql, t->name);
+		where(s, &s->sql, s->bnames, nb);
+		if (s->base.dry_run)
+			return dry(s);
+		size_t np;
+		const struct dblog_span *pv = params(s, &np, 0, s->knames, s->nkeys, s->bnames, nb, NULL, 0);
+		if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
+			return -1;
 	}
-	sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
-	if (!st)
-		return -1;
 	int i = 1;
-	bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
-	bind_list(s, st, &i, t, s->bnames, s->bvals, nb);
-	return run(s, st, err, errlen);
+	bind_vals(s, c, &i, s->kvals, s->nkeys);
+	bind_vals(s, c, &i, s->bvals, nb);
+	return run(s, c->st, err, errlen);
 }
 
 /* Does a row with the key exist (exists) and does it equal the given
@@ -412,18 +498,23 @@ probe(struct ssink *s, const struct dtable *t, const struct dblog_span *names,
 	for (int pass = 0; pass < 2; pass++) {
 		size_t m = pass ? n : 0;
 		mkkey(s, 'S', t->name, s->knames, s->nkeys, names, m);
-		dblog_buf_clear(&s->sql);
-		dblog_buf_adds(&s->sql, "SELECT 1 FROM ");
-		dblog_sql_ident(&s->sql, t->name);
-		where(s, &s->sql, names, m);
-		sqlite3_stmt *st = stmt(s, &s->key, s->sql.p, err, errlen);
-		if (!st)
-			return -1;
+		struct cached *c = find(s);
+		if (!c) {
+			dblog_buf_clear(&s->sql);
+			dblog_buf_adds(&s->sql, "SELECT 1 FROM ");
+			dblog_sql_ident(&s->sql, t->name);
+			where(s, &s->sql, names, m);
+			size_t np;
+			const struct dblog_span *pv = params(s, &np, 0, s->knames, s->nkeys, names, m,
+							     NULL, 0);
+			if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
+				return -1;
+		}
 		int i = 1;
-		bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
-		bind_list(s, st, &i, t, names, vals, m);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
+		bind_vals(s, c, &i, s->kvals, s->nkeys);
+		bind_vals(s, c, &i, vals, m);
+		int rc = sqlite3_step(c->st);
+		sqlite3_reset(c->st);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 			snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
 			return -1;
@@ -459,8 +550,8 @@ fetch_row(struct ssink *s, const struct dtable *t)
 	dblog_buf_add(&q, w.p, w.len);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(s->db, q.p, -1, &st, NULL) == SQLITE_OK) {
-		int i = 1;
-		bind_list(s, st, &i, t, s->knames, s->kvals, s->nkeys);
+		for (size_t i = 0; i < s->nkeys; i++)
+			bind(s, st, (int)i + 1, s->kvals[i], 0);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			s->dest_row = dblog_xstrdup((const char *)sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
@@ -492,12 +583,11 @@ static int
 lww_newer(struct ssink *s, const struct dblog_fields *f, const char *table, int *newer,
 	  char *err, size_t errlen)
 {
-	dblog_buf_clear(&s->key);
-	dblog_buf_adds(&s->key, "Lsel");
-	sqlite3_stmt *st = stmt(s, &s->key, "SELECT commit_time, source, pos, seq FROM _dblog_lww "
-				"WHERE tbl = ?1 AND key = ?2", err, errlen);
-	if (!st)
+	struct cached *c = fixed(s, "Lsel", "SELECT commit_time, source, pos, seq FROM _dblog_lww "
+				 "WHERE tbl = ?1 AND key = ?2", err, errlen);
+	if (!c)
 		return -1;
+	sqlite3_stmt *st = c->st;
 	sqlite3_bind_text(st, 1, table, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, f->key.p, (int)f->key.n, SQLITE_TRANSIENT);
 	*newer = 0;
@@ -510,20 +600,20 @@ lww_newer(struct ssink *s, const struct dblog_fields *f, const char *table, int 
 		struct dblog_span sn = dblog_json_member(f->source, "name", 4);
 		struct dblog_buf tmp = { 0 };
 		dblog_json_str(sn, &tmp, &esrc, &esrcn);
-		int c = ect ? strncmp(ct ? ct : "", ect, ectn) : 1;
-		if (!c && ct && strlen(ct) != ectn)
-			c = strlen(ct) > ectn ? 1 : -1;
-		if (!c)
-			c = strncmp(src ? src : "", esrc ? esrc : "", esrcn);
-		if (!c) {
+		int d = ect ? strncmp(ct ? ct : "", ect, ectn) : 1;
+		if (!d && ct && strlen(ct) != ectn)
+			d = strlen(ct) > ectn ? 1 : -1;
+		if (!d)
+			d = strncmp(src ? src : "", esrc ? esrc : "", esrcn);
+		if (!d) {
 			struct dblog_pos a, b;
 			const char *ps = (const char *)sqlite3_column_text(st, 2);
 			if (ps && !dblog_pos_parse(ps, strlen(ps), &a) && !dblog_pos_from_span(f->pos, &b))
-				c = dblog_pos_cmp(&a, &b, NULL);
-			if (!c)
-				c = sqlite3_column_int64(st, 3) > (f->seq.p ? strtoll(f->seq.p, NULL, 10) : 0) ? 1 : -1;
+				d = dblog_pos_cmp(&a, &b, NULL);
+			if (!d)
+				d = sqlite3_column_int64(st, 3) > (f->seq.p ? strtoll(f->seq.p, NULL, 10) : 0) ? 1 : -1;
 		}
-		*newer = c > 0;
+		*newer = d > 0;
 		dblog_buf_free(&tmp);
 	}
 	sqlite3_reset(st);
@@ -533,12 +623,11 @@ lww_newer(struct ssink *s, const struct dblog_fields *f, const char *table, int 
 static int
 lww_record(struct ssink *s, const struct dblog_fields *f, const char *table, char *err, size_t errlen)
 {
-	dblog_buf_clear(&s->key);
-	dblog_buf_adds(&s->key, "Lput");
-	sqlite3_stmt *st = stmt(s, &s->key, "INSERT OR REPLACE INTO _dblog_lww(tbl, key, commit_time, "
-				"source, pos, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", err, errlen);
-	if (!st)
+	struct cached *c = fixed(s, "Lput", "INSERT OR REPLACE INTO _dblog_lww(tbl, key, commit_time, "
+				 "source, pos, seq) VALUES(?1, ?2, ?3, ?4, ?5, ?6)", err, errlen);
+	if (!c)
 		return -1;
+	sqlite3_stmt *st = c->st;
 	const char *p;
 	size_t n;
 	char ps[32];
@@ -791,12 +880,11 @@ s_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char 
 	struct ssink *s = (struct ssink *)base;
 	if (base->dry_run)
 		return 0;
-	dblog_buf_clear(&s->key);
-	dblog_buf_adds(&s->key, "Apos");
-	sqlite3_stmt *st = stmt(s, &s->key, "INSERT OR REPLACE INTO _dblog_applied(stream, position, "
-				"updated) VALUES(?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", err, errlen);
-	if (!st)
+	struct cached *c = fixed(s, "Apos", "INSERT OR REPLACE INTO _dblog_applied(stream, position, "
+				 "updated) VALUES(?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", err, errlen);
+	if (!c)
 		return -1;
+	sqlite3_stmt *st = c->st;
 	char *j = json_dumps(pos, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	sqlite3_bind_text(st, 1, stream, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, j, -1, free);
@@ -808,13 +896,12 @@ s_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
        const struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
 	struct ssink *s = (struct ssink *)base;
-	dblog_buf_clear(&s->key);
-	dblog_buf_adds(&s->key, "Cput");
-	sqlite3_stmt *st = stmt(s, &s->key, "INSERT INTO _dblog_conflicts(time, stream, reason, event, "
-				"dest_row) VALUES(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, ?3, ?4)",
-				err, errlen);
-	if (!st)
+	struct cached *c = fixed(s, "Cput", "INSERT INTO _dblog_conflicts(time, stream, reason, event, "
+				 "dest_row) VALUES(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, ?3, ?4)",
+				 err, errlen);
+	if (!c)
 		return -1;
+	sqlite3_stmt *st = c->st;
 	sqlite3_bind_text(st, 1, stream, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 2, ci->why, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, event, (int)n, SQLITE_TRANSIENT);
@@ -861,6 +948,7 @@ s_close(struct dblog_sink *base)
 			n = c->next;
 			sqlite3_finalize(c->st);
 			free(c->key);
+			free(c->blob);
 			free(c);
 		}
 	for (size_t i = 0; i < s->ntables; i++) {
@@ -905,6 +993,8 @@ dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_r
 		free(s);
 		return NULL;
 	}
+	/* a larger page cache keeps big batches from spilling to the journal */
+	sqlite3_exec(s->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	if (!dry_run && dblog_sqlite_exec(s->db, state_ddl, err, errlen)) {
 		sqlite3_close(s->db);
 		free(s);
