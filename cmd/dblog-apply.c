@@ -352,9 +352,8 @@ on_conflict(struct apply *a, uint64_t lineno, const char *line, size_t n,
 	a->n_parked++;
 	if (a->dlq.f) {
 		struct dblog_buf why = { 0 };
-		dblog_buf_printf(&why, "conflict: %s; destination row: %s", ci->why,
-				 ci->dest_row ? ci->dest_row : "none");
-		int rc = dblog_dlq_put(&a->dlq, lineno, line, n, why.p);
+		dblog_buf_printf(&why, "conflict: %s", ci->why);
+		int rc = dblog_dlq_put_extra(&a->dlq, lineno, line, n, why.p, "dest_row", ci->dest_row);
 		dblog_buf_free(&why);
 		return rc;
 	}

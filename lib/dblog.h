@@ -260,6 +260,9 @@ int dblog_dlq_open(struct dblog_dlq *q, const char *path);
  * string. Returns 0 or -1 (message printed). */
 int dblog_dlq_put(struct dblog_dlq *q, uint64_t lineno, const char *line,
                   size_t n, const char *why);
+/* The same with one more member: "key": json (raw JSON text, or null). */
+int dblog_dlq_put_extra(struct dblog_dlq *q, uint64_t lineno, const char *line,
+                        size_t n, const char *why, const char *key, const char *json);
 /* fsync and close; 0 or -1 (message printed). */
 int dblog_dlq_close(struct dblog_dlq *q);
 /* Report a bad input line: with a DLQ, park it and return 0 (go on);

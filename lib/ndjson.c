@@ -174,6 +174,13 @@ int
 dblog_dlq_put(struct dblog_dlq *q, uint64_t lineno, const char *line, size_t n,
 	      const char *why)
 {
+	return dblog_dlq_put_extra(q, lineno, line, n, why, NULL, NULL);
+}
+
+int
+dblog_dlq_put_extra(struct dblog_dlq *q, uint64_t lineno, const char *line, size_t n,
+		    const char *why, const char *key, const char *json)
+{
 	struct dblog_buf b = { 0 };
 	char t[40];
 	dblog_time_format(dblog_time_now(), t, sizeof t);
@@ -191,6 +198,9 @@ dblog_dlq_put(struct dblog_dlq *q, uint64_t lineno, const char *line, size_t n,
 	} else {
 		dblog_buf_adds(&b, "\"raw\":");
 		dblog_json_escape(&b, line, n);
+	}
+	if (key) {
+		dblog_buf_printf(&b, ",\"%s\":%s", key, json ? json : "null");
 	}
 	dblog_buf_adds(&b, "}\n");
 	int rc = 0;
@@ -220,7 +230,7 @@ dblog_dlq_close(struct dblog_dlq *q)
 	}
 	q->f = NULL;
 	if (q->count)
-		dblog_warn("%llu bad event%s parked in \"%s\"", (unsigned long long)q->count,
+		dblog_warn("%llu event%s parked in \"%s\"", (unsigned long long)q->count,
 			   q->count == 1 ? "" : "s", q->path);
 	return rc;
 }

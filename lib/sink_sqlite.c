@@ -366,11 +366,52 @@ run(struct ssink *s, sqlite3_stmt *st, char *err, size_t errlen)
 	return -1;
 }
 
-/* Print the statement in s->sql for --dry-run. */
-static int
-dry(struct ssink *s)
+/* The SQL literal for a JSON value, for --dry-run. */
+static void
+literal(struct ssink *s, struct dblog_buf *b, struct dblog_span v)
 {
-	fprintf(s->base.dry_run, "%s;\n", s->sql.p);
+	const char *p;
+	size_t n;
+	switch (dblog_json_type(v)) {
+	case DBLOG_J_NONE:
+	case DBLOG_J_NULL: dblog_buf_adds(b, "NULL"); break;
+	case DBLOG_J_TRUE: dblog_buf_adds(b, "1"); break;
+	case DBLOG_J_FALSE: dblog_buf_adds(b, "0"); break;
+	case DBLOG_J_NUMBER: dblog_buf_add(b, v.p, v.n); break;
+	case DBLOG_J_STRING:
+		dblog_json_str(v, &s->s1, &p, &n);
+		dblog_sql_string(b, p, n);
+		break;
+	default: dblog_sql_string(b, v.p, v.n);
+	}
+}
+
+/* Print the statement in s->sql for --dry-run, its '?' placeholders (those
+ * outside quotes) replaced by the values of the lists, in order. */
+static int
+dry(struct ssink *s, const struct dblog_span *a, size_t na, const struct dblog_span *b,
+    size_t nb, const struct dblog_span *c, size_t nc)
+{
+	struct dblog_buf out = { 0 };
+	size_t k = 0;
+	char q = 0;
+	for (const char *p = s->sql.p; *p; p++) {
+		if (q) {
+			if (*p == q)
+				q = 0;
+		} else if (*p == '"' || *p == '\'') {
+			q = *p;
+		} else if (*p == '?') {
+			struct dblog_span v = k < na ? a[k] : k < na + nb ? b[k - na] :
+					      k < na + nb + nc ? c[k - na - nb] : (struct dblog_span){ 0 };
+			literal(s, &out, v);
+			k++;
+			continue;
+		}
+		dblog_buf_addc(&out, *p);
+	}
+	fprintf(s->base.dry_run, "%s;\n", out.p);
+	dblog_buf_free(&out);
 	return 0;
 }
 
@@ -415,7 +456,8 @@ do_insert(struct ssink *s, const struct dtable *t, int upsert, char *err, size_t
 				dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
 		}
 		if (s->base.dry_run)
-			return dry(s);
+			return rowid ? dry(s, s->kvals, 1, s->vals, s->ncols, NULL, 0)
+				     : dry(s, s->vals, s->ncols, NULL, 0, NULL, 0);
 		size_t np;
 		const struct dblog_span *pv = params(s, &np, rowid, s->names, s->ncols, NULL, 0, NULL, 0);
 		if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
@@ -451,7 +493,7 @@ do_update(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 		}
 		where(s, &s->sql, s->bnames, nb);
 		if (s->base.dry_run)
-			return dry(s);
+			return dry(s, s->vals, s->ncols, s->kvals, s->nkeys, s->bvals, nb);
 		size_t np;
 		const struct dblog_span *pv = params(s, &np, 0, s->names, s->ncols, s->knames, s->nkeys,
 						     s->bnames, nb);
@@ -477,7 +519,7 @@ do_delete(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 		dblog_sql_ident(&s->sql, t->name);
 		where(s, &s->sql, s->bnames, nb);
 		if (s->base.dry_run)
-			return dry(s);
+			return dry(s, s->kvals, s->nkeys, s->bvals, nb, NULL, 0);
 		size_t np;
 		const struct dblog_span *pv = params(s, &np, 0, s->knames, s->nkeys, s->bnames, nb, NULL, 0);
 		if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
