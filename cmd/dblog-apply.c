@@ -211,8 +211,8 @@ position_of(const struct dblog_fields *f, int with_seq)
 static int
 is_new(struct apply *a, const struct dblog_fields *f)
 {
-	if (!a->applied || !f->pos.p)
-		return 1;
+	if (!a->applied || !f->pos.p || f->cursor.p)
+		return 1;   /* incremental rows are idempotent upserts */
 	struct dblog_pos ep, cp;
 	int64_t cseq;
 	int has_seq;
@@ -301,8 +301,14 @@ maybe_commit(struct apply *a)
 static void
 complete(struct apply *a, const struct dblog_fields *f, int with_seq)
 {
+	json_t *prev = a->pending ? a->pending : a->applied;
+	json_t *cursor = json_object_get(prev, "cursor");
+	json_t *p = position_of(f, with_seq);
+	if (cursor)
+		json_object_set_new(p, "cursor", json_deep_copy(cursor));
+	dblog_cursor_merge(p, f->cursor);
 	json_decref(a->pending);
-	a->pending = position_of(f, with_seq);
+	a->pending = p;
 }
 
 /* ------------------------------------------------------------ events */

@@ -23,7 +23,9 @@ static const char usage_text[] =
 	"      --tables LIST        only these tables (default: all)\n"
 	"\n"
 	"Reading:\n"
-	"  -m, --mode MODE          cdc (default), snapshot or snapshot_then_cdc\n"
+	"  -m, --mode MODE          cdc (default), snapshot, snapshot_then_cdc or\n"
+	"                           incremental (with --cursor)\n"
+	"      --cursor COLUMN      incremental: the column that grows with every change\n"
 	"  -n, --name NAME          source name in events (default: file name)\n"
 	"  -c, --checkpoint FILE    resume after the position FILE records\n"
 	"  -f, --follow             keep reading new changes (default for cdc)\n"
@@ -39,7 +41,7 @@ static const char usage_text[] =
 	"Exit status: 0 ok (also after SIGINT/SIGTERM), 1 error, 2 usage, 3 retry.\n"
 	"See dblog-capture(1) and dblog-event(5).\n";
 
-enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE };
+enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR };
 
 static const struct option longopts[] = {
 	/* setup */
@@ -48,6 +50,7 @@ static const struct option longopts[] = {
 	{ "tables", required_argument, NULL, OPT_TABLES },
 	/* reading */
 	{ "mode", required_argument, NULL, 'm' },
+	{ "cursor", required_argument, NULL, OPT_CURSOR },
 	{ "name", required_argument, NULL, 'n' },
 	{ "checkpoint", required_argument, NULL, 'c' },
 	{ "follow", no_argument, NULL, 'f' },
@@ -61,13 +64,13 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC };
+enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC, M_INCREMENTAL };
 
 struct opts {
 	int setup, teardown, follow, until, prune, unbuffered;
 	enum mode mode;
 	struct dblog_list tables;
-	const char *name, *checkpoint, *source, *path;
+	const char *name, *checkpoint, *source, *path, *cursor;
 	int64_t poll_ms;
 	char *default_name;
 };
@@ -86,12 +89,10 @@ parse_options(struct opts *o, int argc, char **argv)
 			if (!strcmp(optarg, "cdc")) o->mode = M_CDC;
 			else if (!strcmp(optarg, "snapshot")) o->mode = M_SNAPSHOT;
 			else if (!strcmp(optarg, "snapshot_then_cdc")) o->mode = M_SNAPSHOT_THEN_CDC;
-			else if (!strcmp(optarg, "incremental"))
-				dblog_usage_error("--mode incremental is not available for SQLite yet "
-						  "(use cdc with --setup)");
+			else if (!strcmp(optarg, "incremental")) o->mode = M_INCREMENTAL;
 			else
-				dblog_usage_error("--mode: expected cdc, snapshot or snapshot_then_cdc, "
-						  "got '%s'", optarg);
+				dblog_usage_error("--mode: expected cdc, snapshot, snapshot_then_cdc or "
+						  "incremental, got '%s'", optarg);
 			break;
 		case 'n': o->name = optarg; break;
 		case 'c': o->checkpoint = optarg; break;
@@ -103,6 +104,7 @@ parse_options(struct opts *o, int argc, char **argv)
 						  "got '%s'", optarg);
 			break;
 		case OPT_PRUNE: o->prune = 1; break;
+		case OPT_CURSOR: o->cursor = optarg; break;
 		case 'u': o->unbuffered = 1; break;
 		case 'h': fputs(usage_text, stdout); exit(dblog_stdout_close());
 		case 'V': dblog_version();
@@ -137,6 +139,10 @@ check_options(struct opts *o)
 		dblog_usage_error("--follow and --until-caught-up exclude each other");
 	if (o->prune && !o->checkpoint)
 		dblog_usage_error("--prune needs --checkpoint FILE (only what it records is pruned)");
+	if ((o->mode == M_INCREMENTAL) != (o->cursor != NULL))
+		dblog_usage_error("--mode incremental and --cursor COLUMN go together");
+	if (o->mode == M_INCREMENTAL && o->prune)
+		dblog_usage_error("--prune goes with the changelog modes, not incremental");
 	if (o->mode == M_SNAPSHOT && (o->follow || o->until))
 		dblog_usage_error("--mode snapshot reads once; --follow and --until-caught-up go "
 				  "with cdc and snapshot_then_cdc");
@@ -234,6 +240,36 @@ run_cdc(struct opts *o, struct dblog_sqlite_src *s, int64_t after)
 	return DBLOG_EXIT_OK;
 }
 
+/* --mode incremental: poll the tables by their cursor column. */
+static int
+run_incremental(struct opts *o, struct dblog_sqlite_src *s)
+{
+	char err[512];
+	json_t *cp = NULL, *cursors;
+	if (o->checkpoint) {
+		int rc = dblog_checkpoint_load(o->checkpoint, &cp, err, sizeof err);
+		if (rc < 0)
+			dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	}
+	cursors = json_object_get(cp, "cursor");
+	cursors = json_is_object(cursors) ? json_deep_copy(cursors) : json_object();
+	json_decref(cp);
+	int dv = -1;
+	while (!dblog_stop) {
+		int v = dblog_sqlite_src_data_version(s);
+		if (v != dv || dv < 0) {
+			dv = v;
+			if (dblog_sqlite_src_incremental(s, &o->tables, o->cursor, cursors, err, sizeof err))
+				read_failed(err);
+		}
+		if (o->until)
+			break;
+		sleep_ms(o->poll_ms);
+	}
+	json_decref(cursors);
+	return DBLOG_EXIT_OK;
+}
+
 static int
 run(struct opts *o, sqlite3 *db)
 {
@@ -241,8 +277,13 @@ run(struct opts *o, sqlite3 *db)
 	struct dblog_sqlite_src *s = dblog_sqlite_src_new(db, o->name, stdout, o->unbuffered);
 	dblog_sqlite_src_stop_flag(s, &dblog_stop);
 	int64_t pos = 0, seq = 0;
-	int has_seq = 0, have_cp = !checkpoint_pos(o, &pos, &seq, &has_seq);
 	int status = DBLOG_EXIT_OK;
+	if (o->mode == M_INCREMENTAL) {
+		status = run_incremental(o, s);
+		dblog_sqlite_src_free(s);
+		return status;
+	}
+	int has_seq = 0, have_cp = !checkpoint_pos(o, &pos, &seq, &has_seq);
 	if (o->mode != M_CDC && !(o->mode == M_SNAPSHOT_THEN_CDC && have_cp)) {
 		if (o->mode == M_SNAPSHOT_THEN_CDC && dblog_sqlite_src_head(s) < 0)
 			dblog_die(DBLOG_EXIT_FAIL, "no changelog in \"%s\": run 'dblog-capture --setup "

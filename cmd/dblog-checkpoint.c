@@ -287,6 +287,7 @@ record(struct tracker *t, const struct dblog_fields *f, int with_seq)
 		json_object_del(t->cp, "seq");
 	set_span(t->cp, "tx", f->tx);
 	set_span(t->cp, "commit_time", f->commit_time);
+	dblog_cursor_merge(t->cp, f->cursor);
 	t->dirty = 1;
 	t->since_write++;
 }

@@ -204,7 +204,7 @@ const char *dblog_op_name(enum dblog_op op);
 struct dblog_fields {
 	enum dblog_op op;
 	struct dblog_span op_raw, table, source, tx, pos, seq, commit_time, id,
-		key, before, after, unchanged, count, columns, origin;
+		key, before, after, unchanged, count, columns, origin, cursor;
 };
 /* Validate line[0..n) as one JSON object and index its known fields.
  * Returns 0; 1 for a blank line; -1 with why set (and e->col for syntax)
@@ -212,6 +212,9 @@ struct dblog_fields {
  * field of the wrong JSON type. */
 int dblog_event_scan(const char *line, size_t n, struct dblog_fields *f,
                      struct dblog_jerr *e, struct dblog_buf *scratch);
+/* Merge an event's "cursor" object (a span) into the "cursor" object of
+ * position pos (created if missing): the incremental mode's state. */
+void dblog_cursor_merge(json_t *pos, struct dblog_span cursor);
 /* Deterministic event id (name-based UUID, SHA-1) from the source name,
  * position text and seq; out gets 37 bytes. */
 void dblog_event_id(const char *source_name, const char *pos, int64_t seq,

@@ -65,6 +65,13 @@ int dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t unt
 			  int64_t *last, char *err, size_t errlen);
 int dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *want,
 			      int64_t *pos, char *err, size_t errlen);
+/* --mode incremental: rows of the tables whose cursor column is past the
+ * value in cursors ({"main.t": value, ...}; borrowed, updated to the last
+ * values read) as snapshot events carrying "cursor": {"main.t": value}. 0
+ * or -1 (err, or empty for a write error). */
+int dblog_sqlite_src_incremental(struct dblog_sqlite_src *s, const struct dblog_list *want,
+				 const char *column, json_t *cursors, char *err,
+				 size_t errlen);
 int dblog_sqlite_src_prune(struct dblog_sqlite_src *s, int64_t upto, char *err, size_t errlen);
 /* PRAGMA data_version: changes when another connection commits. */
 int dblog_sqlite_src_data_version(struct dblog_sqlite_src *s);

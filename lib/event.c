@@ -44,7 +44,7 @@ slot(struct dblog_fields *f, const char *k, size_t n)
 	case 'a': return IS("after") ? &f->after : NULL;
 	case 'b': return IS("before") ? &f->before : NULL;
 	case 'c': return IS("commit_time") ? &f->commit_time : IS("count") ? &f->count :
-			 IS("columns") ? &f->columns : NULL;
+			 IS("columns") ? &f->columns : IS("cursor") ? &f->cursor : NULL;
 	case 'i': return IS("id") ? &f->id : NULL;
 	case 'k': return IS("key") ? &f->key : NULL;
 	case 'o': return IS("op") ? &f->op_raw : IS("origin") ? &f->origin : NULL;
@@ -93,6 +93,8 @@ check_types(const struct dblog_fields *f, struct dblog_jerr *e)
 		return bad(e, "field \"unchanged\" must be an array of column names");
 	if (f->count.p && dblog_json_type(f->count) != DBLOG_J_NUMBER)
 		return bad(e, "field \"count\" must be a number");
+	if (f->cursor.p && dblog_json_type(f->cursor) != DBLOG_J_OBJECT)
+		return bad(e, "field \"cursor\" must be an object");
 	return 0;
 }
 
@@ -206,4 +208,20 @@ dblog_event_id(const char *source_name, const char *pos, int64_t seq, char out[3
 	uuid_generate_sha1(u, ns, b.p, b.len);
 	uuid_unparse_lower(u, out);
 	dblog_buf_free(&b);
+}
+
+void
+dblog_cursor_merge(json_t *pos, struct dblog_span cursor)
+{
+	json_t *c = cursor.p ? json_loadb(cursor.p, cursor.n, JSON_ALLOW_NUL, NULL) : NULL;
+	if (!json_is_object(c)) {
+		json_decref(c);
+		return;
+	}
+	json_t *have = json_object_get(pos, "cursor");
+	if (json_is_object(have))
+		json_object_update(have, c);
+	else
+		json_object_set(pos, "cursor", c);
+	json_decref(c);
 }

@@ -143,6 +143,8 @@ dblog_stdout_close(void)
 		bad = 1;
 		e = errno;
 	}
+	free(stdout_buf);   /* setvbuf's buffer must outlive the stream */
+	stdout_buf = NULL;
 	if (bad) {
 		dblog_err("cannot write standard output: %s", strerror(e ? e : EIO));
 		return DBLOG_EXIT_FAIL;

@@ -283,6 +283,9 @@ struct dblog_sqlite_src {
 	size_t nshapes;
 	int schema_version;
 	sqlite3_stmt *rows, *next_marker, *max_before, *time_at;
+	struct crow *chunk;          /* rows of the current chunk */
+	size_t nrows, caprows;
+	struct dblog_buf arena;      /* their text */
 	int64_t skip_pos, skip_seq;   /* resume inside a transaction */
 	volatile sig_atomic_t *stop;  /* end the read after this transaction */
 	uint64_t changes;
@@ -319,6 +322,8 @@ dblog_sqlite_src_free(struct dblog_sqlite_src *s)
 		free(s->shapes[i].columns);
 	}
 	free(s->shapes);
+	free(s->chunk);
+	dblog_buf_free(&s->arena);
 	dblog_buf_free(&s->line);
 	dblog_buf_free(&s->src);
 	dblog_buf_free(&s->tmp);
@@ -544,11 +549,32 @@ open_group(struct dblog_sqlite_src *s, struct group *g, int64_t r, int64_t hi, i
 	return 0;
 }
 
-static int
-change(struct dblog_sqlite_src *s, struct group *g, sqlite3_stmt *st, int64_t r)
+/* One changelog row, copied out of its read transaction. */
+struct crow {
+	int64_t seq;
+	size_t off[6];   /* tbl, op, key, before, after, time in the arena */
+	size_t len[6];   /* (size_t)-1: NULL */
+};
+
+#define CHUNK_ROWS 4096
+#define CHUNK_BYTES (8u << 20)
+
+static const char *
+field(const struct dblog_sqlite_src *s, const struct crow *r, int i, size_t *n)
 {
-	const char *tbl = (const char *)sqlite3_column_text(st, 1);
-	const char *op = (const char *)sqlite3_column_text(st, 2);
+	if (r->len[i] == (size_t)-1)
+		return NULL;
+	if (n)
+		*n = r->len[i];
+	return s->arena.p + r->off[i];
+}
+
+static int
+change(struct dblog_sqlite_src *s, struct group *g, const struct crow *row)
+{
+	const char *tbl = field(s, row, 0, NULL);
+	const char *op = field(s, row, 1, NULL);
+	int64_t r = row->seq;
 	int64_t pos = g->exact ? g->end : r, seq = g->exact ? g->count : 0;
 	char t[40], id[37], ps[24];
 	g->count++;
@@ -559,7 +585,7 @@ change(struct dblog_sqlite_src *s, struct group *g, sqlite3_stmt *st, int64_t r)
 	if (g->exact)
 		memcpy(t, g->time, sizeof t);
 	else
-		norm_time((const char *)sqlite3_column_text(st, 6), t);
+		norm_time(field(s, row, 5, NULL), t);
 	snprintf(ps, sizeof ps, "%lld", (long long)pos);
 	dblog_event_id(s->name, ps, seq, id);
 	dblog_buf_clear(&s->line);
@@ -573,15 +599,59 @@ change(struct dblog_sqlite_src *s, struct group *g, sqlite3_stmt *st, int64_t r)
 			 ps, (long long)seq, t, id);
 	static const char *const names[] = { "key", "before", "after" };
 	for (int i = 0; i < 3; i++) {
-		if (sqlite3_column_type(st, 3 + i) == SQLITE_NULL)
+		size_t n;
+		const char *v = field(s, row, 2 + i, &n);
+		if (!v)
 			continue;
 		dblog_buf_printf(&s->line, ",\"%s\":", names[i]);
-		dblog_buf_add(&s->line, sqlite3_column_text(st, 3 + i),
-			      (size_t)sqlite3_column_bytes(st, 3 + i));
+		dblog_buf_add(&s->line, v, n);
 	}
 	dblog_buf_addc(&s->line, '}');
 	s->changes++;
 	return put(s);
+}
+
+/* Copy the next rows after cur (up to hi) out of one short read
+ * transaction, so that writers are never held up by a slow reader. */
+static int
+fetch_chunk(struct dblog_sqlite_src *s, int64_t cur, int64_t hi, char *err, size_t errlen)
+{
+	s->nrows = 0;
+	dblog_buf_clear(&s->arena);
+	if (dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
+		return -1;
+	int rc = prep(s, &s->rows, "SELECT seq, tbl, op, key, before, after, time FROM _dblog_changes "
+		      "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3");
+	sqlite3_bind_int64(s->rows, 1, cur);
+	sqlite3_bind_int64(s->rows, 2, hi);
+	sqlite3_bind_int(s->rows, 3, CHUNK_ROWS);
+	int st = SQLITE_DONE;
+	while (!rc && s->arena.len < CHUNK_BYTES && (st = sqlite3_step(s->rows)) == SQLITE_ROW) {
+		if (s->nrows == s->caprows) {
+			s->caprows = s->caprows ? 2 * s->caprows : 256;
+			s->chunk = dblog_xrealloc(s->chunk, s->caprows * sizeof *s->chunk);
+		}
+		struct crow *r = &s->chunk[s->nrows++];
+		r->seq = sqlite3_column_int64(s->rows, 0);
+		for (int i = 0; i < 6; i++) {
+			if (sqlite3_column_type(s->rows, 1 + i) == SQLITE_NULL) {
+				r->len[i] = (size_t)-1;
+				continue;
+			}
+			const unsigned char *v = sqlite3_column_text(s->rows, 1 + i);
+			r->len[i] = (size_t)sqlite3_column_bytes(s->rows, 1 + i);
+			r->off[i] = s->arena.len;
+			dblog_buf_add(&s->arena, v, r->len[i]);
+			dblog_buf_addc(&s->arena, 0);
+		}
+	}
+	if (!rc && st != SQLITE_DONE && st != SQLITE_ROW) {
+		snprintf(err, errlen, "cannot read the changelog: %s", sqlite3_errmsg(s->db));
+		rc = -1;
+	}
+	sqlite3_reset(s->rows);
+	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	return rc;
 }
 
 int64_t
@@ -596,43 +666,43 @@ dblog_sqlite_src_head(struct dblog_sqlite_src *s)
 	return v;
 }
 
-/* Emit the changelog rows after `after` (up to `until` if >= 0) in one read
- * transaction. Sets *last to the last row read. 0, or -1 (SQLite error in
- * err, or a write error with err empty). */
+/* Emit the changelog rows after `after` (up to `until` if >= 0): the rows
+ * committed when the read starts, as whole transactions, fetched in short
+ * read transactions. Sets *last to the last row emitted. 0, or -1 (SQLite
+ * error in err, or a write error with err empty). */
 int
 dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, int64_t *last,
 		      char *err, size_t errlen)
 {
 	*last = after;
 	err[0] = 0;
-	if (dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
-		return -1;
 	check_schema(s);
 	int64_t hi = dblog_sqlite_src_head(s);
 	if (hi < 0) {
 		snprintf(err, errlen, "cannot read the changelog: %s (run dblog-capture --setup)",
 			 sqlite3_errmsg(s->db));
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
 	if (until >= 0 && until < hi)
 		hi = until;
-	int rc = 0;
-	if (hi > after) {
-		rc = prep(s, &s->rows, "SELECT seq, tbl, op, key, before, after, time FROM _dblog_changes "
-			  "WHERE seq > ?1 AND seq <= ?2 ORDER BY seq");
-		sqlite3_bind_int64(s->rows, 1, after);
-		sqlite3_bind_int64(s->rows, 2, hi);
-		struct group g = { 0 };
-		int st;
-		while (!rc && (st = sqlite3_step(s->rows)) == SQLITE_ROW) {
-			int64_t r = sqlite3_column_int64(s->rows, 0);
-			const char *op = (const char *)sqlite3_column_text(s->rows, 2);
-			if (!strcmp(op, "begin")) {
+	struct group g = { 0 };
+	int64_t cur = after;
+	int rc = 0, stopped = 0;
+	while (!rc && !stopped && cur < hi) {
+		if (fetch_chunk(s, cur, hi, err, errlen))
+			return -1;
+		if (!s->nrows)
+			break;
+		for (size_t i = 0; i < s->nrows && !rc; i++) {
+			const struct crow *row = &s->chunk[i];
+			int64_t r = row->seq;
+			cur = r;
+			if (!strcmp(field(s, row, 1, NULL), "begin")) {
 				if (g.open && control(s, "commit", &g))
 					rc = -1;
 				g.open = 0;
-				if (!rc && (open_group(s, &g, r, hi, 1, sqlite3_column_int64(s->rows, 3)) ||
+				const char *k = field(s, row, 2, NULL);
+				if (!rc && (open_group(s, &g, r, hi, 1, k ? strtoll(k, NULL, 10) : 0) ||
 					    (g.end > r && control(s, "begin", &g))))
 					rc = -1;
 				if (g.end <= r)
@@ -642,27 +712,23 @@ dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, 
 			}
 			if (!g.open && (open_group(s, &g, r, hi, 0, 0) || control(s, "begin", &g)))
 				rc = -1;
-			if (!rc && change(s, &g, s->rows, r))
+			if (!rc && change(s, &g, row))
 				rc = -1;
 			*last = r;
 			if (!rc && r >= g.end) {
 				rc = control(s, "commit", &g);
 				g.open = 0;
-				if (s->stop && *s->stop)
+				if (s->stop && *s->stop) {
+					stopped = 1;
 					break;
+				}
 			}
 		}
-		if (!rc && g.open)
-			rc = control(s, "commit", &g);
-		if (!rc && st != SQLITE_DONE) {
-			snprintf(err, errlen, "cannot read the changelog: %s", sqlite3_errmsg(s->db));
-			rc = -1;
-		}
-		sqlite3_reset(s->rows);
-		if (!rc && !(s->stop && *s->stop))
-			*last = hi;
 	}
-	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+	if (!rc && g.open)
+		rc = control(s, "commit", &g);
+	if (!rc && !stopped)
+		*last = hi;
 	s->skip_pos = -1;
 	return rc;
 }
@@ -764,6 +830,142 @@ out:
 	dblog_list_free(&tables);
 	dblog_buf_free(&sql);
 	dblog_buf_free(&q);
+	return rc;
+}
+
+/* Bind a JSON cursor value. */
+static void
+bind_json(sqlite3_stmt *st, int i, const json_t *v)
+{
+	if (json_is_integer(v))
+		sqlite3_bind_int64(st, i, json_integer_value(v));
+	else if (json_is_real(v))
+		sqlite3_bind_double(st, i, json_real_value(v));
+	else if (json_is_string(v))
+		sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* One table of an incremental read: rows whose cursor column is past the
+ * last value seen, in cursor order, in short chunks. */
+static int
+incremental_table(struct dblog_sqlite_src *s, const char *table, const char *column,
+		  json_t *cursors, char *err, size_t errlen)
+{
+	struct dblog_sqlite_table ti;
+	struct dblog_buf sql = { 0 }, q = { 0 }, full = { 0 };
+	int rc = -1;
+	if (dblog_sqlite_table_info(s->db, table, &ti)) {
+		snprintf(err, errlen, "no table \"%s\" in the database", table);
+		goto out;
+	}
+	int found = 0;
+	for (size_t c = 0; c < ti.ncols; c++)
+		found |= !strcmp(ti.cols[c].name, column);
+	if (!found) {
+		snprintf(err, errlen, "table \"%s\" has no cursor column \"%s\"", table, column);
+		goto out;
+	}
+	dblog_buf_printf(&full, "main.%s", table);
+	const json_t *last = json_object_get(cursors, full.p);
+	dblog_sql_ident(&q, table);
+	dblog_buf_adds(&sql, "SELECT ");
+	object_expr(&sql, &ti, q.p, 1);
+	dblog_buf_adds(&sql, ", ");
+	object_expr(&sql, &ti, q.p, 0);
+	dblog_buf_printf(&sql, ", json_quote(%s.", q.p);
+	dblog_sql_ident(&sql, column);
+	dblog_buf_printf(&sql, ") FROM %s WHERE ?1 IS NULL OR %s.", q.p, q.p);
+	dblog_sql_ident(&sql, column);
+	dblog_buf_adds(&sql, " > ?1 ORDER BY ");
+	dblog_sql_ident(&sql, column);
+	dblog_buf_adds(&sql, " LIMIT 4096");
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read table \"%s\": %s", table, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	json_t *value = last ? json_incref((json_t *)last) : NULL;
+	char t[40], id[37];
+	int64_t seq = 0;
+	for (;;) {
+		/* one short read transaction a chunk; rows are copied out first */
+		sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL);
+		bind_json(st, 1, value);
+		s->nrows = 0;
+		dblog_buf_clear(&s->arena);
+		struct dblog_buf lines = { 0 };
+		int r, n = 0;
+		dblog_time_format(dblog_time_now(), t, sizeof t);
+		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *cv = (const char *)sqlite3_column_text(st, 2);
+			/* the same row version always gets the same id */
+			struct dblog_buf idn = { 0 };
+			dblog_buf_printf(&idn, "incremental:%s:%s:%s", table,
+					 (const char *)sqlite3_column_text(st, 0), cv);
+			dblog_event_id(s->name, idn.p, 0, id);
+			dblog_buf_free(&idn);
+			dblog_buf_adds(&lines, "{\"op\":\"snapshot\"");
+			add_table(&lines, table);
+			dblog_buf_adds(&lines, ",\"source\":");
+			dblog_buf_add(&lines, s->src.p, s->src.len);
+			dblog_buf_printf(&lines, ",\"pos\":0,\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\","
+					 "\"cursor\":{", (long long)seq++, t, id);
+			dblog_json_escape(&lines, full.p, full.len);
+			dblog_buf_printf(&lines, ":%s},\"key\":", cv);
+			dblog_buf_add(&lines, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+			dblog_buf_adds(&lines, ",\"after\":");
+			dblog_buf_add(&lines, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+			dblog_buf_adds(&lines, "}\n");
+			json_decref(value);
+			value = json_loads(cv, JSON_DECODE_ANY, NULL);
+			n++;
+		}
+		sqlite3_reset(st);
+		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (r != SQLITE_DONE) {
+			snprintf(err, errlen, "cannot read table \"%s\": %s", table, sqlite3_errmsg(s->db));
+			dblog_buf_free(&lines);
+			break;
+		}
+		if (n && (fwrite(lines.p, 1, lines.len, s->out) != lines.len || fflush(s->out))) {
+			dblog_buf_free(&lines);
+			break;
+		}
+		dblog_buf_free(&lines);
+		if (n < 4096 || (s->stop && *s->stop)) {
+			rc = 0;
+			break;
+		}
+	}
+	if (value)
+		json_object_set(cursors, full.p, value);
+	json_decref(value);
+	sqlite3_finalize(st);
+out:
+	dblog_sqlite_table_free(&ti);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&q);
+	dblog_buf_free(&full);
+	return rc;
+}
+
+int
+dblog_sqlite_src_incremental(struct dblog_sqlite_src *s, const struct dblog_list *want,
+			     const char *column, json_t *cursors, char *err, size_t errlen)
+{
+	struct dblog_list tables = { 0 };
+	int rc = 0;
+	err[0] = 0;
+	if (chosen_tables(s->db, want, &tables))
+		return -1;
+	for (size_t i = 0; i < tables.n && !rc && !(s->stop && *s->stop); i++) {
+		rc = send_schema(s, tables.v[i], 0);
+		if (!rc)
+			rc = incremental_table(s, tables.v[i], column, cursors, err, errlen);
+	}
+	dblog_list_free(&tables);
 	return rc;
 }
 
