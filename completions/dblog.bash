@@ -55,7 +55,8 @@ _dblog_spec_dblog-capture() {
 		'- --teardown -'
 		'- --tables WORD'
 		# reading
-		'-m --mode cdc|snapshot|snapshot_then_cdc'
+		'-m --mode cdc|snapshot|snapshot_then_cdc|incremental'
+		'- --cursor WORD'
 		'-n --name WORD'
 		'-c --checkpoint FILE'
 		'-f --follow -'
