@@ -8,13 +8,15 @@
 
 #include "dblog.h"
 #include "dblog_sqlite.h"
+#include "src_pg.h"
 
 static const char usage_text[] =
 	"Usage: dblog-capture [options] SOURCE\n"
 	"       dblog-capture --setup [--tables LIST] SOURCE\n"
 	"       dblog-capture --teardown [--tables LIST] SOURCE\n"
 	"Read changes from SOURCE and write them to stdout as dblog events.\n"
-	"SOURCE: sqlite:PATH (trigger changelog).\n"
+	"SOURCE: postgres://... or a conninfo string (logical replication,\n"
+	"pgoutput), or sqlite:PATH (trigger changelog).\n"
 	"\n"
 	"Setup:\n"
 	"      --setup              create the changelog and triggers (idempotent;\n"
@@ -31,7 +33,14 @@ static const char usage_text[] =
 	"  -f, --follow             keep reading new changes (default for cdc)\n"
 	"      --until-caught-up    stop once everything committed at start is out\n"
 	"      --poll-interval DUR  how often to look for changes (default 500ms)\n"
-	"      --prune              delete changelog rows the checkpoint covers\n"
+	"      --prune              SQLite: delete changelog rows the checkpoint covers\n"
+	"\n"
+	"PostgreSQL:\n"
+	"      --slot NAME          logical replication slot (default: dblog)\n"
+	"      --publication NAME   publication (default: dblog)\n"
+	"      --heartbeat DUR      emit a heartbeat after DUR without events\n"
+	"      --endpos LSN         stop after the transactions committed up to LSN\n"
+	"      --status-interval DUR  standby status updates (default 10s)\n"
 	"\n"
 	"Common:\n"
 	"  -u, --unbuffered         flush after every event\n"
@@ -41,7 +50,8 @@ static const char usage_text[] =
 	"Exit status: 0 ok (also after SIGINT/SIGTERM), 1 error, 2 usage, 3 retry.\n"
 	"See dblog-capture(1) and dblog-event(5).\n";
 
-enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR };
+enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR,
+       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS };
 
 static const struct option longopts[] = {
 	/* setup */
@@ -57,6 +67,12 @@ static const struct option longopts[] = {
 	{ "until-caught-up", no_argument, NULL, OPT_UNTIL },
 	{ "poll-interval", required_argument, NULL, OPT_POLL },
 	{ "prune", no_argument, NULL, OPT_PRUNE },
+	/* PostgreSQL */
+	{ "slot", required_argument, NULL, OPT_SLOT },
+	{ "publication", required_argument, NULL, OPT_PUB },
+	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+	{ "endpos", required_argument, NULL, OPT_ENDPOS },
+	{ "status-interval", required_argument, NULL, OPT_STATUS },
 	/* common */
 	{ "unbuffered", no_argument, NULL, 'u' },
 	{ "help", no_argument, NULL, 'h' },
@@ -67,7 +83,10 @@ static const struct option longopts[] = {
 enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC, M_INCREMENTAL };
 
 struct opts {
-	int setup, teardown, follow, until, prune, unbuffered;
+	int setup, teardown, follow, until, prune, unbuffered, pg, poll_set;
+	const char *slot, *publication;
+	int64_t heartbeat_ms, status_ms;
+	uint64_t endpos;
 	enum mode mode;
 	struct dblog_list tables;
 	const char *name, *checkpoint, *source, *path, *cursor;
@@ -98,7 +117,26 @@ parse_options(struct opts *o, int argc, char **argv)
 		case 'c': o->checkpoint = optarg; break;
 		case 'f': o->follow = 1; break;
 		case OPT_UNTIL: o->until = 1; break;
+		case OPT_SLOT: o->slot = optarg; break;
+		case OPT_PUB: o->publication = optarg; break;
+		case OPT_HEARTBEAT:
+			if (dblog_parse_duration(optarg, &o->heartbeat_ms) || o->heartbeat_ms <= 0)
+				dblog_usage_error("--heartbeat: expected a duration like 10s, got '%s'", optarg);
+			break;
+		case OPT_STATUS:
+			if (dblog_parse_duration(optarg, &o->status_ms) || o->status_ms <= 0)
+				dblog_usage_error("--status-interval: expected a duration like 10s, got '%s'",
+						  optarg);
+			break;
+		case OPT_ENDPOS: {
+			struct dblog_pos p;
+			if (dblog_pos_parse(optarg, strlen(optarg), &p) || p.kind != DBLOG_POS_LSN)
+				dblog_usage_error("--endpos: expected an LSN like 0/16B3748, got '%s'", optarg);
+			o->endpos = p.v;
+			break;
+		}
 		case OPT_POLL:
+			o->poll_set = 1;
 			if (dblog_parse_duration(optarg, &o->poll_ms) || o->poll_ms <= 0)
 				dblog_usage_error("--poll-interval: expected a duration like 500ms or 2s, "
 						  "got '%s'", optarg);
@@ -114,18 +152,47 @@ parse_options(struct opts *o, int argc, char **argv)
 		}
 	}
 	if (optind == argc)
-		dblog_usage_error("missing SOURCE (sqlite:PATH)");
+		dblog_usage_error("missing SOURCE (postgres://... or sqlite:PATH)");
 	o->source = argv[optind++];
 	if (optind < argc)
 		dblog_usage_error("unexpected argument '%s'", argv[optind]);
+}
+
+/* Options of a PostgreSQL source. */
+static void
+check_pg(struct opts *o)
+{
+	if (o->prune || o->poll_set || o->cursor || o->mode == M_INCREMENTAL)
+		dblog_usage_error("--prune, --poll-interval and --mode incremental go with sqlite: "
+				  "sources");
+	if (o->setup && o->teardown)
+		dblog_usage_error("--setup and --teardown exclude each other");
+	if ((o->follow && o->until) || (o->follow && o->endpos))
+		dblog_usage_error("--follow excludes --until-caught-up and --endpos");
+	if (o->mode == M_SNAPSHOT && (o->follow || o->until || o->endpos))
+		dblog_usage_error("--mode snapshot reads once");
+	if (!o->slot)
+		o->slot = "dblog";
+	if (!o->publication)
+		o->publication = "dblog";
+	if (!o->status_ms)
+		o->status_ms = 10000;
+	if (!o->name)
+		o->name = "postgres";
 }
 
 static void
 check_options(struct opts *o)
 {
 	if (!strncmp(o->source, "postgres://", 11) || !strncmp(o->source, "postgresql://", 13) ||
-	    strchr(o->source, '='))
-		dblog_die(DBLOG_EXIT_USAGE, "PostgreSQL capture is not available in this build yet");
+	    strchr(o->source, '=')) {
+		o->pg = 1;
+		check_pg(o);
+		return;
+	}
+	if (o->slot || o->publication || o->heartbeat_ms || o->endpos || o->status_ms)
+		dblog_usage_error("--slot, --publication, --heartbeat, --endpos and --status-interval "
+				  "go with PostgreSQL sources");
 	if (strncmp(o->source, "sqlite:", 7))
 		dblog_usage_error("SOURCE must be sqlite:PATH, got '%s'", o->source);
 	o->path = o->source + 7;
@@ -302,6 +369,46 @@ run(struct opts *o, sqlite3 *db)
 	return status;
 }
 
+/* A PostgreSQL source: setup, teardown or capture. */
+static int
+run_pg(struct opts *o)
+{
+	char err[1024];
+	struct dblog_pgsrc_opts po = {
+		.conninfo = o->source, .slot = o->slot, .publication = o->publication,
+		.name = o->name, .checkpoint = o->checkpoint, .tables = &o->tables,
+		.mode = o->mode == M_SNAPSHOT ? DBLOG_PG_SNAPSHOT :
+			o->mode == M_SNAPSHOT_THEN_CDC ? DBLOG_PG_SNAPSHOT_THEN_CDC : DBLOG_PG_CDC,
+		.until = o->until, .unbuffered = o->unbuffered, .endpos = o->endpos,
+		.heartbeat_ms = o->heartbeat_ms, .status_ms = o->status_ms, .stop = &dblog_stop,
+	};
+	if (o->setup || o->teardown) {
+		int retry;
+		PGconn *c = dblog_pg_connect(o->source, 0, err, sizeof err, &retry);
+		if (!c) {
+			dblog_err("%s", err);
+			return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
+		}
+		int rc = o->setup ? dblog_pgsrc_setup(c, &po, err, sizeof err)
+				  : dblog_pgsrc_teardown(c, &po, err, sizeof err);
+		PQfinish(c);
+		if (rc) {
+			dblog_err("%s: %s", o->setup ? "setup" : "teardown", err);
+			return DBLOG_EXIT_FAIL;
+		}
+		return DBLOG_EXIT_OK;
+	}
+	dblog_catch_stop();
+	dblog_stdout_init(o->unbuffered);
+	int status = dblog_pgsrc_run(&po, stdout, err, sizeof err);
+	if (status && err[0])
+		dblog_err("%s%s", err, status == DBLOG_EXIT_RETRY ?
+			  " (temporary: run again to resume from the checkpoint)" : "");
+	else if (status)
+		dblog_err("cannot write standard output: %m");
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -311,6 +418,13 @@ main(int argc, char **argv)
 	dblog_init(argv);
 	parse_options(&o, argc, argv);
 	check_options(&o);
+	if (o.pg) {
+		int st = run_pg(&o);
+		dblog_list_free(&o.tables);
+		if (dblog_stdout_close() && !st)
+			st = DBLOG_EXIT_FAIL;
+		return st;
+	}
 	if (access(o.path, F_OK) && !o.setup)
 		dblog_die(DBLOG_EXIT_FAIL, "no SQLite database at \"%s\"", o.path);
 	if (dblog_sqlite_open(o.path, 0, &db, err, sizeof err))

@@ -63,6 +63,12 @@ _dblog_spec_dblog-capture() {
 		'- --until-caught-up -'
 		'- --poll-interval WORD'
 		'- --prune -'
+		# PostgreSQL
+		'- --slot WORD'
+		'- --publication WORD'
+		'- --heartbeat WORD'
+		'- --endpos WORD'
+		'- --status-interval WORD'
 		# common
 		'-u --unbuffered -'
 		'-h --help -'

@@ -1,0 +1,854 @@
+/* src_pg.c - the PostgreSQL source: publication and slot setup, snapshots
+ * in an exported snapshot, and the logical replication stream (pgoutput)
+ * with feedback that confirms only what the checkpoint file records. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dblog.h"
+#include "dblog_pg.h"
+#include "pgoutput.h"
+#include "src_pg.h"
+
+#define PG_EPOCH_US 946684800000000LL
+
+/* ------------------------------------------------------------- helpers */
+
+/* "name" with embedded quotes doubled. */
+static void
+ident(struct dblog_buf *b, const char *s)
+{
+	dblog_buf_addc(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			dblog_buf_addc(b, '"');
+		dblog_buf_addc(b, *s);
+	}
+	dblog_buf_addc(b, '"');
+}
+
+/* 'text' with quotes doubled; E'' when it holds backslashes. */
+static void
+literal(struct dblog_buf *b, const char *s)
+{
+	int esc = strchr(s, '\\') != NULL;
+	dblog_buf_adds(b, esc ? "E'" : "'");
+	for (; *s; s++) {
+		if (*s == '\'' || (esc && *s == '\\'))
+			dblog_buf_addc(b, *s);
+		dblog_buf_addc(b, *s);
+	}
+	dblog_buf_addc(b, '\'');
+}
+
+/* A one-value query: the value (owned) or NULL with err set. */
+static char *
+query1(PGconn *c, const char *sql, int nparams, const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	char *v = NULL;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+		size_t n = strlen(err);
+		while (n && err[n - 1] == '\n')
+			err[--n] = 0;
+	} else if (PQntuples(r) >= 1 && PQnfields(r) >= 1 && !PQgetisnull(r, 0, 0)) {
+		v = dblog_xstrdup(PQgetvalue(r, 0, 0));
+	} else {
+		err[0] = 0;
+	}
+	PQclear(r);
+	return v;
+}
+
+/* ----------------------------------------------------- setup, teardown */
+
+/* Turn a server error into advice: what is wrong and what fixes it. */
+static void
+advise(const struct dblog_pgsrc_opts *o, const char *what, const char *msg, char *err, size_t errlen)
+{
+	const char *fix = "";
+	if (strstr(msg, "must be superuser") && strstr(what, "publication"))
+		fix = " (FOR ALL TABLES needs a superuser: name the tables with --tables, "
+		      "or run as a superuser)";
+	else if (strstr(msg, "permission denied for database"))
+		fix = " (fix: GRANT CREATE ON DATABASE <db> TO <user>;)";
+	else if (strstr(msg, "must be owner of table") || strstr(msg, "must be owner of"))
+		fix = " (the publication's tables must be owned by this user)";
+	else if (strstr(msg, "must be superuser or replication role") ||
+		 strstr(msg, "permission denied to use replication slots") ||
+		 strstr(msg, "must be superuser or have REPLICATION"))
+		fix = " (fix: ALTER ROLE <user> REPLICATION;)";
+	else if (strstr(msg, "wal_level"))
+		fix = " (fix: ALTER SYSTEM SET wal_level = logical; then restart the server)";
+	else if (strstr(msg, "all replication slots are in use"))
+		fix = " (fix: raise max_replication_slots, or drop unused slots)";
+	snprintf(err, errlen, "%s: %s%s", what, msg, fix);
+	(void)o;
+}
+
+static int
+check_wal_level(PGconn *c, char *err, size_t errlen)
+{
+	char *lvl = query1(c, "SHOW wal_level", 0, NULL, err, errlen);
+	if (!lvl)
+		return -1;
+	int ok = !strcmp(lvl, "logical");
+	if (!ok)
+		snprintf(err, errlen, "wal_level is '%s', logical decoding needs 'logical' (fix: "
+			 "ALTER SYSTEM SET wal_level = logical; then restart the server)", lvl);
+	free(lvl);
+	return ok ? 0 : -1;
+}
+
+static int
+setup_publication(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t errlen)
+{
+	const char *p[1] = { o->publication };
+	char *have = query1(c, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1", 1, p,
+			    err, errlen);
+	if (!have && err[0])
+		return -1;
+	struct dblog_buf sql = { 0 };
+	if (have && !o->tables->n) {
+		free(have);
+		return 0;
+	}
+	dblog_buf_adds(&sql, have ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
+	ident(&sql, o->publication);
+	if (!o->tables->n) {
+		dblog_buf_adds(&sql, " FOR ALL TABLES");
+	} else {
+		dblog_buf_adds(&sql, have ? " SET TABLE " : " FOR TABLE ");
+		for (size_t i = 0; i < o->tables->n; i++) {
+			const char *t = o->tables->v[i], *dot = strchr(t, '.');
+			if (i)
+				dblog_buf_adds(&sql, ", ");
+			if (dot) {
+				char *schema = dblog_xstrndup(t, (size_t)(dot - t));
+				ident(&sql, schema);
+				free(schema);
+				dblog_buf_addc(&sql, '.');
+				ident(&sql, dot + 1);
+			} else {
+				ident(&sql, t);
+			}
+		}
+	}
+	free(have);
+	char msg[512];
+	int rc = dblog_pg_exec(c, sql.p, msg, sizeof msg);
+	if (rc)
+		advise(o, "cannot create the publication", msg, err, errlen);
+	dblog_buf_free(&sql);
+	return rc;
+}
+
+static int
+slot_exists(PGconn *c, const char *slot, int *active, char *err, size_t errlen)
+{
+	const char *p[1] = { slot };
+	char *v = query1(c, "SELECT CASE WHEN active THEN 'active' ELSE 'idle' END FROM "
+			 "pg_catalog.pg_replication_slots WHERE slot_name = $1", 1, p, err, errlen);
+	if (!v)
+		return err[0] ? -1 : 0;
+	*active = !strcmp(v, "active");
+	free(v);
+	return 1;
+}
+
+int
+dblog_pgsrc_setup(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t errlen)
+{
+	int active = 0;
+	if (check_wal_level(c, err, errlen) || setup_publication(c, o, err, errlen))
+		return -1;
+	int e = slot_exists(c, o->slot, &active, err, errlen);
+	if (e < 0)
+		return -1;
+	if (e)
+		return 0;
+	const char *p[1] = { o->slot };
+	char msg[512];
+	char *v = query1(c, "SELECT lsn FROM pg_catalog.pg_create_logical_replication_slot($1, 'pgoutput')",
+			 1, p, msg, sizeof msg);
+	if (!v) {
+		advise(o, "cannot create the replication slot", msg, err, errlen);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
+int
+dblog_pgsrc_teardown(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t errlen)
+{
+	int active = 0;
+	int e = slot_exists(c, o->slot, &active, err, errlen);
+	if (e < 0)
+		return -1;
+	if (e && active) {
+		snprintf(err, errlen, "slot \"%s\" is in use by a running capture; stop it first", o->slot);
+		return -1;
+	}
+	struct dblog_buf sql = { 0 };
+	char msg[512];
+	if (e) {
+		dblog_buf_adds(&sql, "SELECT pg_catalog.pg_drop_replication_slot(");
+		literal(&sql, o->slot);
+		dblog_buf_addc(&sql, ')');
+		if (dblog_pg_exec(c, sql.p, msg, sizeof msg)) {
+			advise(o, "cannot drop the replication slot", msg, err, errlen);
+			dblog_buf_free(&sql);
+			return -1;
+		}
+	}
+	dblog_buf_clear(&sql);
+	dblog_buf_adds(&sql, "DROP PUBLICATION IF EXISTS ");
+	ident(&sql, o->publication);
+	int rc = dblog_pg_exec(c, sql.p, msg, sizeof msg);
+	if (rc)
+		advise(o, "cannot drop the publication", msg, err, errlen);
+	dblog_buf_free(&sql);
+	return rc;
+}
+
+/* ----------------------------------------------------------- streaming */
+
+struct stream {
+	const struct dblog_pgsrc_opts *o;
+	PGconn *repl, *sql;
+	struct dblog_pgdec dec;
+	FILE *out;
+	uint64_t received, confirm, sent_ptr, target, last_hb;
+	int64_t last_status, last_event, last_cp_check, last_ask;
+	struct timespec cp_mtime;
+	int write_failed;
+};
+
+static int
+emit_line(void *ctx, const char *line, size_t n)
+{
+	struct stream *s = ctx;
+	s->last_event = dblog_now_ms();
+	if (dblog_write_line(s->out, line, n) || (s->o->unbuffered && fflush(s->out))) {
+		s->write_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* A transaction is out: flush; without a checkpoint file, what is written
+ * to stdout is what gets acknowledged. */
+static int
+on_commit_cb(void *ctx, uint64_t lsn)
+{
+	struct stream *s = ctx;
+	if (fflush(s->out)) {
+		s->write_failed = 1;
+		return -1;
+	}
+	if (!s->o->checkpoint)
+		s->confirm = lsn;
+	return 0;
+}
+
+/* Re-read the checkpoint when it changed: its pos is what may be confirmed. */
+static void
+read_checkpoint(struct stream *s)
+{
+	struct stat st;
+	s->last_cp_check = dblog_now_ms();
+	if (!s->o->checkpoint || stat(s->o->checkpoint, &st))
+		return;
+	if (st.st_mtim.tv_sec == s->cp_mtime.tv_sec && st.st_mtim.tv_nsec == s->cp_mtime.tv_nsec)
+		return;
+	s->cp_mtime = st.st_mtim;
+	json_t *cp;
+	char err[512];
+	if (dblog_checkpoint_load(s->o->checkpoint, &cp, err, sizeof err))
+		return;   /* being replaced right now, or damaged: keep the old value */
+	struct dblog_pos p;
+	int64_t seq;
+	int has_seq;
+	dblog_checkpoint_pos(cp, &p, &seq, &has_seq);
+	json_decref(cp);
+	if (p.kind == DBLOG_POS_LSN && p.v > s->confirm)
+		s->confirm = has_seq && p.v ? p.v - 1 : p.v;
+}
+
+static void
+put64(char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (char)(v & 0xFF);
+}
+
+static uint64_t
+get64(const char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | (unsigned char)p[i];
+	return v;
+}
+
+static int
+send_status(struct stream *s, int reply)
+{
+	char m[34];
+	m[0] = 'r';
+	put64(m + 1, s->received);
+	put64(m + 9, s->confirm);
+	put64(m + 17, s->confirm);
+	put64(m + 25, (uint64_t)(dblog_time_now() - PG_EPOCH_US));
+	m[33] = (char)reply;
+	s->last_status = dblog_now_ms();
+	if (reply)
+		s->last_ask = s->last_status;
+	return PQputCopyData(s->repl, m, sizeof m) == 1 && PQflush(s->repl) == 0 ? 0 : -1;
+}
+
+static int
+heartbeat(struct stream *s)
+{
+	if (!s->sent_ptr || s->sent_ptr - 1 <= s->last_hb || s->sent_ptr - 1 < s->dec.last_commit)
+		return 0;
+	char lsn[24], t[40];
+	s->last_hb = s->sent_ptr - 1;
+	dblog_lsn_format(s->last_hb, lsn, sizeof lsn);
+	dblog_time_format(dblog_time_now(), t, sizeof t);
+	struct dblog_buf b = { 0 };
+	dblog_buf_adds(&b, "{\"op\":\"heartbeat\",\"source\":");
+	dblog_buf_add(&b, s->dec.src.p, s->dec.src.len);
+	dblog_buf_printf(&b, ",\"pos\":\"%s\",\"commit_time\":\"%s\"}", lsn, t);
+	int rc = emit_line(s, b.p, b.len) || fflush(s->out) ? -1 : 0;
+	dblog_buf_free(&b);
+	if (!s->o->checkpoint && !rc)
+		s->confirm = s->last_hb;
+	return rc;
+}
+
+static int
+on_copy(struct stream *s, const char *buf, int n)
+{
+	if (buf[0] == 'w' && n >= 25) {
+		uint64_t start = get64(buf + 1);
+		if (start > s->received)
+			s->received = start;
+		return dblog_pgdec_message(&s->dec, buf + 25, (size_t)n - 25);
+	}
+	if (buf[0] == 'k' && n >= 18) {
+		uint64_t end = get64(buf + 1);
+		if (!s->dec.in_tx) {
+			if (end > s->sent_ptr)
+				s->sent_ptr = end;
+			if (end > s->received)
+				s->received = end;
+		}
+		if (buf[17])
+			return send_status(s, 0);
+		return 0;
+	}
+	return 0;
+}
+
+static int
+finished(struct stream *s)
+{
+	if (s->dec.in_tx)
+		return 0;
+	if (s->dec.reached_end)
+		return 1;
+	return s->target && s->sent_ptr >= s->target;
+}
+
+/* Wait for the socket up to ms; 0, or -1 on a lost connection. */
+static int
+wait_socket(struct stream *s, int64_t ms)
+{
+	int fd = PQsocket(s->repl);
+	if (fd < 0)
+		return -1;
+	fd_set rs;
+	FD_ZERO(&rs);
+	FD_SET(fd, &rs);
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	if (select(fd + 1, &rs, NULL, NULL, &tv) < 0 && errno != EINTR)
+		return -1;
+	return PQconsumeInput(s->repl) ? 0 : -1;
+}
+
+static int
+start_replication(struct stream *s, uint64_t from, char *err, size_t errlen)
+{
+	struct dblog_buf sql = { 0 };
+	char lsn[24];
+	dblog_lsn_format(from, lsn, sizeof lsn);
+	dblog_buf_adds(&sql, "START_REPLICATION SLOT ");
+	ident(&sql, s->o->slot);
+	dblog_buf_printf(&sql, " LOGICAL %s (proto_version '1', publication_names ", lsn);
+	struct dblog_buf pub = { 0 };
+	ident(&pub, s->o->publication);
+	literal(&sql, pub.p);
+	if (PQserverVersion(s->repl) >= 140000)
+		dblog_buf_adds(&sql, ", messages 'true'");
+	dblog_buf_addc(&sql, ')');
+	PGresult *r = PQexec(s->repl, sql.p);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COPY_BOTH) {
+		const char *m = PQresultErrorMessage(r);
+		const char *fix = "";
+		if (strstr(m, "is active for PID"))
+			fix = " (another process uses this slot: stop it, or give this capture its own --slot)";
+		else if (strstr(m, "does not exist") && strstr(m, "slot"))
+			fix = " (run dblog-capture --setup first)";
+		snprintf(err, errlen, "cannot start replication from slot \"%s\": %.*s%s", s->o->slot,
+			 (int)strcspn(m, "\n"), m, fix);
+		rc = -1;
+	}
+	PQclear(r);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&pub);
+	return rc;
+}
+
+/* Stream until stopped, caught up or at endpos. Returns an exit status. */
+static int
+stream_loop(struct stream *s, char *err, size_t errlen)
+{
+	const struct dblog_pgsrc_opts *o = s->o;
+	for (;;) {
+		if (s->write_failed)
+			return DBLOG_EXIT_FAIL;
+		if ((o->stop && *o->stop && !s->dec.in_tx) || finished(s))
+			break;
+		char *buf = NULL;
+		int n = PQgetCopyData(s->repl, &buf, 1);
+		if (n > 0) {
+			int rc = on_copy(s, buf, n);
+			PQfreemem(buf);
+			if (rc) {
+				if (s->write_failed)
+					return DBLOG_EXIT_FAIL;
+				snprintf(err, errlen, "cannot decode a replication message near %s",
+					 s->dec.lsn);
+				return DBLOG_EXIT_FAIL;
+			}
+			continue;
+		}
+		if (n == -1) {
+			PGresult *r = PQgetResult(s->repl);
+			snprintf(err, errlen, "the server ended replication: %s",
+				 PQresultStatus(r) == PGRES_COMMAND_OK ? "done" : PQresultErrorMessage(r));
+			PQclear(r);
+			return DBLOG_EXIT_RETRY;
+		}
+		if (n == -2) {
+			snprintf(err, errlen, "replication connection lost: %s", PQerrorMessage(s->repl));
+			return DBLOG_EXIT_RETRY;
+		}
+		/* nothing to read: flush, talk to the server, wait */
+		if (fflush(s->out))
+			return DBLOG_EXIT_FAIL;
+		int64_t now = dblog_now_ms();
+		if (now - s->last_cp_check >= 500)
+			read_checkpoint(s);
+		int idle_hb = o->heartbeat_ms && !s->dec.in_tx && now - s->last_event >= o->heartbeat_ms;
+		if (idle_hb && heartbeat(s))
+			return DBLOG_EXIT_FAIL;
+		int ask = (s->target || idle_hb) && !s->dec.in_tx && now - s->last_ask >= 100;
+		if ((ask || now - s->last_status >= o->status_ms) && send_status(s, ask)) {
+			snprintf(err, errlen, "replication connection lost: %s", PQerrorMessage(s->repl));
+			return DBLOG_EXIT_RETRY;
+		}
+		if (wait_socket(s, 100)) {
+			snprintf(err, errlen, "replication connection lost: %s", PQerrorMessage(s->repl));
+			return DBLOG_EXIT_RETRY;
+		}
+	}
+	read_checkpoint(s);
+	send_status(s, 0);
+	PQputCopyEnd(s->repl, NULL);
+	return DBLOG_EXIT_OK;
+}
+
+/* ----------------------------------------------------------- snapshots */
+
+struct snapcol {
+	char *name;
+	int key;
+};
+
+/* The tables to snapshot: the publication's, or --tables, or all. */
+static PGresult *
+snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
+{
+	if (use_pub) {
+		const char *p[1] = { o->publication };
+		return PQexecParams(c, "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
+				    "WHERE pubname = $1 ORDER BY 1, 2", 1, NULL, p, NULL, NULL, 0);
+	}
+	if (o->tables->n) {
+		struct dblog_buf arr = { 0 };
+		dblog_buf_addc(&arr, '{');
+		for (size_t i = 0; i < o->tables->n; i++) {
+			if (i)
+				dblog_buf_addc(&arr, ',');
+			dblog_buf_addc(&arr, '"');
+			for (const char *t = o->tables->v[i]; *t; t++) {
+				if (*t == '"' || *t == '\\')
+					dblog_buf_addc(&arr, '\\');
+				dblog_buf_addc(&arr, *t);
+			}
+			dblog_buf_addc(&arr, '"');
+		}
+		dblog_buf_addc(&arr, '}');
+		const char *p[1] = { arr.p };
+		PGresult *r = PQexecParams(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
+			"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') "
+			"AND (n.nspname || '.' || c.relname = ANY($1::text[]) OR "
+			"(n.nspname = 'public' AND c.relname = ANY($1::text[]))) ORDER BY 1, 2",
+			1, NULL, p, NULL, NULL, 0);
+		dblog_buf_free(&arr);
+		return r;
+	}
+	return PQexec(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
+		      "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') "
+		      "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+		      "'pg\\_toast%' ORDER BY 1, 2");
+}
+
+/* Emit the rows of one table in key order; *seq counts across tables. */
+static int
+snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name, const char *pos,
+	       const char *now, int64_t *seq, char *err, size_t errlen)
+{
+	struct dblog_buf qn = { 0 }, sql = { 0 }, cols = { 0 }, tn = { 0 }, line = { 0 };
+	int rc = -1;
+	ident(&qn, schema);
+	dblog_buf_addc(&qn, '.');
+	ident(&qn, name);
+	dblog_buf_printf(&tn, "%s.%s", schema, name);
+	const char *p[1] = { qn.p };
+	PGresult *a = PQexecParams(c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
+		"coalesce(array_position(i.indkey::int2[], a.attnum), 0) FROM pg_catalog.pg_attribute a "
+		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+		1, NULL, p, NULL, NULL, 0);
+	PGresult *r = NULL;
+	if (PQresultStatus(a) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "cannot read the columns of %s: %s", tn.p, PQresultErrorMessage(a));
+		goto out;
+	}
+	int nc = PQntuples(a), nkeys = 0;
+	int *keypos = calloc((size_t)nc + 1, sizeof *keypos);
+	dblog_buf_addc(&cols, '[');
+	for (int i = 0; i < nc; i++) {
+		keypos[i] = atoi(PQgetvalue(a, i, 3));
+		nkeys += keypos[i] > 0;
+		dblog_buf_adds(&cols, i ? ",{\"name\":" : "{\"name\":");
+		dblog_json_escape(&cols, PQgetvalue(a, i, 0), strlen(PQgetvalue(a, i, 0)));
+		dblog_buf_adds(&cols, ",\"type\":");
+		dblog_json_escape(&cols, PQgetvalue(a, i, 1), strlen(PQgetvalue(a, i, 1)));
+		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s}", keypos[i] ? "true" : "false",
+				 PQgetvalue(a, i, 2)[0] == 't' ? "false" : "true");
+	}
+	dblog_buf_addc(&cols, ']');
+	/* the schema event, then the rows */
+	dblog_buf_adds(&line, "{\"op\":\"schema\",\"table\":");
+	dblog_json_escape(&line, tn.p, tn.len);
+	dblog_buf_adds(&line, ",\"source\":");
+	dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
+	dblog_buf_printf(&line, ",\"pos\":\"%s\",\"columns\":%s}", pos, cols.p);
+	if (emit_line(s, line.p, line.len)) {
+		free(keypos);
+		goto out;
+	}
+	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT * FROM %s", qn.p);
+	for (int k = 1, first = 1; k <= nkeys; k++)
+		for (int i = 0; i < nc; i++)
+			if (keypos[i] == k) {
+				dblog_buf_adds(&sql, first ? " ORDER BY " : ", ");
+				ident(&sql, PQgetvalue(a, i, 0));
+				first = 0;
+			}
+	char msg[512];
+	if (dblog_pg_exec(c, sql.p, msg, sizeof msg)) {
+		snprintf(err, errlen, "cannot read %s: %s", tn.p, msg);
+		free(keypos);
+		goto out;
+	}
+	for (;;) {
+		r = PQexec(c, "FETCH 10000 FROM dblog_snapshot");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "cannot read %s: %s", tn.p, PQresultErrorMessage(r));
+			free(keypos);
+			goto out;
+		}
+		int nr = PQntuples(r);
+		for (int row = 0; row < nr; row++) {
+			char id[37], tag[48];
+			snprintf(tag, sizeof tag, "snapshot:%s", pos);
+			dblog_event_id(s->dec.name, tag, *seq, id);
+			dblog_buf_clear(&line);
+			dblog_buf_adds(&line, "{\"op\":\"snapshot\",\"table\":");
+			dblog_json_escape(&line, tn.p, tn.len);
+			dblog_buf_adds(&line, ",\"source\":");
+			dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
+			dblog_buf_printf(&line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\","
+					 "\"id\":\"%s\"", pos, (long long)(*seq)++, now, id);
+			for (int pass = nkeys ? 0 : 1; pass < 2; pass++) {
+				dblog_buf_adds(&line, pass ? ",\"after\":{" : ",\"key\":{");
+				int first = 1;
+				for (int i = 0; i < PQnfields(r); i++) {
+					if (!pass && !keypos[i])
+						continue;
+					if (!first)
+						dblog_buf_addc(&line, ',');
+					first = 0;
+					const char *fn = PQfname(r, i);
+					dblog_json_escape(&line, fn, strlen(fn));
+					dblog_buf_addc(&line, ':');
+					if (PQgetisnull(r, row, i))
+						dblog_buf_adds(&line, "null");
+					else
+						dblog_pg_value(s->dec.types, PQftype(r, i), PQgetvalue(r, row, i),
+							       (size_t)PQgetlength(r, row, i), &line);
+				}
+				dblog_buf_addc(&line, '}');
+			}
+			dblog_buf_addc(&line, '}');
+			if (emit_line(s, line.p, line.len)) {
+				free(keypos);
+				goto out;
+			}
+		}
+		PQclear(r);
+		r = NULL;
+		if (nr == 0)
+			break;
+	}
+	free(keypos);
+	rc = dblog_pg_exec(c, "CLOSE dblog_snapshot", err, errlen);
+out:
+	PQclear(a);
+	PQclear(r);
+	struct dblog_buf *bufs[] = { &qn, &sql, &cols, &tn, &line };
+	for (size_t i = 0; i < 5; i++)
+		dblog_buf_free(bufs[i]);
+	return rc;
+}
+
+/* Read every table inside snapshot `snap` (NULL: a fresh REPEATABLE READ
+ * one) as snapshot events at pos, then a heartbeat at pos. */
+static int
+snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, char *err, size_t errlen)
+{
+	char pos[24], now[40], msg[512];
+	int retry;
+	dblog_lsn_format(lsn, pos, sizeof pos);
+	dblog_time_format(dblog_time_now(), now, sizeof now);
+	PGconn *c = dblog_pg_connect(s->o->conninfo, 0, err, errlen, &retry);
+	if (!c)
+		return -1;
+	int rc = -1;
+	if (dblog_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", msg, sizeof msg))
+		goto fail;
+	if (snap) {
+		struct dblog_buf q = { 0 };
+		dblog_buf_adds(&q, "SET TRANSACTION SNAPSHOT ");
+		literal(&q, snap);
+		int e = dblog_pg_exec(c, q.p, msg, sizeof msg);
+		dblog_buf_free(&q);
+		if (e)
+			goto fail;
+	}
+	PGresult *t = snapshot_tables(c, s->o, use_pub);
+	if (PQresultStatus(t) != PGRES_TUPLES_OK) {
+		snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(t));
+		PQclear(t);
+		goto fail;
+	}
+	int64_t seq = 0;
+	for (int i = 0; i < PQntuples(t); i++)
+		if (snapshot_table(s, c, PQgetvalue(t, i, 0), PQgetvalue(t, i, 1), pos, now, &seq,
+				   err, errlen)) {
+			PQclear(t);
+			PQfinish(c);
+			return -1;
+		}
+	PQclear(t);
+	dblog_pg_exec(c, "COMMIT", msg, sizeof msg);
+	PQfinish(c);
+	struct dblog_buf hb = { 0 };
+	dblog_buf_adds(&hb, "{\"op\":\"heartbeat\",\"source\":");
+	dblog_buf_add(&hb, s->dec.src.p, s->dec.src.len);
+	dblog_buf_printf(&hb, ",\"pos\":\"%s\",\"commit_time\":\"%s\"}", pos, now);
+	rc = emit_line(s, hb.p, hb.len) || fflush(s->out) ? -1 : 0;
+	dblog_buf_free(&hb);
+	if (rc)
+		err[0] = 0;
+	return rc;
+fail:
+	snprintf(err, errlen, "snapshot: %.*s", (int)strcspn(msg, "\n"), msg);
+	PQfinish(c);
+	return rc;
+}
+
+/* CREATE_REPLICATION_SLOT with an exported snapshot (the slot is made
+ * anew); the snapshot is read while the replication connection waits. */
+static int
+snapshot_with_slot(struct stream *s, uint64_t *start, char *err, size_t errlen)
+{
+	int active = 0;
+	int e = slot_exists(s->sql, s->o->slot, &active, err, errlen);
+	if (e < 0)
+		return -1;
+	if (e && active) {
+		snprintf(err, errlen, "slot \"%s\" is in use by another process; stop it first", s->o->slot);
+		return -1;
+	}
+	char msg[512];
+	struct dblog_buf q = { 0 };
+	if (e) {
+		dblog_buf_adds(&q, "SELECT pg_catalog.pg_drop_replication_slot(");
+		literal(&q, s->o->slot);
+		dblog_buf_addc(&q, ')');
+		if (dblog_pg_exec(s->sql, q.p, msg, sizeof msg)) {
+			snprintf(err, errlen, "cannot drop slot \"%s\": %s", s->o->slot, msg);
+			dblog_buf_free(&q);
+			return -1;
+		}
+	}
+	dblog_buf_clear(&q);
+	dblog_buf_adds(&q, "CREATE_REPLICATION_SLOT ");
+	ident(&q, s->o->slot);
+	dblog_buf_adds(&q, PQserverVersion(s->repl) >= 150000 ? " LOGICAL pgoutput (SNAPSHOT 'export')"
+							      : " LOGICAL pgoutput EXPORT_SNAPSHOT");
+	PGresult *r = PQexec(s->repl, q.p);
+	dblog_buf_free(&q);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
+		advise(s->o, "cannot create the replication slot", PQresultErrorMessage(r), err, errlen);
+		PQclear(r);
+		return -1;
+	}
+	uint64_t cp;
+	if (dblog_lsn_parse(PQgetvalue(r, 0, 1), &cp)) {
+		snprintf(err, errlen, "odd consistent point '%s'", PQgetvalue(r, 0, 1));
+		PQclear(r);
+		return -1;
+	}
+	/* everything committed before the consistent point is in the snapshot */
+	int rc = snapshot(s, PQgetvalue(r, 0, 2), cp - 1, 1, err, errlen);
+	PQclear(r);
+	*start = cp;
+	s->dec.skip_lsn = cp - 1;
+	return rc;
+}
+
+/* -------------------------------------------------------------- running */
+
+static int
+load_start(struct stream *s, uint64_t *start, int *have, char *err, size_t errlen)
+{
+	json_t *cp;
+	*have = 0;
+	if (!s->o->checkpoint)
+		return 0;
+	int rc = dblog_checkpoint_load(s->o->checkpoint, &cp, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 1)
+		return 0;
+	struct dblog_pos p;
+	int64_t seq;
+	int has_seq;
+	dblog_checkpoint_pos(cp, &p, &seq, &has_seq);
+	json_decref(cp);
+	if (p.kind != DBLOG_POS_LSN) {
+		snprintf(err, errlen, "checkpoint \"%s\" holds a SQLite position, not a PostgreSQL LSN",
+			 s->o->checkpoint);
+		return -1;
+	}
+	*have = 1;
+	*start = p.v;
+	s->dec.skip_lsn = p.v;
+	s->dec.skip_seq = seq;
+	s->dec.skip_has_seq = has_seq;
+	s->confirm = has_seq && p.v ? p.v - 1 : p.v;
+	return 0;
+}
+
+static uint64_t
+server_flush_lsn(PGconn *repl)
+{
+	PGresult *r = PQexec(repl, "IDENTIFY_SYSTEM");
+	uint64_t lsn = 0;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) >= 3)
+		dblog_lsn_parse(PQgetvalue(r, 0, 2), &lsn);
+	PQclear(r);
+	return lsn;
+}
+
+int
+dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t errlen)
+{
+	struct stream s = { .o = o, .out = out };
+	int retry = 0, status = DBLOG_EXIT_FAIL, have_cp = 0;
+	uint64_t start = 0;
+	err[0] = 0;
+	s.sql = dblog_pg_connect(o->conninfo, 0, err, errlen, &retry);
+	if (!s.sql)
+		return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
+	dblog_pgdec_init(&s.dec, o->name, s.sql);
+	s.dec.emit = emit_line;
+	s.dec.on_commit = on_commit_cb;
+	s.dec.ctx = &s;
+	if (load_start(&s, &start, &have_cp, err, errlen))
+		goto out;
+	if (o->mode == DBLOG_PG_SNAPSHOT) {
+		char *l = query1(s.sql, "SELECT pg_catalog.pg_current_wal_lsn()", 0, NULL, err, errlen);
+		uint64_t lsn = 0;
+		if (!l || dblog_lsn_parse(l, &lsn)) {
+			free(l);
+			goto out;
+		}
+		free(l);
+		status = snapshot(&s, NULL, lsn, 0, err, errlen) ? DBLOG_EXIT_FAIL : DBLOG_EXIT_OK;
+		goto out;
+	}
+	s.repl = dblog_pg_connect(o->conninfo, 1, err, errlen, &retry);
+	if (!s.repl) {
+		status = retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
+		goto out;
+	}
+	if (o->mode == DBLOG_PG_SNAPSHOT_THEN_CDC && !have_cp &&
+	    snapshot_with_slot(&s, &start, err, errlen))
+		goto out;
+	if (o->until) {
+		s.target = server_flush_lsn(s.repl);
+		s.dec.stop_before = s.target ? s.target - 1 : 0;
+	}
+	if (o->endpos) {
+		s.dec.stop_before = o->endpos;
+		s.target = o->endpos + 1;
+	}
+	s.last_event = s.last_status = s.last_cp_check = dblog_now_ms();
+	if (start_replication(&s, start, err, errlen))
+		goto out;
+	status = stream_loop(&s, err, errlen);
+out:
+	if (s.write_failed) {
+		status = DBLOG_EXIT_FAIL;
+		err[0] = 0;
+	}
+	dblog_pgdec_free(&s.dec);
+	if (s.repl)
+		PQfinish(s.repl);
+	PQfinish(s.sql);
+	return status;
+}
