@@ -90,7 +90,7 @@ struct apply {
 	int open, in_tx, skip_tx;
 	int64_t rows, started;
 	uint64_t bytes;
-	json_int_t n_events, n_changes, n_noop, n_conflicts, n_parked, n_tx;
+	json_int_t n_events, n_changes, n_noop, n_conflicts, n_parked, n_tx, n_bytes;
 	struct dblog_buf name, scratch;
 };
 
@@ -219,6 +219,10 @@ is_new(struct apply *a, const struct dblog_fields *f)
 	if (dblog_pos_from_span(f->pos, &ep))
 		return -1;
 	dblog_checkpoint_pos(a->applied, &cp, &cseq, &has_seq);
+	const char *have = json_string_value(json_object_get(json_object_get(a->applied, "source"), "name"));
+	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
+	if (have && sn.p && !dblog_json_streq(sn, have, strlen(have)))
+		return -2;
 	int64_t eseq = f->seq.p && DBLOG_OP_IS_CHANGE(f->op) ? strtoll(f->seq.p, NULL, 10) : -1;
 	if (!DBLOG_OP_IS_CHANGE(f->op) && has_seq && !dblog_pos_cmp(&ep, &cp, NULL))
 		return 1;
@@ -239,9 +243,30 @@ write_checkpoint(struct apply *a)
 	json_object_set_new(c, "transactions", json_integer(a->n_tx));
 	json_object_set_new(c, "noop", json_integer(a->n_noop));
 	json_object_set_new(c, "conflicts", json_integer(a->n_conflicts));
+	json_object_set_new(c, "bytes", json_integer(a->n_bytes));
 	json_object_set_new(cp, "counters", c);
 	if (dblog_checkpoint_save(a->checkpoint, cp, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	json_decref(cp);
+}
+
+static void end_of_input(struct apply *a, int stopped);
+
+/* Counters go on from the checkpoint file of an earlier run. */
+static void
+load_counters(struct apply *a)
+{
+	json_t *cp;
+	char err[512];
+	if (!a->checkpoint || dblog_checkpoint_load(a->checkpoint, &cp, err, sizeof err))
+		return;
+	json_t *c = json_object_get(cp, "counters");
+	a->n_events = json_integer_value(json_object_get(c, "events"));
+	a->n_changes = json_integer_value(json_object_get(c, "changes"));
+	a->n_tx = json_integer_value(json_object_get(c, "transactions"));
+	a->n_noop = json_integer_value(json_object_get(c, "noop"));
+	a->n_conflicts = json_integer_value(json_object_get(c, "conflicts"));
+	a->n_bytes = json_integer_value(json_object_get(c, "bytes"));
 	json_decref(cp);
 }
 
@@ -250,6 +275,9 @@ write_checkpoint(struct apply *a)
 static void
 sink_fail(const char *what, const char *err)
 {
+	if (strstr(err, "database is locked") || strstr(err, "database is busy"))
+		dblog_die(DBLOG_EXIT_RETRY, "%s: %s (another writer holds the destination; run again "
+			  "to resume)", what, err);
 	dblog_die(DBLOG_EXIT_FAIL, "%s: %s", what, err);
 }
 
@@ -307,6 +335,9 @@ complete(struct apply *a, const struct dblog_fields *f, int with_seq)
 	if (cursor)
 		json_object_set_new(p, "cursor", json_deep_copy(cursor));
 	dblog_cursor_merge(p, f->cursor);
+	/* a position inside a snapshot: an interrupted snapshot is redone */
+	if (f->op == DBLOG_OP_SNAPSHOT)
+		json_object_set_new(p, "snapshot", json_true());
 	json_decref(a->pending);
 	a->pending = p;
 }
@@ -392,10 +423,18 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 {
 	char err[512];
 	int fresh = is_new(a, f);
+	if (fresh == -2) {
+		dblog_err("line %llu: stream \"%s\" applies another source (%s); give each source its "
+			  "own --stream", (unsigned long long)lineno, a->stream,
+			  json_string_value(json_object_get(json_object_get(a->applied, "source"), "name")));
+		end_of_input(a, 1);
+		return -1;
+	}
 	if (fresh < 0)
 		return bad_event(a, lineno, line, n, f, "its position is not comparable with the "
 				 "applied position (another source kind?)");
 	a->n_events++;
+	a->n_bytes += (json_int_t)n + 1;
 	a->bytes += n + 1;
 	switch (f->op) {
 	case DBLOG_OP_BEGIN:
@@ -531,6 +570,7 @@ main(int argc, char **argv)
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	if (a.sink->ops->load_pos(a.sink, a.stream, &a.applied, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	load_counters(&a);
 	dblog_catch_stop();
 	int status = run(&a);
 	a.sink->ops->close(a.sink);

@@ -237,7 +237,13 @@ checkpoint_pos(struct opts *o, int64_t *pos, int64_t *seq, int *has_seq)
 		return 1;
 	struct dblog_pos p;
 	dblog_checkpoint_pos(cp, &p, seq, has_seq);
+	int in_snapshot = json_is_true(json_object_get(cp, "snapshot"));
 	json_decref(cp);
+	if (in_snapshot && o->mode == M_SNAPSHOT_THEN_CDC) {
+		dblog_warn("checkpoint \"%s\" is inside an interrupted snapshot: the snapshot is "
+			   "read again", o->checkpoint);
+		return 1;
+	}
 	if (p.kind != DBLOG_POS_SEQ)
 		dblog_die(DBLOG_EXIT_FAIL, "checkpoint \"%s\" holds a PostgreSQL LSN, not a SQLite "
 			  "changelog position", o->checkpoint);

@@ -2,6 +2,7 @@
  * table, op and column set; values bound from the event's JSON spans;
  * conflict detection by comparing the destination row with the event. */
 #include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -645,8 +646,12 @@ lww_newer(struct ssink *s, const struct dblog_fields *f, const char *table, int 
 		int d = ect ? strncmp(ct ? ct : "", ect, ectn) : 1;
 		if (!d && ct && strlen(ct) != ectn)
 			d = strlen(ct) > ectn ? 1 : -1;
-		if (!d)
-			d = strncmp(src ? src : "", esrc ? esrc : "", esrcn);
+		if (!d) {
+			size_t sl = src ? strlen(src) : 0;
+			d = strncmp(src ? src : "", esrc ? esrc : "", sl < esrcn ? sl : esrcn);
+			if (!d && sl != esrcn)
+				d = sl > esrcn ? 1 : -1;
+		}
 		if (!d) {
 			struct dblog_pos a, b;
 			const char *ps = (const char *)sqlite3_column_text(st, 2);
@@ -949,6 +954,8 @@ s_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
 	sqlite3_bind_text(st, 3, event, (int)n, SQLITE_TRANSIENT);
 	if (ci->dest_row)
 		sqlite3_bind_text(st, 4, ci->dest_row, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 4);   /* cached statements keep old bindings */
 	return run(s, st, err, errlen);
 }
 
@@ -1031,7 +1038,9 @@ dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_r
 	s->base.ops = &sqlite_ops;
 	s->base.policy = policy;
 	s->base.dry_run = dry_run;
-	if (dblog_sqlite_open(path, 0, &s->db, err, errlen)) {
+	/* --dry-run writes nothing: the database read-only, or an empty one */
+	if (dblog_sqlite_open(dry_run && access(path, F_OK) ? ":memory:" : path, dry_run != NULL,
+			      &s->db, err, errlen)) {
 		free(s);
 		return NULL;
 	}

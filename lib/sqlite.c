@@ -99,8 +99,9 @@ int
 dblog_sqlite_user_tables(sqlite3 *db, struct dblog_list *out)
 {
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND "
-			       "name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
+	/* ordinary tables only: not views, virtual tables or their shadows */
+	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_list WHERE schema = 'main' AND "
+			       "type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
 			       "name NOT LIKE '\\_dblog\\_%' ESCAPE '\\' ORDER BY name",
 			       -1, &st, NULL) != SQLITE_OK)
 		return -1;

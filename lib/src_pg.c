@@ -535,7 +535,8 @@ snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name
 	dblog_buf_printf(&tn, "%s.%s", schema, name);
 	const char *p[1] = { qn.p };
 	PGresult *a = PQexecParams(c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
-		"coalesce(array_position(i.indkey::int2[], a.attnum), 0) FROM pg_catalog.pg_attribute a "
+		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
+		"WHERE k.att = a.attnum), 0) FROM pg_catalog.pg_attribute a "
 		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 		1, NULL, p, NULL, NULL, 0);
@@ -768,7 +769,13 @@ load_start(struct stream *s, uint64_t *start, int *have, char *err, size_t errle
 	int64_t seq;
 	int has_seq;
 	dblog_checkpoint_pos(cp, &p, &seq, &has_seq);
+	int in_snapshot = json_is_true(json_object_get(cp, "snapshot"));
 	json_decref(cp);
+	if (in_snapshot && s->o->mode == DBLOG_PG_SNAPSHOT_THEN_CDC) {
+		dblog_warn("checkpoint \"%s\" is inside an interrupted snapshot: the snapshot is "
+			   "read again", s->o->checkpoint);
+		return 0;
+	}
 	if (p.kind != DBLOG_POS_LSN) {
 		snprintf(err, errlen, "checkpoint \"%s\" holds a SQLite position, not a PostgreSQL LSN",
 			 s->o->checkpoint);
@@ -781,17 +788,6 @@ load_start(struct stream *s, uint64_t *start, int *have, char *err, size_t errle
 	s->dec.skip_has_seq = has_seq;
 	s->confirm = has_seq && p.v ? p.v - 1 : p.v;
 	return 0;
-}
-
-static uint64_t
-server_flush_lsn(PGconn *repl)
-{
-	PGresult *r = PQexec(repl, "IDENTIFY_SYSTEM");
-	uint64_t lsn = 0;
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) >= 3)
-		dblog_lsn_parse(PQgetvalue(r, 0, 2), &lsn);
-	PQclear(r);
-	return lsn;
 }
 
 int
@@ -830,7 +826,13 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 	    snapshot_with_slot(&s, &start, err, errlen))
 		goto out;
 	if (o->until) {
-		s.target = server_flush_lsn(s.repl);
+		/* everything inserted into the WAL so far, flushed or not yet */
+		char *l = query1(s.sql, "SELECT pg_catalog.pg_current_wal_insert_lsn()", 0, NULL, err, errlen);
+		if (!l || dblog_lsn_parse(l, &s.target)) {
+			free(l);
+			goto out;
+		}
+		free(l);
 		s.dec.stop_before = s.target ? s.target - 1 : 0;
 	}
 	if (o->endpos) {

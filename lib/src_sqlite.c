@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -184,6 +185,38 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t)
 		dblog_buf_free(bufs[i]);
 }
 
+/* Drop dblog triggers whose name no longer matches the table they are on
+ * (the table was renamed), or every dblog trigger when all is set. */
+static int
+drop_dblog_triggers(sqlite3 *db, int all, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	struct dblog_buf sql = { 0 };
+	if (sqlite3_prepare_v2(db, "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'trigger' "
+			       "AND name LIKE '\\_dblog\\_%' ESCAPE '\\' AND name <> '_dblog_tx_begin'",
+			       -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *tbl = (const char *)sqlite3_column_text(st, 1);
+		size_t tl = strlen(tbl);
+		int current = !strncmp(name + 7, tbl, tl) && name[7 + tl] == '_' &&
+			      (!strcmp(name + 8 + tl, "bins") || !strcmp(name + 8 + tl, "ins") ||
+			       !strcmp(name + 8 + tl, "upd") || !strcmp(name + 8 + tl, "del"));
+		if (all || !current) {
+			dblog_buf_adds(&sql, "DROP TRIGGER IF EXISTS ");
+			dblog_sql_ident(&sql, name);
+			dblog_buf_adds(&sql, ";\n");
+		}
+	}
+	sqlite3_finalize(st);
+	int rc = sql.len ? dblog_sqlite_exec(db, sql.p, err, errlen) : 0;
+	dblog_buf_free(&sql);
+	return rc;
+}
+
 /* The tables to work on: the list given (table names, "main." optional)
  * or every user table. */
 static int
@@ -209,7 +242,8 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 	int rc = -1;
 	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
 		return -1;
-	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || chosen_tables(db, want, &tables))
+	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || chosen_tables(db, want, &tables) ||
+	    drop_dblog_triggers(db, 0, err, errlen))
 		goto out;
 	for (size_t i = 0; i < tables.n; i++) {
 		struct dblog_sqlite_table t;
@@ -245,7 +279,7 @@ dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, siz
 	int rc = -1;
 	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
 		return -1;
-	if (chosen_tables(db, want, &tables))
+	if (chosen_tables(db, want, &tables) || (!want->n && drop_dblog_triggers(db, 1, err, errlen)))
 		goto out;
 	for (size_t i = 0; i < tables.n; i++)
 		drop_triggers(&sql, tables.v[i]);
@@ -392,8 +426,9 @@ columns_json(sqlite3 *db, const char *table)
 		dblog_json_escape(&b, c->name, strlen(c->name));
 		dblog_buf_adds(&b, ",\"type\":");
 		dblog_json_escape(&b, c->type, strlen(c->type));
+		int rowid_alias = c->pk && t.npk == 1 && !strcasecmp(c->type, "INTEGER");
 		dblog_buf_printf(&b, ",\"key\":%s,\"nullable\":%s}", c->pk ? "true" : "false",
-				 c->notnull || c->pk ? "false" : "true");
+				 c->notnull || rowid_alias ? "false" : "true");
 	}
 	if (!t.npk && t.ncols)
 		dblog_buf_adds(&b, ",{\"name\":\"rowid\",\"type\":\"INTEGER\",\"key\":true,"
@@ -659,7 +694,11 @@ dblog_sqlite_src_head(struct dblog_sqlite_src *s)
 {
 	sqlite3_stmt *st;
 	int64_t v = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT max(seq) FROM _dblog_changes", -1, &st, NULL) != SQLITE_OK)
+	/* sqlite_sequence remembers the last number handed out, also after
+	 * --prune emptied the changelog */
+	if (sqlite3_prepare_v2(s->db, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE "
+			       "name = '_dblog_changes'), 0), coalesce((SELECT max(seq) FROM "
+			       "_dblog_changes), 0))", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	v = step_int(st, 0);
 	sqlite3_finalize(st);
