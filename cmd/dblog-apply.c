@@ -567,7 +567,8 @@ main(int argc, char **argv)
 		path += 2;
 	a.sink = dblog_sink_sqlite_open(path, a.policy, a.dry_run ? stdout : NULL, err, sizeof err);
 	if (!a.sink)
-		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+		dblog_die(strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL,
+			  "%s", err);
 	if (a.sink->ops->load_pos(a.sink, a.stream, &a.applied, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	load_counters(&a);

@@ -184,8 +184,8 @@ check_pg(struct opts *o)
 static void
 check_options(struct opts *o)
 {
-	if (!strncmp(o->source, "postgres://", 11) || !strncmp(o->source, "postgresql://", 13) ||
-	    strchr(o->source, '=')) {
+	if (strncmp(o->source, "sqlite:", 7) && (!strncmp(o->source, "postgres://", 11) ||
+	    !strncmp(o->source, "postgresql://", 13) || strchr(o->source, '='))) {
 		o->pg = 1;
 		check_pg(o);
 		return;

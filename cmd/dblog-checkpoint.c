@@ -238,6 +238,7 @@ cmd_set(struct opts *o)
 	else
 		json_object_del(cp, "seq");
 	json_object_del(cp, "tx");
+	json_object_del(cp, "snapshot");   /* a position set by hand is not inside a snapshot */
 	if (o->time_arg) {
 		char t[40];
 		dblog_time_format(time_arg(o->time_arg), t, sizeof t);

@@ -238,6 +238,34 @@ change_passes(struct filter *fl, const struct dblog_fields *f)
 
 /* ------------------------------------------------------- rewriting */
 
+/* What the single '*' of pattern matched in t: pattern = P*S, and t splits
+ * into a part P matches, the star's part, and a part S matches (the first
+ * split from the left). Sets *off and *len; 0, or -1 if there is none. */
+static int
+star_part(const char *pattern, const char *t, size_t *off, size_t *len)
+{
+	const char *star = strchr(pattern, '*');
+	size_t n = strlen(t);
+	char *pre = dblog_xstrndup(pattern, (size_t)(star - pattern)), *buf = dblog_xmalloc(n + 1);
+	int rc = -1;
+	for (size_t i = 0; i <= n && rc; i++) {
+		memcpy(buf, t, i);
+		buf[i] = 0;
+		if (fnmatch(pre, buf, 0))
+			continue;
+		for (size_t j = i; j <= n; j++)
+			if (!fnmatch(star + 1, t + j, 0)) {
+				*off = i;
+				*len = j - i;
+				rc = 0;
+				break;
+			}
+	}
+	free(pre);
+	free(buf);
+	return rc;
+}
+
 /* The new name for table t, or NULL if no --rename-table applies. */
 static const char *
 renamed(struct filter *fl, const char *t)
@@ -247,12 +275,11 @@ renamed(struct filter *fl, const char *t)
 		if (fnmatch(r->from, t, 0))
 			continue;
 		const char *fs = strchr(r->from, '*'), *ts = strchr(r->to, '*');
+		size_t off, len;
 		dblog_buf_clear(&fl->tmp);
-		if (fs && ts && !strchr(fs + 1, '*')) {
-			/* what the '*' matched: t minus the literal prefix and suffix */
-			size_t pre = (size_t)(fs - r->from), suf = strlen(fs + 1);
+		if (fs && ts && !strchr(fs + 1, '*') && !star_part(r->from, t, &off, &len)) {
 			dblog_buf_add(&fl->tmp, r->to, (size_t)(ts - r->to));
-			dblog_buf_add(&fl->tmp, t + pre, strlen(t) - pre - suf);
+			dblog_buf_add(&fl->tmp, t + off, len);
 			dblog_buf_adds(&fl->tmp, ts + 1);
 		} else {
 			dblog_buf_adds(&fl->tmp, r->to);
@@ -511,7 +538,9 @@ on_control(struct filter *fl, const char *line, size_t n, const struct dblog_fie
 			emit_heartbeat(fl, f);
 		} else {
 			int64_t count = -1;
-			if (fl->in_tx && fl->select && f->count.p)
+			/* only a transaction that lost changes gets a new count */
+			if (fl->in_tx && fl->select && f->count.p &&
+			    strtoll(f->count.p, NULL, 10) != fl->passed)
 				count = fl->passed;
 			emit_event(fl, line, n, f, count);
 		}

@@ -161,6 +161,8 @@ const char *dblog_json_unescape(struct dblog_span str, struct dblog_buf *out);
  * Returns 0 if v is not a string. */
 int dblog_json_str(struct dblog_span v, struct dblog_buf *scratch,
                    const char **p, size_t *n);
+/* Is s[0..n) valid UTF-8 (no overlongs, no surrogates)? */
+int dblog_utf8_valid(const char *s, size_t n);
 /* Append s[0..n) as a JSON string (quotes, escapes) to out. */
 void dblog_json_escape(struct dblog_buf *out, const char *s, size_t n);
 

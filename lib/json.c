@@ -510,3 +510,20 @@ dblog_json_escape(struct dblog_buf *out, const char *s, size_t n)
 	dblog_buf_add(out, run, (size_t)(s + n - run));
 	dblog_buf_addc(out, '"');
 }
+
+int
+dblog_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	while (p < end) {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		size_t k = utf8_len(p, end);
+		if (!k)
+			return 0;
+		p += k;
+	}
+	return 1;
+}

@@ -197,9 +197,18 @@ dblog_dlq_put_extra(struct dblog_dlq *q, uint64_t lineno, const char *line, size
 	if (end && dblog_json_ws(end, line + n) == line + n) {
 		dblog_buf_adds(&b, "\"event\":");
 		dblog_buf_add(&b, s, (size_t)(end - s));
-	} else {
+	} else if (dblog_utf8_valid(line, n)) {
 		dblog_buf_adds(&b, "\"raw\":");
 		dblog_json_escape(&b, line, n);
+	} else {
+		/* not UTF-8: the bytes in hex, so the record stays valid JSON */
+		static const char hex[] = "0123456789abcdef";
+		dblog_buf_adds(&b, "\"raw_hex\":\"");
+		for (size_t i = 0; i < n; i++) {
+			dblog_buf_addc(&b, hex[(unsigned char)line[i] >> 4]);
+			dblog_buf_addc(&b, hex[(unsigned char)line[i] & 15]);
+		}
+		dblog_buf_addc(&b, '"');
 	}
 	if (key) {
 		dblog_buf_printf(&b, ",\"%s\":%s", key, json ? json : "null");

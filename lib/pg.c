@@ -57,7 +57,8 @@ dblog_pg_connect(const char *conninfo, int replication, char *err, size_t errlen
 	const char *vals[] = {
 		conninfo, replication ? "database" : NULL, dblog_prog,
 		"-c datestyle=ISO -c timezone=UTC -c intervalstyle=iso_8601 "
-		"-c extra_float_digits=3 -c bytea_output=hex -c client_encoding=UTF8",
+		"-c extra_float_digits=3 -c bytea_output=hex -c client_encoding=UTF8 "
+		"-c client_min_messages=warning",
 		NULL,
 	};
 	if (!replication) {
@@ -105,7 +106,7 @@ dblog_pg_exec(PGconn *c, const char *sql, char *err, size_t errlen)
 		size_t ml = strlen(m);
 		while (ml && m[ml - 1] == '\n')
 			ml--;
-		snprintf(err, errlen, "%.*s", (int)ml, m);
+		snprintf(err, errlen, "%.*s", (int)strcspn(m, "\n") < (int)ml ? (int)strcspn(m, "\n") : (int)ml, m);
 		rc = -1;
 	}
 	PQclear(r);

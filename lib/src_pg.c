@@ -225,6 +225,8 @@ struct stream {
 	FILE *out;
 	uint64_t received, confirm, sent_ptr, target, last_hb;
 	int64_t last_status, last_event, last_cp_check, last_ask;
+	uint64_t msgs;
+	int stopped;
 	struct timespec cp_mtime;
 	int write_failed;
 };
@@ -251,8 +253,9 @@ on_commit_cb(void *ctx, uint64_t lsn)
 		s->write_failed = 1;
 		return -1;
 	}
+	/* the end of its commit record: the server does not send it again */
 	if (!s->o->checkpoint)
-		s->confirm = lsn;
+		s->confirm = s->dec.tx_end > lsn ? s->dec.tx_end : lsn;
 	return 0;
 }
 
@@ -431,6 +434,17 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 		if (n > 0) {
 			int rc = on_copy(s, buf, n);
 			PQfreemem(buf);
+			/* a stream that never idles still reads the checkpoint and reports */
+			if (!rc && (++s->msgs & 4095) == 0) {
+				int64_t t = dblog_now_ms();
+				if (t - s->last_cp_check >= 500)
+					read_checkpoint(s);
+				if (t - s->last_status >= o->status_ms && send_status(s, 0)) {
+					snprintf(err, errlen, "replication connection lost: %s",
+						 PQerrorMessage(s->repl));
+					return DBLOG_EXIT_RETRY;
+				}
+			}
 			if (rc) {
 				if (s->write_failed)
 					return DBLOG_EXIT_FAIL;
@@ -442,10 +456,19 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 		}
 		if (n == -1) {
 			PGresult *r = PQgetResult(s->repl);
-			snprintf(err, errlen, "the server ended replication: %s",
-				 PQresultStatus(r) == PGRES_COMMAND_OK ? "done" : PQresultErrorMessage(r));
+			const char *m = PQresultStatus(r) == PGRES_COMMAND_OK ? "done" : PQresultErrorMessage(r);
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			const char *fix = "";
+			/* connection and operator-intervention classes are temporary */
+			int temp = !state || !strncmp(state, "08", 2) || !strncmp(state, "57", 2);
+			if (strstr(m, "publication") && strstr(m, "does not exist"))
+				fix = " (the publication is missing, or was created after the slot: run "
+				      "dblog-capture --teardown, then --setup; changes since the slot was "
+				      "made are not recoverable from it)";
+			snprintf(err, errlen, "the server ended replication: %.*s%s", (int)strcspn(m, "\n"),
+				 m, fix);
 			PQclear(r);
-			return DBLOG_EXIT_RETRY;
+			return temp ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
 		}
 		if (n == -2) {
 			snprintf(err, errlen, "replication connection lost: %s", PQerrorMessage(s->repl));
@@ -509,7 +532,7 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 		dblog_buf_addc(&arr, '}');
 		const char *p[1] = { arr.p };
 		PGresult *r = PQexecParams(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
-			"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') "
+			"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
 			"AND (n.nspname || '.' || c.relname = ANY($1::text[]) OR "
 			"(n.nspname = 'public' AND c.relname = ANY($1::text[]))) ORDER BY 1, 2",
 			1, NULL, p, NULL, NULL, 0);
@@ -517,7 +540,7 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 		return r;
 	}
 	return PQexec(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
-		      "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p') "
+		      "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
 		      "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
 		      "'pg\\_toast%' ORDER BY 1, 2");
 }
@@ -534,10 +557,15 @@ snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name
 	ident(&qn, name);
 	dblog_buf_printf(&tn, "%s.%s", schema, name);
 	const char *p[1] = { qn.p };
+	/* key columns as the stream has them: the replica identity (the
+	 * primary key, a chosen index, or every column under FULL) */
 	PGresult *a = PQexecParams(c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
+		"CASE WHEN c.relreplident = 'f' THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
-		"WHERE k.att = a.attnum), 0) FROM pg_catalog.pg_attribute a "
-		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
+		"WHERE k.att = a.attnum), 0) END FROM pg_catalog.pg_attribute a "
+		"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
+		"((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 		1, NULL, p, NULL, NULL, 0);
 	PGresult *r = NULL;
@@ -602,7 +630,7 @@ snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name
 			dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
 			dblog_buf_printf(&line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\","
 					 "\"id\":\"%s\"", pos, (long long)(*seq)++, now, id);
-			for (int pass = nkeys ? 0 : 1; pass < 2; pass++) {
+			for (int pass = 0; pass < 2; pass++) {
 				dblog_buf_adds(&line, pass ? ",\"after\":{" : ",\"key\":{");
 				int first = 1;
 				for (int i = 0; i < PQnfields(r); i++) {
@@ -632,10 +660,17 @@ snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name
 		r = NULL;
 		if (nr == 0)
 			break;
+		if (s->o->stop && *s->o->stop) {
+			/* stopped: the snapshot is incomplete, a later run redoes it */
+			free(keypos);
+			snprintf(err, errlen, "stopped inside the snapshot of %s", tn.p);
+			s->stopped = 1;
+			goto out;
+		}
 	}
 	free(keypos);
 	rc = dblog_pg_exec(c, "CLOSE dblog_snapshot", err, errlen);
-out:
+out:;
 	PQclear(a);
 	PQclear(r);
 	struct dblog_buf *bufs[] = { &qn, &sql, &cols, &tn, &line };
@@ -671,6 +706,12 @@ snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, char *er
 	PGresult *t = snapshot_tables(c, s->o, use_pub);
 	if (PQresultStatus(t) != PGRES_TUPLES_OK) {
 		snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(t));
+		PQclear(t);
+		goto fail;
+	}
+	if (!use_pub && s->o->tables->n && (size_t)PQntuples(t) < s->o->tables->n) {
+		snprintf(msg, sizeof msg, "%zu of the --tables named do not exist (or are not "
+			 "ordinary tables)", s->o->tables->n - (size_t)PQntuples(t));
 		PQclear(t);
 		goto fail;
 	}
@@ -814,7 +855,8 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 			goto out;
 		}
 		free(l);
-		status = snapshot(&s, NULL, lsn, 0, err, errlen) ? DBLOG_EXIT_FAIL : DBLOG_EXIT_OK;
+		status = snapshot(&s, NULL, lsn, 0, err, errlen) && !s.stopped ? DBLOG_EXIT_FAIL
+										: DBLOG_EXIT_OK;
 		goto out;
 	}
 	s.repl = dblog_pg_connect(o->conninfo, 1, err, errlen, &retry);
@@ -823,8 +865,11 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 		goto out;
 	}
 	if (o->mode == DBLOG_PG_SNAPSHOT_THEN_CDC && !have_cp &&
-	    snapshot_with_slot(&s, &start, err, errlen))
+	    snapshot_with_slot(&s, &start, err, errlen)) {
+		if (s.stopped)
+			status = DBLOG_EXIT_OK;
 		goto out;
+	}
 	if (o->until) {
 		/* everything inserted into the WAL so far, flushed or not yet */
 		char *l = query1(s.sql, "SELECT pg_catalog.pg_current_wal_insert_lsn()", 0, NULL, err, errlen);
@@ -848,6 +893,8 @@ out:
 		status = DBLOG_EXIT_FAIL;
 		err[0] = 0;
 	}
+	if (s.stopped && !status)
+		err[0] = 0;
 	dblog_pgdec_free(&s.dec);
 	if (s.repl)
 		PQfinish(s.repl);

@@ -851,6 +851,12 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 				sqlite3_finalize(st);
 				goto out;
 			}
+			if (s->stop && *s->stop) {
+				/* stopped inside the snapshot: a later run reads it again */
+				sqlite3_finalize(st);
+				rc = fflush(s->out) ? -1 : 0;
+				goto out;
+			}
 		}
 		sqlite3_finalize(st);
 		if (r != SQLITE_DONE) {
