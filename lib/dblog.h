@@ -71,6 +71,8 @@ void dblog_buf_adds(struct dblog_buf *b, const char *s);
 void dblog_buf_addc(struct dblog_buf *b, char c);
 void dblog_buf_printf(struct dblog_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Append an unsigned number in decimal. */
+void dblog_buf_addu(struct dblog_buf *b, uint64_t v);
 static inline void dblog_buf_clear(struct dblog_buf *b) { b->len = 0; if (b->p) b->p[0] = 0; }
 void dblog_buf_free(struct dblog_buf *b);
 

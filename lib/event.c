@@ -201,13 +201,33 @@ dblog_event_id(const char *source_name, const char *pos, int64_t seq, char out[3
 	/* a fixed namespace for dblog change ids */
 	static const uuid_t ns = { 0x6d, 0x1b, 0x0e, 0x4a, 0x8f, 0x3c, 0x4e, 0x21,
 				   0x9a, 0x57, 0xd2, 0x0c, 0x61, 0xb3, 0x7e, 0x90 };
-	struct dblog_buf b = { 0 };
-	dblog_buf_printf(&b, "%s%c%s%c%lld", source_name ? source_name : "", 0, pos, 0,
-			 (long long)seq);
+	char name[512];
+	size_t sl = source_name ? strlen(source_name) : 0, pl = strlen(pos), n = 0;
+	char digits[24];
+	int dl = snprintf(digits, sizeof digits, "%lld", (long long)seq);
 	uuid_t u;
-	uuid_generate_sha1(u, ns, b.p, b.len);
+	if (sl + pl + (size_t)dl + 2 <= sizeof name) {
+		/* name = source NUL pos NUL seq */
+		memcpy(name, source_name ? source_name : "", sl);
+		n = sl;
+		name[n++] = 0;
+		memcpy(name + n, pos, pl);
+		n += pl;
+		name[n++] = 0;
+		memcpy(name + n, digits, (size_t)dl);
+		n += (size_t)dl;
+		uuid_generate_sha1(u, ns, name, n);
+	} else {
+		struct dblog_buf b = { 0 };
+		dblog_buf_add(&b, source_name ? source_name : "", sl);
+		dblog_buf_addc(&b, 0);
+		dblog_buf_add(&b, pos, pl);
+		dblog_buf_addc(&b, 0);
+		dblog_buf_add(&b, digits, (size_t)dl);
+		uuid_generate_sha1(u, ns, b.p, b.len);
+		dblog_buf_free(&b);
+	}
 	uuid_unparse_lower(u, out);
-	dblog_buf_free(&b);
 }
 
 void

@@ -156,7 +156,9 @@ static void
 head(struct dblog_pgdec *d, const char *op, struct dblog_buf *b)
 {
 	dblog_buf_clear(b);
-	dblog_buf_printf(b, "{\"op\":\"%s\"", op);
+	dblog_buf_adds(b, "{\"op\":\"");
+	dblog_buf_adds(b, op);
+	dblog_buf_addc(b, '"');
 }
 
 static void
@@ -164,14 +166,24 @@ common(struct dblog_pgdec *d, struct dblog_buf *b, int with_seq)
 {
 	dblog_buf_adds(b, ",\"source\":");
 	dblog_buf_add(b, d->src.p, d->src.len);
-	dblog_buf_printf(b, ",\"tx\":%u,\"pos\":\"%s\"", d->xid, d->lsn);
+	dblog_buf_adds(b, ",\"tx\":");
+	dblog_buf_addu(b, d->xid);
+	dblog_buf_adds(b, ",\"pos\":\"");
+	dblog_buf_adds(b, d->lsn);
 	if (with_seq) {
 		char id[37];
 		dblog_event_id(d->name, d->lsn, d->seq, id);
-		dblog_buf_printf(b, ",\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"",
-				 (long long)d->seq, d->time, id);
+		dblog_buf_adds(b, "\",\"seq\":");
+		dblog_buf_addu(b, (uint64_t)d->seq);
+		dblog_buf_adds(b, ",\"commit_time\":\"");
+		dblog_buf_adds(b, d->time);
+		dblog_buf_adds(b, "\",\"id\":\"");
+		dblog_buf_add(b, id, 36);
+		dblog_buf_addc(b, '"');
 	} else {
-		dblog_buf_printf(b, ",\"commit_time\":\"%s\"", d->time);
+		dblog_buf_adds(b, "\",\"commit_time\":\"");
+		dblog_buf_adds(b, d->time);
+		dblog_buf_addc(b, '"');
 	}
 	if (d->origin) {
 		dblog_buf_adds(b, ",\"origin\":");

@@ -225,7 +225,7 @@ struct stream {
 	FILE *out;
 	uint64_t received, confirm, sent_ptr, target, last_hb;
 	int64_t last_status, last_event, last_cp_check, last_ask;
-	uint64_t msgs;
+	uint64_t msgs, written;
 	int stopped;
 	struct timespec cp_mtime;
 	int write_failed;
@@ -249,13 +249,22 @@ static int
 on_commit_cb(void *ctx, uint64_t lsn)
 {
 	struct stream *s = ctx;
+	/* the end of its commit record: the server does not send it again;
+	 * confirmed (without a checkpoint) once flushed, before the next wait */
+	s->written = s->dec.tx_end > lsn ? s->dec.tx_end : lsn;
+	return 0;
+}
+
+/* Flush stdout; without a checkpoint what is flushed is what is confirmed. */
+static int
+flush_out(struct stream *s)
+{
 	if (fflush(s->out)) {
 		s->write_failed = 1;
 		return -1;
 	}
-	/* the end of its commit record: the server does not send it again */
-	if (!s->o->checkpoint)
-		s->confirm = s->dec.tx_end > lsn ? s->dec.tx_end : lsn;
+	if (!s->o->checkpoint && s->written > s->confirm)
+		s->confirm = s->written;
 	return 0;
 }
 
@@ -437,6 +446,8 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 			/* a stream that never idles still reads the checkpoint and reports */
 			if (!rc && (++s->msgs & 4095) == 0) {
 				int64_t t = dblog_now_ms();
+				if (flush_out(s))
+					return DBLOG_EXIT_FAIL;
 				if (t - s->last_cp_check >= 500)
 					read_checkpoint(s);
 				if (t - s->last_status >= o->status_ms && send_status(s, 0)) {
@@ -475,7 +486,7 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 			return DBLOG_EXIT_RETRY;
 		}
 		/* nothing to read: flush, talk to the server, wait */
-		if (fflush(s->out))
+		if (flush_out(s))
 			return DBLOG_EXIT_FAIL;
 		int64_t now = dblog_now_ms();
 		if (now - s->last_cp_check >= 500)
@@ -493,6 +504,8 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 			return DBLOG_EXIT_RETRY;
 		}
 	}
+	if (flush_out(s))
+		return DBLOG_EXIT_FAIL;
 	read_checkpoint(s);
 	send_status(s, 0);
 	PQputCopyEnd(s->repl, NULL);

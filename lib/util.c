@@ -87,16 +87,34 @@ void
 dblog_buf_printf(struct dblog_buf *b, const char *fmt, ...)
 {
 	va_list ap;
+	dblog_buf_reserve(b, 64);
+	/* one pass when it fits in what is left, a second one otherwise */
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->p[b->len] = 0;
 		return;
-	dblog_buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		dblog_buf_reserve(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
+}
+
+void
+dblog_buf_addu(struct dblog_buf *b, uint64_t v)
+{
+	char t[24];
+	int i = 24;
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	dblog_buf_add(b, t + i, (size_t)(24 - i));
 }
 
 void
