@@ -177,6 +177,8 @@ static const char *
 dest_table(struct apply *a, const struct dblog_fields *f)
 {
 	dblog_json_unescape(f->table, &a->name);
+	if (memchr(a->name.p, 0, a->name.len))
+		return NULL;
 	for (size_t i = 0; i < a->nmaps; i++)
 		if (!fnmatch(a->maps[i].from, a->name.p, 0)) {
 			dblog_buf_clear(&a->name);
@@ -211,15 +213,17 @@ position_of(const struct dblog_fields *f, int with_seq)
 static int
 is_new(struct apply *a, const struct dblog_fields *f)
 {
-	if (!a->applied || !f->pos.p || f->cursor.p)
+	/* against the last position completed, committed or still in the batch */
+	const json_t *ref = a->pending ? a->pending : a->applied;
+	if (!ref || !f->pos.p || f->cursor.p)
 		return 1;   /* incremental rows are idempotent upserts */
 	struct dblog_pos ep, cp;
 	int64_t cseq;
 	int has_seq;
 	if (dblog_pos_from_span(f->pos, &ep))
 		return -1;
-	dblog_checkpoint_pos(a->applied, &cp, &cseq, &has_seq);
-	const char *have = json_string_value(json_object_get(json_object_get(a->applied, "source"), "name"));
+	dblog_checkpoint_pos(ref, &cp, &cseq, &has_seq);
+	const char *have = json_string_value(json_object_get(json_object_get(ref, "source"), "name"));
 	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
 	if (have && sn.p && !dblog_json_streq(sn, have, strlen(have)))
 		return -2;
@@ -407,6 +411,8 @@ on_change(struct apply *a, uint64_t lineno, const char *line, size_t n, const st
 	struct dblog_conflict_info ci;
 	open_batch(a);
 	const char *table = dest_table(a, f);
+	if (!table)
+		return bad_event(a, lineno, line, n, f, "the table name holds a NUL character");
 	if (a->sink->ops->apply(a->sink, f, table, &out, &ci, err, sizeof err))
 		return bad_event(a, lineno, line, n, f, err);
 	a->n_changes++;
@@ -468,6 +474,8 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 		return 0;
 	case DBLOG_OP_SCHEMA:
 		open_batch(a);
+		if (!dest_table(a, f))
+			return bad_event(a, lineno, line, n, f, "the table name holds a NUL character");
 		if (a->sink->ops->schema(a->sink, f, dest_table(a, f), a->create, err, sizeof err))
 			return bad_event(a, lineno, line, n, f, err);
 		return 0;
@@ -566,6 +574,8 @@ main(int argc, char **argv)
 	if (!strncmp(path, "//", 2))
 		path += 2;
 	a.sink = dblog_sink_sqlite_open(path, a.policy, a.dry_run ? stdout : NULL, err, sizeof err);
+	if (a.sink)
+		a.sink->create_tables = a.create;
 	if (!a.sink)
 		dblog_die(strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL,
 			  "%s", err);

@@ -59,6 +59,8 @@ struct dblog_sink {
 	const struct dblog_sink_ops *ops;
 	enum dblog_conflict policy;
 	FILE *dry_run;          /* non-NULL: print SQL there instead of running it */
+	int create_tables;      /* create missing tables (from schema events, or
+	                           from a change's columns when none came) */
 };
 
 /* Open a SQLite destination (created if missing). NULL with err set. */

@@ -2,6 +2,7 @@
  * table, op and column set; values bound from the event's JSON spans;
  * conflict detection by comparing the destination row with the event. */
 #include <errno.h>
+#include <math.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,18 @@ blob_affinity(const struct dblog_sqlite_col *c)
 	return 0;
 }
 
+/* SQLite's affinity rules: REAL, FLOA or DOUB in the declared type. */
+static int
+real_affinity(const struct dblog_sqlite_col *c)
+{
+	if (!c)
+		return 0;
+	for (const char *t = c->type; *t; t++)
+		if (!strncasecmp(t, "real", 4) || !strncasecmp(t, "floa", 4) || !strncasecmp(t, "doub", 4))
+			return 1;
+	return 0;
+}
+
 static struct cached *
 add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
     size_t nparams, char *err, size_t errlen)
@@ -137,8 +150,10 @@ add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog
 		const char *p;
 		size_t n;
 		c->blob[i] = 0;
-		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n))
-			c->blob[i] = (unsigned char)blob_affinity(col_of(t, p, n));
+		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n)) {
+			const struct dblog_sqlite_col *col = col_of(t, p, n);
+			c->blob[i] = (unsigned char)(blob_affinity(col) | real_affinity(col) << 1);
+		}
 	}
 	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
 	c->next = s->buckets[h];
@@ -199,6 +214,12 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		break;
 	}
 	case DBLOG_J_STRING:
+		if ((blob & 2) && (v.n == 10 || v.n == 11) && (!memcmp(v.p, "\"Infinity\"", 10) ||
+							     !memcmp(v.p, "\"-Infinity\"", 11))) {
+			sqlite3_bind_double(st, i, v.p[1] == '-' ? -HUGE_VAL : HUGE_VAL);
+			break;
+		}
+		blob &= 1;
 		if (!memchr(v.p + 1, '\\', v.n - 2)) {
 			/* the line outlives the step: no copy */
 			p = v.p + 1;
@@ -453,7 +474,18 @@ do_insert(struct ssink *s, const struct dtable *t, int upsert, char *err, size_t
 				ident_span(s, &s->sql, s->names[i]);
 				any = 1;
 			}
-			if (!any)
+			/* a row already as the event leaves it is not touched (a no-op) */
+			for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
+				if (span_is_pk(s, t, s->names[i]))
+					continue;
+				dblog_buf_adds(&s->sql, w++ ? " AND " : " WHERE NOT (");
+				ident_span(s, &s->sql, s->names[i]);
+				dblog_buf_adds(&s->sql, " IS excluded.");
+				ident_span(s, &s->sql, s->names[i]);
+			}
+			if (any)
+				dblog_buf_addc(&s->sql, ')');
+			else
 				dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
 		}
 		if (s->base.dry_run)
@@ -493,18 +525,32 @@ do_update(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 			dblog_buf_adds(&s->sql, " = ?");
 		}
 		where(s, &s->sql, s->bnames, nb);
+		if (!guarded) {
+			/* a row already as the event leaves it is not touched (a no-op) */
+			for (size_t i = 0; i < s->ncols; i++) {
+				dblog_buf_adds(&s->sql, i ? " AND " : " AND NOT (");
+				ident_span(s, &s->sql, s->names[i]);
+				dblog_buf_adds(&s->sql, " IS ?");
+			}
+			dblog_buf_adds(&s->sql, s->ncols ? ")" : "");
+		}
 		if (s->base.dry_run)
-			return dry(s, s->vals, s->ncols, s->kvals, s->nkeys, s->bvals, nb);
+			return dry(s, s->vals, s->ncols, s->kvals, s->nkeys, guarded ? s->bvals : s->vals,
+				   guarded ? nb : s->ncols);
 		size_t np;
 		const struct dblog_span *pv = params(s, &np, 0, s->names, s->ncols, s->knames, s->nkeys,
-						     s->bnames, nb);
+						     guarded ? s->bnames : s->names,
+						     guarded ? nb : s->ncols);
 		if (!(c = add(s, s->sql.p, t, pv, np, err, errlen)))
 			return -1;
 	}
 	int i = 1;
 	bind_vals(s, c, &i, s->vals, s->ncols);
 	bind_vals(s, c, &i, s->kvals, s->nkeys);
-	bind_vals(s, c, &i, s->bvals, nb);
+	if (guarded)
+		bind_vals(s, c, &i, s->bvals, nb);
+	else
+		bind_vals(s, c, &i, s->vals, s->ncols);
 	return run(s, c->st, err, errlen);
 }
 
@@ -767,6 +813,44 @@ apply_delete(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	return conflict(s, t, "delete found a different row", out, ci);
 }
 
+/* --create-tables without a schema event: a table of the change's columns
+ * (no declared types), keyed by its key columns. */
+static int
+create_from_change(struct ssink *s, const struct dblog_fields *f, const char *table, char *err,
+		   size_t errlen)
+{
+	struct dblog_span names[256], vals[256], kn[64], kv[64];
+	size_t n = split(f->after, names, vals), nk = split(f->key, kn, kv);
+	if (!n || n > 256 || nk > 64)
+		return -1;
+	struct dblog_buf q = { 0 };
+	dblog_buf_adds(&q, "CREATE TABLE IF NOT EXISTS ");
+	dblog_sql_ident(&q, table);
+	dblog_buf_addc(&q, '(');
+	size_t cols = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (nk == 1 && dblog_json_streq(kn[0], "rowid", 5) && dblog_json_streq(names[i], "rowid", 5))
+			continue;
+		if (cols++)
+			dblog_buf_adds(&q, ", ");
+		ident_span(s, &q, names[i]);
+	}
+	if (nk && !(nk == 1 && dblog_json_streq(kn[0], "rowid", 5))) {
+		dblog_buf_adds(&q, ", PRIMARY KEY(");
+		for (size_t i = 0; i < nk; i++) {
+			if (i)
+				dblog_buf_adds(&q, ", ");
+			ident_span(s, &q, kn[i]);
+		}
+		dblog_buf_addc(&q, ')');
+	}
+	dblog_buf_addc(&q, ')');
+	forget_table(s, table);
+	int rc = cols ? dblog_sqlite_exec(s->db, q.p, err, errlen) : -1;
+	dblog_buf_free(&q);
+	return rc;
+}
+
 static int
 s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table,
 	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
@@ -775,6 +859,9 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	struct dtable *t = dtable(s, table);
 	ci->why = NULL;
 	ci->dest_row = NULL;
+	if (!t->t.ncols && !base->dry_run && base->create_tables && f->after.p &&
+	    create_from_change(s, f, table, err, errlen) == 0)
+		t = dtable(s, table);
 	if (!t->t.ncols && !base->dry_run) {
 		forget_table(s, table);
 		snprintf(err, errlen, "no table \"%s\" in the destination (create it, map it with "
@@ -809,6 +896,26 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
 		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");
 		return -1;
+	}
+	if (is_rowid_key(s) && f->op != DBLOG_OP_UPDATE) {
+		/* rowid tables: the rowid comes from the key */
+		size_t k = 0;
+		for (size_t i = 0; i < s->ncols; i++)
+			if (!dblog_json_streq(s->names[i], "rowid", 5)) {
+				s->names[k] = s->names[i];
+				s->vals[k++] = s->vals[i];
+			}
+		s->ncols = k;
+	}
+	for (size_t i = 0; i < s->ncols + s->nkeys + s->nbefore; i++) {
+		struct dblog_span nm = i < s->ncols ? s->names[i] : i < s->ncols + s->nkeys ?
+				       s->knames[i - s->ncols] : s->bnames[i - s->ncols - s->nkeys];
+		const char *p;
+		size_t n;
+		if (dblog_json_str(nm, &s->s2, &p, &n) && (memchr(p, 0, n) || !n)) {
+			snprintf(err, errlen, "a column name is empty or holds a NUL character");
+			return -1;
+		}
 	}
 	if ((f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT || f->op == DBLOG_OP_UPDATE) &&
 	    !s->ncols && !is_rowid_key(s)) {

@@ -13,9 +13,6 @@
 #include "dblog.h"
 #include "dblog_sqlite.h"
 
-/* json_object() takes at most 127 arguments here: 60 columns a call. */
-#define JSON_CHUNK 60
-
 static const char changelog_ddl[] =
 	"CREATE TABLE IF NOT EXISTS _dblog_changes(\n"
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
@@ -40,7 +37,9 @@ static const char changelog_ddl[] =
 
 /* ------------------------------------------------------------- setup */
 
-/* A column's value as JSON-able SQL: blobs become '\x' hex text. */
+/* A column's value as JSON text: blobs become "\\x..." hex strings, reals
+ * keep every digit they need to round-trip (json_object() prints only 15),
+ * infinities become strings. */
 static void
 value_expr(struct dblog_buf *b, const char *ref, const char *col)
 {
@@ -48,59 +47,48 @@ value_expr(struct dblog_buf *b, const char *ref, const char *col)
 	dblog_buf_adds(&c, ref);
 	dblog_buf_addc(&c, '.');
 	dblog_sql_ident(&c, col);
-	dblog_buf_printf(b, "CASE WHEN typeof(%s) = 'blob' THEN '\\x' || lower(hex(%s)) ELSE %s END",
-			 c.p, c.p, c.p);
+	const char *x = c.p;
+	dblog_buf_printf(b, "json_quote(CASE typeof(%s) WHEN 'blob' THEN '\\x' || lower(hex(%s)) "
+			 "WHEN 'real' THEN CASE WHEN abs(%s) > 1.7976931348623157e308 THEN "
+			 "CASE WHEN %s > 0 THEN 'Infinity' ELSE '-Infinity' END "
+			 "WHEN CAST(printf('%%!.15g', %s) AS REAL) = %s THEN json(printf('%%!.15g', %s)) "
+			 "ELSE json(printf('%%!.17g', %s)) END ELSE %s END)", x, x, x, x, x, x, x, x, x);
 	dblog_buf_free(&c);
 }
 
-/* json_object(...) over the columns (all, or the key columns) of t; past
- * JSON_CHUNK columns, json_insert(json_object(...), '$."c"', v, ...). */
+/* The JSON object text of the columns (all, or the key columns) of t, as
+ * one SQL expression: '{"a":' || json_quote(..) || ',"b":' || .. || '}'.
+ * No function-argument limit, any column name. Tables without a primary
+ * key are keyed by rowid, which full rows carry too. */
 static void
 object_expr(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *ref, int keys)
 {
-	if (keys && !t->npk) {
-		dblog_buf_printf(b, "json_object('rowid', %s.rowid)", ref);
-		return;
+	struct dblog_buf name = { 0 }, lit = { 0 };
+	int first = 1;
+	dblog_buf_addc(b, '(');
+	if (!t->npk) {
+		dblog_buf_printf(b, "'{\"rowid\":' || %s.rowid", ref);
+		first = 0;
 	}
-	struct dblog_buf e = { 0 }, w = { 0 }, path = { 0 };
-	size_t *idx = dblog_xmalloc((t->ncols + 1) * sizeof *idx), m = 0;
-	for (size_t i = 0; i < t->ncols; i++)
-		if (!keys || t->cols[i].pk)
-			idx[m++] = i;
-	for (size_t n = 0; n < m; n++) {
-		const struct dblog_sqlite_col *c = &t->cols[idx[n]];
-		if (n % JSON_CHUNK == 0) {
-			/* start a chunk, wrapping the previous ones */
-			dblog_buf_clear(&w);
-			dblog_buf_adds(&w, n ? "json_insert(" : "json_object(");
-			if (n) {
-				dblog_buf_add(&w, e.p, e.len);
-				dblog_buf_adds(&w, ", ");
-			}
-			dblog_buf_clear(&e);
-			dblog_buf_add(&e, w.p, w.len);
-		} else {
-			dblog_buf_adds(&e, ", ");
-		}
-		if (n >= JSON_CHUNK) {
-			dblog_buf_clear(&path);
-			dblog_buf_printf(&path, "$.\"%s\"", c->name);
-			dblog_sql_string(&e, path.p, path.len);
-		} else {
-			dblog_sql_string(&e, c->name, strlen(c->name));
-		}
-		dblog_buf_adds(&e, ", ");
-		value_expr(&e, ref, c->name);
-		if ((n + 1) % JSON_CHUNK == 0 || n + 1 == m)
-			dblog_buf_adds(&e, ")");
+	for (size_t i = 0; i < t->ncols && (t->npk || !keys); i++) {
+		const struct dblog_sqlite_col *c = &t->cols[i];
+		if (keys && !c->pk)
+			continue;
+		dblog_buf_clear(&name);
+		dblog_buf_addc(&name, first ? '{' : ',');
+		dblog_json_escape(&name, c->name, strlen(c->name));
+		dblog_buf_addc(&name, ':');
+		dblog_buf_clear(&lit);
+		dblog_sql_string(&lit, name.p, name.len);
+		if (!first)
+			dblog_buf_adds(b, " || ");
+		dblog_buf_printf(b, "%s || ", lit.p);
+		value_expr(b, ref, c->name);
+		first = 0;
 	}
-	if (!m)
-		dblog_buf_adds(&e, "json_object()");
-	dblog_buf_add(b, e.p, e.len);
-	free(idx);
-	dblog_buf_free(&e);
-	dblog_buf_free(&w);
-	dblog_buf_free(&path);
+	dblog_buf_adds(b, first ? "'{}')" : " || '}')");
+	dblog_buf_free(&name);
+	dblog_buf_free(&lit);
 }
 
 static void
@@ -124,8 +112,74 @@ drop_triggers(struct dblog_buf *b, const char *table)
 }
 
 /* The triggers that feed the changelog from table t. */
+/* The condition "a row of the table conflicts with NEW on a UNIQUE index
+ * other than the primary key" (into cond; empty when there is none). */
 static void
-table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t)
+unique_conflict(sqlite3 *db, const struct dblog_sqlite_table *t, const char *q, struct dblog_buf *cond)
+{
+	sqlite3_stmt *il, *ii;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" AND "
+			       "origin <> 'pk' AND NOT partial", -1, &il, NULL) != SQLITE_OK)
+		return;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_index_info(?1) ORDER BY seqno", -1, &ii,
+			       NULL) != SQLITE_OK) {
+		sqlite3_finalize(il);
+		return;
+	}
+	sqlite3_bind_text(il, 1, t->name, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(il) == SQLITE_ROW) {
+		struct dblog_buf one = { 0 };
+		int ok = 1, n = 0;
+		sqlite3_bind_text(ii, 1, (const char *)sqlite3_column_text(il, 0), -1, SQLITE_TRANSIENT);
+		while (sqlite3_step(ii) == SQLITE_ROW) {
+			const char *col = (const char *)sqlite3_column_text(ii, 0);
+			if (!col) {
+				ok = 0;   /* an expression index: not followed */
+				continue;
+			}
+			dblog_buf_adds(&one, n++ ? " AND " : "(");
+			dblog_buf_printf(&one, "%s.", q);
+			dblog_sql_ident(&one, col);
+			dblog_buf_adds(&one, " = NEW.");
+			dblog_sql_ident(&one, col);
+		}
+		sqlite3_reset(ii);
+		if (ok && n) {
+			dblog_buf_adds(cond, cond->len ? " OR " : "");
+			dblog_buf_add(cond, one.p, one.len);
+			dblog_buf_addc(cond, ')');
+		}
+		dblog_buf_free(&one);
+	}
+	sqlite3_finalize(il);
+	sqlite3_finalize(ii);
+}
+
+/* "T"."k1" IS NEW."k1" AND ... (or = json value of the stashed key) */
+static void
+pk_match(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *q, const char *other)
+{
+	int first = 1;
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (!t->cols[i].pk)
+			continue;
+		dblog_buf_adds(b, first ? "" : " AND ");
+		first = 0;
+		dblog_buf_printf(b, "%s.", q);
+		dblog_sql_ident(b, t->cols[i].name);
+		if (other) {
+			dblog_buf_adds(b, " IS NEW.");
+			dblog_sql_ident(b, t->cols[i].name);
+		} else {
+			dblog_buf_adds(b, " = (SELECT value FROM json_each(s.key) WHERE key = ");
+			dblog_sql_string(b, t->cols[i].name, strlen(t->cols[i].name));
+			dblog_buf_addc(b, ')');
+		}
+	}
+}
+
+static void
+table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *ucond)
 {
 	struct dblog_buf q = { 0 }, tl = { 0 }, kn = { 0 }, ko = { 0 }, rn = { 0 }, ro = { 0 }, rt = { 0 };
 	dblog_sql_ident(&q, t->name);
@@ -157,16 +211,37 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t)
 			dblog_buf_adds(b, " = NEW.");
 			dblog_sql_ident(b, t->cols[i].name);
 		}
-		dblog_buf_adds(b, ";\nEND;\n");
+		dblog_buf_adds(b, ";\n");
+		if (*ucond) {
+			/* rows a REPLACE would remove through another UNIQUE index */
+			dblog_buf_printf(b, "  DELETE FROM _dblog_stash WHERE tbl = %s || '#u';\n"
+					 "  INSERT OR REPLACE INTO _dblog_stash(tbl, key, row) SELECT %s || '#u', ",
+					 tl.p, tl.p);
+			object_expr(b, t, q.p, 1);
+			dblog_buf_printf(b, ", %s FROM %s WHERE (%s) AND NOT (", rt.p, q.p, ucond);
+			pk_match(b, t, q.p, "NEW");
+			dblog_buf_adds(b, ");\n");
+		}
+		dblog_buf_adds(b, "END;\n");
 	}
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "ins");
-	dblog_buf_printf(b, " AFTER INSERT ON %s BEGIN\n"
+	dblog_buf_printf(b, " AFTER INSERT ON %s BEGIN\n", q.p);
+	if (t->npk && *ucond) {
+		/* the stashed rows that are gone were removed by this REPLACE */
+		dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
+				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
+				 "    WHERE s.tbl = %s || '#u' AND NOT EXISTS (SELECT 1 FROM %s WHERE ",
+				 tl.p, tl.p, q.p);
+		pk_match(b, t, q.p, NULL);
+		dblog_buf_printf(b, ");\n  DELETE FROM _dblog_stash WHERE tbl = %s || '#u';\n", tl.p);
+	}
+	dblog_buf_printf(b, ""
 			 "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
 			 "    SELECT %s, CASE WHEN s.row IS NULL THEN 'insert' ELSE 'update' END, k.k, s.row, %s\n"
 			 "    FROM (SELECT %s AS k) AS k LEFT JOIN _dblog_stash AS s ON s.tbl = %s AND s.key = k.k;\n"
 			 "  DELETE FROM _dblog_stash WHERE tbl = %s AND key = %s;\n"
-			 "END;\n", q.p, tl.p, rn.p, kn.p, tl.p, tl.p, kn.p);
+			 "END;\n", tl.p, rn.p, kn.p, tl.p, tl.p, kn.p);
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "upd");
 	dblog_buf_printf(b, " AFTER UPDATE ON %s BEGIN\n"
@@ -178,8 +253,8 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t)
 	dblog_buf_printf(b, " AFTER DELETE ON %s BEGIN\n"
 			 "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
 			 "    VALUES(%s, 'delete', %s, %s);\n"
-			 "  DELETE FROM _dblog_stash WHERE tbl = %s AND key = %s;\n"
-			 "END;\n", q.p, tl.p, ko.p, ro.p, tl.p, ko.p);
+			 "  DELETE FROM _dblog_stash WHERE tbl IN (%s, %s || '#u') AND key = %s;\n"
+			 "END;\n", q.p, tl.p, ko.p, ro.p, tl.p, tl.p, ko.p);
 	struct dblog_buf *bufs[] = { &q, &tl, &kn, &ko, &rn, &ro, &rt };
 	for (size_t i = 0; i < 7; i++)
 		dblog_buf_free(bufs[i]);
@@ -257,7 +332,12 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 			dblog_warn("table \"%s\" has no primary key: its rows are identified by "
 				   "rowid (key {\"rowid\": N}); VACUUM may renumber them", t.name);
 		dblog_buf_clear(&sql);
-		table_triggers(&sql, &t);
+		struct dblog_buf ucond = { 0 }, qn = { 0 };
+		dblog_sql_ident(&qn, t.name);
+		unique_conflict(db, &t, qn.p, &ucond);
+		table_triggers(&sql, &t, ucond.p ? ucond.p : "");
+		dblog_buf_free(&ucond);
+		dblog_buf_free(&qn);
 		dblog_sqlite_table_free(&t);
 		if (dblog_sqlite_exec(db, sql.p, err, errlen))
 			goto out;
@@ -497,6 +577,8 @@ send_schema(struct dblog_sqlite_src *s, const char *table, int64_t pos)
 	if (sh->sent)
 		return 0;
 	sh->sent = 1;
+	if (!strcmp(sh->columns, "[]"))
+		return 0;   /* the table is gone (renamed or dropped): no shape to tell */
 	dblog_buf_clear(&s->line);
 	dblog_buf_adds(&s->line, "{\"op\":\"schema\"");
 	add_table(&s->line, table);
