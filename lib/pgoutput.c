@@ -390,6 +390,18 @@ on_begin(struct dblog_pgdec *d, struct rd *r)
 		d->reached_end = 1;
 		return 0;
 	}
+	/* written with the first message that is not Origin, so that begin
+	 * carries the origin too */
+	d->begin_pending = 1;
+	return 0;
+}
+
+static int
+flush_begin(struct dblog_pgdec *d)
+{
+	if (!d->begin_pending)
+		return 0;
+	d->begin_pending = 0;
 	struct dblog_buf *b = &d->line;
 	head(d, "begin", b);
 	common(d, b, 0);
@@ -431,6 +443,8 @@ dblog_pgdec_message(struct dblog_pgdec *d, const char *msg, size_t n)
 	if (d->reached_end && msg[0] != 'C')
 		return 0;
 	int in_skipped = d->in_tx && (d->skip_tx || d->reached_end);
+	if (msg[0] != 'O' && msg[0] != 'B' && !in_skipped && flush_begin(d))
+		return -1;
 	switch (msg[0]) {
 	case 'B': return on_begin(d, &r);
 	case 'C':

@@ -32,7 +32,7 @@ struct dblog_pgdec {
 	int (*on_commit)(void *ctx, uint64_t lsn);
 	void *ctx;
 	/* the transaction being decoded */
-	int in_tx, skip_tx;
+	int in_tx, skip_tx, begin_pending;
 	uint64_t tx_lsn, tx_end, last_commit, commits;
 	uint32_t xid;
 	int64_t seq;
