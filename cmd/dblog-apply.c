@@ -449,6 +449,15 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 			return 0;
 		}
 		open_batch(a);
+		if (a->in_tx) {
+			/* a transaction cut off (a source that reconnected sends it
+			 * again from its begin): what came of it is dropped */
+			dblog_warn("line %llu: a transaction began before the previous one "
+				   "committed; the unfinished one was not applied",
+				   (unsigned long long)lineno);
+			if (a->sink->ops->rollback_to(a->sink, err, sizeof err))
+				sink_fail("cannot roll back", err);
+		}
 		if (a->sink->ops->savepoint(a->sink, err, sizeof err))
 			sink_fail("cannot start a savepoint", err);
 		a->in_tx = 1;

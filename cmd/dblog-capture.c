@@ -41,6 +41,8 @@ static const char usage_text[] =
 	"      --heartbeat DUR      emit a heartbeat after DUR without events\n"
 	"      --endpos LSN         stop after the transactions committed up to LSN\n"
 	"      --status-interval DUR  standby status updates (default 10s)\n"
+	"      --retry N            on a lost connection, connect again up to N times\n"
+	"                           with backoff (default 0: exit 3)\n"
 	"\n"
 	"Common:\n"
 	"  -u, --unbuffered         flush after every event\n"
@@ -51,7 +53,7 @@ static const char usage_text[] =
 	"See dblog-capture(1) and dblog-event(5).\n";
 
 enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR,
-       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS };
+       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS, OPT_RETRY };
 
 static const struct option longopts[] = {
 	/* setup */
@@ -73,6 +75,7 @@ static const struct option longopts[] = {
 	{ "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
 	{ "endpos", required_argument, NULL, OPT_ENDPOS },
 	{ "status-interval", required_argument, NULL, OPT_STATUS },
+	{ "retry", required_argument, NULL, OPT_RETRY },
 	/* common */
 	{ "unbuffered", no_argument, NULL, 'u' },
 	{ "help", no_argument, NULL, 'h' },
@@ -85,7 +88,7 @@ enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC, M_INCREMENTAL };
 struct opts {
 	int setup, teardown, follow, until, prune, unbuffered, pg, poll_set;
 	const char *slot, *publication;
-	int64_t heartbeat_ms, status_ms;
+	int64_t heartbeat_ms, status_ms, retries;
 	uint64_t endpos;
 	enum mode mode;
 	struct dblog_list tables;
@@ -118,6 +121,10 @@ parse_options(struct opts *o, int argc, char **argv)
 		case 'f': o->follow = 1; break;
 		case OPT_UNTIL: o->until = 1; break;
 		case OPT_SLOT: o->slot = optarg; break;
+		case OPT_RETRY:
+			if (dblog_parse_count(optarg, &o->retries) || o->retries > 1000000)
+				dblog_usage_error("--retry: expected a count, got '%s'", optarg);
+			break;
 		case OPT_PUB: o->publication = optarg; break;
 		case OPT_HEARTBEAT:
 			if (dblog_parse_duration(optarg, &o->heartbeat_ms) || o->heartbeat_ms <= 0)
@@ -190,9 +197,9 @@ check_options(struct opts *o)
 		check_pg(o);
 		return;
 	}
-	if (o->slot || o->publication || o->heartbeat_ms || o->endpos || o->status_ms)
-		dblog_usage_error("--slot, --publication, --heartbeat, --endpos and --status-interval "
-				  "go with PostgreSQL sources");
+	if (o->slot || o->publication || o->heartbeat_ms || o->endpos || o->status_ms || o->retries)
+		dblog_usage_error("--slot, --publication, --heartbeat, --endpos, --status-interval and "
+				  "--retry go with PostgreSQL sources");
 	if (strncmp(o->source, "sqlite:", 7))
 		dblog_usage_error("SOURCE must be sqlite:PATH, got '%s'", o->source);
 	o->path = o->source + 7;
@@ -387,6 +394,7 @@ run_pg(struct opts *o)
 			o->mode == M_SNAPSHOT_THEN_CDC ? DBLOG_PG_SNAPSHOT_THEN_CDC : DBLOG_PG_CDC,
 		.until = o->until, .unbuffered = o->unbuffered, .endpos = o->endpos,
 		.heartbeat_ms = o->heartbeat_ms, .status_ms = o->status_ms, .stop = &dblog_stop,
+		.retries = (int)o->retries,
 	};
 	if (o->setup || o->teardown) {
 		int retry;

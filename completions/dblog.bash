@@ -69,6 +69,7 @@ _dblog_spec_dblog-capture() {
 		'- --heartbeat WORD'
 		'- --endpos WORD'
 		'- --status-interval WORD'
+		'- --retry WORD'
 		# common
 		'-u --unbuffered -'
 		'-h --help -'

@@ -75,6 +75,7 @@ complete -c dblog-capture -l publication -x -d 'publication (default: dblog)'
 complete -c dblog-capture -l heartbeat -x -d 'emit a heartbeat after DUR without events'
 complete -c dblog-capture -l endpos -x -d 'stop after the transactions committed up to LSN'
 complete -c dblog-capture -l status-interval -x -d 'standby status updates (default 10s)'
+complete -c dblog-capture -l retry -x -d 'connect again up to N times on a lost connection'
 # common
 complete -c dblog-capture -s u -l unbuffered -d 'flush after every event'
 complete -c dblog-capture -s h -l help -d 'show the help and exit'

@@ -45,6 +45,8 @@ struct dblog_pgtypes;
  * unknown types are then text). */
 struct dblog_pgtypes *dblog_pgtypes_new(PGconn *conn);
 void dblog_pgtypes_free(struct dblog_pgtypes *t);
+/* Look types up through conn from now on (after a reconnect). */
+void dblog_pgtypes_set_conn(struct dblog_pgtypes *t, PGconn *conn);
 /* The type (borrowed, cached). Never NULL. */
 const struct dblog_pgtype *dblog_pgtype(struct dblog_pgtypes *t, uint32_t oid);
 /* Append the JSON for the text form s[0..n) of a value of type oid. */

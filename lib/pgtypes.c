@@ -53,6 +53,12 @@ dblog_pgtypes_new(PGconn *conn)
 }
 
 void
+dblog_pgtypes_set_conn(struct dblog_pgtypes *t, PGconn *conn)
+{
+	t->conn = conn;
+}
+
+void
 dblog_pgtypes_free(struct dblog_pgtypes *t)
 {
 	if (!t)

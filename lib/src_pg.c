@@ -467,7 +467,7 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 		}
 		if (n == -1) {
 			PGresult *r = PQgetResult(s->repl);
-			const char *m = PQresultStatus(r) == PGRES_COMMAND_OK ? "done" : PQresultErrorMessage(r);
+			const char *m = PQresultStatus(r) == PGRES_COMMAND_OK ? "the server closed the stream" : PQresultErrorMessage(r);
 			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			const char *fix = "";
 			/* connection and operator-intervention classes are temporary */
@@ -476,7 +476,7 @@ stream_loop(struct stream *s, char *err, size_t errlen)
 				fix = " (the publication is missing, or was created after the slot: run "
 				      "dblog-capture --teardown, then --setup; changes since the slot was "
 				      "made are not recoverable from it)";
-			snprintf(err, errlen, "the server ended replication: %.*s%s", (int)strcspn(m, "\n"),
+			snprintf(err, errlen, "replication ended: %.*s%s", (int)strcspn(m, "\n"),
 				 m, fix);
 			PQclear(r);
 			return temp ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
@@ -844,6 +844,48 @@ load_start(struct stream *s, uint64_t *start, int *have, char *err, size_t errle
 	return 0;
 }
 
+/* --retry: wait (1s, 2s, 4s, ... up to 30s), connect again and go on from
+ * what was confirmed; transactions already written are not written again,
+ * one that was cut off is sent again from its begin. 0, or -1 (err set). */
+static int
+reconnect(struct stream *s, int attempt, uint64_t *start, char *err, size_t errlen)
+{
+	int64_t wait = 1000LL << (attempt < 5 ? attempt : 5);
+	if (wait > 30000)
+		wait = 30000;
+	dblog_warn("%s; connecting again in %llds (%d of %d)", err, (long long)(wait / 1000),
+		   attempt + 1, s->o->retries);
+	for (int64_t t = 0; t < wait && !(s->o->stop && *s->o->stop); t += 100)
+		usleep(100000);
+	if (fflush(s->out)) {
+		s->write_failed = 1;
+		return -1;
+	}
+	PQfinish(s->repl);
+	PQfinish(s->sql);
+	s->repl = s->sql = NULL;
+	int retry;
+	s->sql = dblog_pg_connect(s->o->conninfo, 0, err, errlen, &retry);
+	if (s->sql)
+		s->repl = dblog_pg_connect(s->o->conninfo, 1, err, errlen, &retry);
+	if (!s->repl) {
+		if (!s->sql)
+			s->sql = NULL;
+		s->dec.conn = s->sql;
+		dblog_pgtypes_set_conn(s->dec.types, s->sql);
+		return -1;
+	}
+	s->dec.conn = s->sql;
+	dblog_pgtypes_set_conn(s->dec.types, s->sql);
+	if (s->dec.last_commit > s->dec.skip_lsn) {
+		s->dec.skip_lsn = s->dec.last_commit;
+		s->dec.skip_has_seq = 0;
+	}
+	s->dec.in_tx = s->dec.skip_tx = s->dec.begin_pending = 0;
+	*start = s->confirm;
+	return 0;
+}
+
 int
 dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t errlen)
 {
@@ -897,10 +939,18 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 		s.dec.stop_before = o->endpos;
 		s.target = o->endpos + 1;
 	}
-	s.last_event = s.last_status = s.last_cp_check = dblog_now_ms();
-	if (start_replication(&s, start, err, errlen))
-		goto out;
-	status = stream_loop(&s, err, errlen);
+	for (int attempt = 0;; attempt++) {
+		s.last_event = s.last_status = s.last_cp_check = dblog_now_ms();
+		status = start_replication(&s, start, err, errlen) ? DBLOG_EXIT_FAIL
+								    : stream_loop(&s, err, errlen);
+		if (status != DBLOG_EXIT_RETRY || attempt >= o->retries || s.write_failed ||
+		    (o->stop && *o->stop))
+			break;
+		if (reconnect(&s, attempt, &start, err, errlen)) {
+			status = DBLOG_EXIT_RETRY;
+			break;
+		}
+	}
 out:
 	if (s.write_failed) {
 		status = DBLOG_EXIT_FAIL;
@@ -911,6 +961,7 @@ out:
 	dblog_pgdec_free(&s.dec);
 	if (s.repl)
 		PQfinish(s.repl);
-	PQfinish(s.sql);
+	if (s.sql)
+		PQfinish(s.sql);
 	return status;
 }
