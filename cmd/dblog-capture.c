@@ -41,6 +41,7 @@ static const char usage_text[] =
 	"      --heartbeat DUR      emit a heartbeat after DUR without events\n"
 	"      --endpos LSN         stop after the transactions committed up to LSN\n"
 	"      --status-interval DUR  standby status updates (default 10s)\n"
+	"      --snapshot-jobs N    read the snapshot's tables on N connections at once\n"
 	"      --retry N            on a lost connection, connect again up to N times\n"
 	"                           with backoff (default 0: exit 3)\n"
 	"\n"
@@ -53,7 +54,7 @@ static const char usage_text[] =
 	"See dblog-capture(1) and dblog-event(5).\n";
 
 enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR,
-       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS, OPT_RETRY };
+       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS, OPT_RETRY, OPT_JOBS };
 
 static const struct option longopts[] = {
 	/* setup */
@@ -76,6 +77,7 @@ static const struct option longopts[] = {
 	{ "endpos", required_argument, NULL, OPT_ENDPOS },
 	{ "status-interval", required_argument, NULL, OPT_STATUS },
 	{ "retry", required_argument, NULL, OPT_RETRY },
+	{ "snapshot-jobs", required_argument, NULL, OPT_JOBS },
 	/* common */
 	{ "unbuffered", no_argument, NULL, 'u' },
 	{ "help", no_argument, NULL, 'h' },
@@ -88,7 +90,7 @@ enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC, M_INCREMENTAL };
 struct opts {
 	int setup, teardown, follow, until, prune, unbuffered, pg, poll_set;
 	const char *slot, *publication;
-	int64_t heartbeat_ms, status_ms, retries;
+	int64_t heartbeat_ms, status_ms, retries, jobs;
 	uint64_t endpos;
 	enum mode mode;
 	struct dblog_list tables;
@@ -121,6 +123,10 @@ parse_options(struct opts *o, int argc, char **argv)
 		case 'f': o->follow = 1; break;
 		case OPT_UNTIL: o->until = 1; break;
 		case OPT_SLOT: o->slot = optarg; break;
+		case OPT_JOBS:
+			if (dblog_parse_count(optarg, &o->jobs) || o->jobs < 1 || o->jobs > 64)
+				dblog_usage_error("--snapshot-jobs: expected 1 to 64, got '%s'", optarg);
+			break;
 		case OPT_RETRY:
 			if (dblog_parse_count(optarg, &o->retries) || o->retries > 1000000)
 				dblog_usage_error("--retry: expected a count, got '%s'", optarg);
@@ -197,9 +203,10 @@ check_options(struct opts *o)
 		check_pg(o);
 		return;
 	}
-	if (o->slot || o->publication || o->heartbeat_ms || o->endpos || o->status_ms || o->retries)
-		dblog_usage_error("--slot, --publication, --heartbeat, --endpos, --status-interval and "
-				  "--retry go with PostgreSQL sources");
+	if (o->slot || o->publication || o->heartbeat_ms || o->endpos || o->status_ms || o->retries ||
+	    o->jobs)
+		dblog_usage_error("--slot, --publication, --heartbeat, --endpos, --status-interval, "
+				  "--retry and --snapshot-jobs go with PostgreSQL sources");
 	if (strncmp(o->source, "sqlite:", 7))
 		dblog_usage_error("SOURCE must be sqlite:PATH, got '%s'", o->source);
 	o->path = o->source + 7;
@@ -394,7 +401,7 @@ run_pg(struct opts *o)
 			o->mode == M_SNAPSHOT_THEN_CDC ? DBLOG_PG_SNAPSHOT_THEN_CDC : DBLOG_PG_CDC,
 		.until = o->until, .unbuffered = o->unbuffered, .endpos = o->endpos,
 		.heartbeat_ms = o->heartbeat_ms, .status_ms = o->status_ms, .stop = &dblog_stop,
-		.retries = (int)o->retries,
+		.retries = (int)o->retries, .snapshot_jobs = (int)o->jobs,
 	};
 	if (o->setup || o->teardown) {
 		int retry;

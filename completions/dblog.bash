@@ -70,6 +70,7 @@ _dblog_spec_dblog-capture() {
 		'- --endpos WORD'
 		'- --status-interval WORD'
 		'- --retry WORD'
+		'- --snapshot-jobs WORD'
 		# common
 		'-u --unbuffered -'
 		'-h --help -'

@@ -76,6 +76,7 @@ complete -c dblog-capture -l heartbeat -x -d 'emit a heartbeat after DUR without
 complete -c dblog-capture -l endpos -x -d 'stop after the transactions committed up to LSN'
 complete -c dblog-capture -l status-interval -x -d 'standby status updates (default 10s)'
 complete -c dblog-capture -l retry -x -d 'connect again up to N times on a lost connection'
+complete -c dblog-capture -l snapshot-jobs -x -d 'read the snapshot on N connections at once'
 # common
 complete -c dblog-capture -s u -l unbuffered -d 'flush after every event'
 complete -c dblog-capture -s h -l help -d 'show the help and exit'

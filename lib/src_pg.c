@@ -558,21 +558,32 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 		      "'pg\\_toast%' ORDER BY 1, 2");
 }
 
-/* Emit the rows of one table in key order; *seq counts across tables. */
+/* One snapshot job: a connection in the shared snapshot reading one table
+ * at a time through a cursor, a fetch in flight while the others work. */
+struct snapjob {
+	PGconn *c;
+	int busy;              /* a FETCH is in flight */
+	int *keypos;           /* per column: position in the key, 0 if none */
+	struct dblog_buf tn;   /* "schema.name" */
+};
+
+/* Prepare the next table on job j: its schema event, then a cursor in key
+ * order. 0, or -1 with err. */
 static int
-snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name, const char *pos,
-	       const char *now, int64_t *seq, char *err, size_t errlen)
+job_table(struct stream *s, struct snapjob *j, const char *schema, const char *name,
+	  const char *pos, char *err, size_t errlen)
 {
-	struct dblog_buf qn = { 0 }, sql = { 0 }, cols = { 0 }, tn = { 0 }, line = { 0 };
+	struct dblog_buf qn = { 0 }, sql = { 0 }, cols = { 0 }, line = { 0 };
 	int rc = -1;
 	ident(&qn, schema);
 	dblog_buf_addc(&qn, '.');
 	ident(&qn, name);
-	dblog_buf_printf(&tn, "%s.%s", schema, name);
+	dblog_buf_clear(&j->tn);
+	dblog_buf_printf(&j->tn, "%s.%s", schema, name);
 	const char *p[1] = { qn.p };
 	/* key columns as the stream has them: the replica identity (the
 	 * primary key, a chosen index, or every column under FULL) */
-	PGresult *a = PQexecParams(c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
+	PGresult *a = PQexecParams(j->c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
 		"CASE WHEN c.relreplident = 'f' THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
 		"WHERE k.att = a.attnum), 0) END FROM pg_catalog.pg_attribute a "
@@ -581,115 +592,225 @@ snapshot_table(struct stream *s, PGconn *c, const char *schema, const char *name
 		"((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 		1, NULL, p, NULL, NULL, 0);
-	PGresult *r = NULL;
 	if (PQresultStatus(a) != PGRES_TUPLES_OK) {
-		snprintf(err, errlen, "cannot read the columns of %s: %s", tn.p, PQresultErrorMessage(a));
+		snprintf(err, errlen, "cannot read the columns of %s: %s", j->tn.p, PQresultErrorMessage(a));
 		goto out;
 	}
 	int nc = PQntuples(a), nkeys = 0;
-	int *keypos = calloc((size_t)nc + 1, sizeof *keypos);
+	free(j->keypos);
+	j->keypos = calloc((size_t)nc + 1, sizeof *j->keypos);
 	dblog_buf_addc(&cols, '[');
 	for (int i = 0; i < nc; i++) {
-		keypos[i] = atoi(PQgetvalue(a, i, 3));
-		nkeys += keypos[i] > 0;
+		j->keypos[i] = atoi(PQgetvalue(a, i, 3));
+		nkeys += j->keypos[i] > 0;
 		dblog_buf_adds(&cols, i ? ",{\"name\":" : "{\"name\":");
 		dblog_json_escape(&cols, PQgetvalue(a, i, 0), strlen(PQgetvalue(a, i, 0)));
 		dblog_buf_adds(&cols, ",\"type\":");
 		dblog_json_escape(&cols, PQgetvalue(a, i, 1), strlen(PQgetvalue(a, i, 1)));
-		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s}", keypos[i] ? "true" : "false",
+		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s}", j->keypos[i] ? "true" : "false",
 				 PQgetvalue(a, i, 2)[0] == 't' ? "false" : "true");
 	}
 	dblog_buf_addc(&cols, ']');
-	/* the schema event, then the rows */
 	dblog_buf_adds(&line, "{\"op\":\"schema\",\"table\":");
-	dblog_json_escape(&line, tn.p, tn.len);
+	dblog_json_escape(&line, j->tn.p, j->tn.len);
 	dblog_buf_adds(&line, ",\"source\":");
 	dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
 	dblog_buf_printf(&line, ",\"pos\":\"%s\",\"columns\":%s}", pos, cols.p);
-	if (emit_line(s, line.p, line.len)) {
-		free(keypos);
+	if (emit_line(s, line.p, line.len))
 		goto out;
-	}
 	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT * FROM %s", qn.p);
 	for (int k = 1, first = 1; k <= nkeys; k++)
 		for (int i = 0; i < nc; i++)
-			if (keypos[i] == k) {
+			if (j->keypos[i] == k) {
 				dblog_buf_adds(&sql, first ? " ORDER BY " : ", ");
 				ident(&sql, PQgetvalue(a, i, 0));
 				first = 0;
 			}
 	char msg[512];
-	if (dblog_pg_exec(c, sql.p, msg, sizeof msg)) {
-		snprintf(err, errlen, "cannot read %s: %s", tn.p, msg);
-		free(keypos);
+	if (dblog_pg_exec(j->c, sql.p, msg, sizeof msg)) {
+		snprintf(err, errlen, "cannot read %s: %s", j->tn.p, msg);
 		goto out;
 	}
-	for (;;) {
-		r = PQexec(c, "FETCH 10000 FROM dblog_snapshot");
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			snprintf(err, errlen, "cannot read %s: %s", tn.p, PQresultErrorMessage(r));
-			free(keypos);
-			goto out;
-		}
-		int nr = PQntuples(r);
-		for (int row = 0; row < nr; row++) {
-			char id[37], tag[48];
-			snprintf(tag, sizeof tag, "snapshot:%s", pos);
-			dblog_event_id(s->dec.name, tag, *seq, id);
-			dblog_buf_clear(&line);
-			dblog_buf_adds(&line, "{\"op\":\"snapshot\",\"table\":");
-			dblog_json_escape(&line, tn.p, tn.len);
-			dblog_buf_adds(&line, ",\"source\":");
-			dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
-			dblog_buf_printf(&line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\","
-					 "\"id\":\"%s\"", pos, (long long)(*seq)++, now, id);
-			for (int pass = 0; pass < 2; pass++) {
-				dblog_buf_adds(&line, pass ? ",\"after\":{" : ",\"key\":{");
-				int first = 1;
-				for (int i = 0; i < PQnfields(r); i++) {
-					if (!pass && !keypos[i])
-						continue;
-					if (!first)
-						dblog_buf_addc(&line, ',');
-					first = 0;
-					const char *fn = PQfname(r, i);
-					dblog_json_escape(&line, fn, strlen(fn));
-					dblog_buf_addc(&line, ':');
-					if (PQgetisnull(r, row, i))
-						dblog_buf_adds(&line, "null");
-					else
-						dblog_pg_value(s->dec.types, PQftype(r, i), PQgetvalue(r, row, i),
-							       (size_t)PQgetlength(r, row, i), &line);
-				}
-				dblog_buf_addc(&line, '}');
-			}
-			dblog_buf_addc(&line, '}');
-			if (emit_line(s, line.p, line.len)) {
-				free(keypos);
-				goto out;
-			}
-		}
-		PQclear(r);
-		r = NULL;
-		if (nr == 0)
-			break;
-		if (s->o->stop && *s->o->stop) {
-			/* stopped: the snapshot is incomplete, a later run redoes it */
-			free(keypos);
-			snprintf(err, errlen, "stopped inside the snapshot of %s", tn.p);
-			s->stopped = 1;
-			goto out;
-		}
-	}
-	free(keypos);
-	rc = dblog_pg_exec(c, "CLOSE dblog_snapshot", err, errlen);
-out:;
+	rc = 0;
+out:
 	PQclear(a);
-	PQclear(r);
-	struct dblog_buf *bufs[] = { &qn, &sql, &cols, &tn, &line };
-	for (size_t i = 0; i < 5; i++)
+	struct dblog_buf *bufs[] = { &qn, &sql, &cols, &line };
+	for (size_t i = 0; i < 4; i++)
 		dblog_buf_free(bufs[i]);
 	return rc;
+}
+
+/* Emit the rows of a FETCH result; *seq counts across tables. */
+static int
+job_rows(struct stream *s, struct snapjob *j, PGresult *r, const char *pos, const char *now,
+	 int64_t *seq)
+{
+	struct dblog_buf *line = &s->dec.line;
+	char id[37], tag[48];
+	snprintf(tag, sizeof tag, "snapshot:%s", pos);
+	for (int row = 0; row < PQntuples(r); row++) {
+		dblog_event_id(s->dec.name, tag, *seq, id);
+		dblog_buf_clear(line);
+		dblog_buf_adds(line, "{\"op\":\"snapshot\",\"table\":");
+		dblog_json_escape(line, j->tn.p, j->tn.len);
+		dblog_buf_adds(line, ",\"source\":");
+		dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
+		dblog_buf_printf(line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\","
+				 "\"id\":\"%s\"", pos, (long long)(*seq)++, now, id);
+		for (int pass = 0; pass < 2; pass++) {
+			dblog_buf_adds(line, pass ? ",\"after\":{" : ",\"key\":{");
+			int first = 1;
+			for (int i = 0; i < PQnfields(r); i++) {
+				if (!pass && !j->keypos[i])
+					continue;
+				if (!first)
+					dblog_buf_addc(line, ',');
+				first = 0;
+				const char *fn = PQfname(r, i);
+				dblog_json_escape(line, fn, strlen(fn));
+				dblog_buf_addc(line, ':');
+				if (PQgetisnull(r, row, i))
+					dblog_buf_adds(line, "null");
+				else
+					dblog_pg_value(s->dec.types, PQftype(r, i), PQgetvalue(r, row, i),
+						       (size_t)PQgetlength(r, row, i), line);
+			}
+			dblog_buf_addc(line, '}');
+		}
+		dblog_buf_addc(line, '}');
+		if (emit_line(s, line->p, line->len))
+			return -1;
+	}
+	return 0;
+}
+
+/* Open the snapshot on every job's connection: the exported snap, or
+ * one exported by the first job. 0, or -1 with msg. */
+static int
+jobs_open(struct stream *s, struct snapjob *jobs, int n, const char *snap, char *msg, size_t len)
+{
+	int retry;
+	char *own = NULL;
+	for (int k = 0; k < n; k++) {
+		jobs[k].c = dblog_pg_connect(s->o->conninfo, 0, msg, len, &retry);
+		if (!jobs[k].c ||
+		    dblog_pg_exec(jobs[k].c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", msg, len))
+			goto fail;
+		if (!snap && k == 0 && n > 1) {
+			own = query1(jobs[0].c, "SELECT pg_catalog.pg_export_snapshot()", 0, NULL, msg, len);
+			if (!own)
+				goto fail;
+			continue;
+		}
+		const char *use = snap ? snap : own;
+		if (use) {
+			struct dblog_buf q = { 0 };
+			dblog_buf_adds(&q, "SET TRANSACTION SNAPSHOT ");
+			literal(&q, use);
+			int e = dblog_pg_exec(jobs[k].c, q.p, msg, len);
+			dblog_buf_free(&q);
+			if (e)
+				goto fail;
+		}
+	}
+	free(own);
+	return 0;
+fail:
+	free(own);
+	return -1;
+}
+
+static void
+jobs_close(struct snapjob *jobs, int n)
+{
+	for (int k = 0; k < n; k++) {
+		if (jobs[k].c)
+			PQfinish(jobs[k].c);
+		free(jobs[k].keypos);
+		dblog_buf_free(&jobs[k].tn);
+	}
+	free(jobs);
+}
+
+/* Read the tables with the jobs: each takes the next table when it is
+ * free; fetches run in parallel on the server, rows are written here. */
+static int
+jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, const char *pos,
+	 const char *now, char *err, size_t errlen)
+{
+	int next = 0, ntables = PQntuples(t), active = 0;
+	int64_t seq = 0;
+	for (;;) {
+		for (int k = 0; k < n; k++) {
+			if (jobs[k].busy || next >= ntables)
+				continue;
+			if (job_table(s, &jobs[k], PQgetvalue(t, next, 0), PQgetvalue(t, next, 1), pos,
+				      err, errlen))
+				return -1;
+			next++;
+			if (!PQsendQuery(jobs[k].c, "FETCH 10000 FROM dblog_snapshot")) {
+				snprintf(err, errlen, "snapshot: %s", PQerrorMessage(jobs[k].c));
+				return -1;
+			}
+			jobs[k].busy = 1;
+			active++;
+		}
+		if (!active)
+			return 0;
+		fd_set rs;
+		int maxfd = -1;
+		FD_ZERO(&rs);
+		for (int k = 0; k < n; k++)
+			if (jobs[k].busy) {
+				FD_SET(PQsocket(jobs[k].c), &rs);
+				if (PQsocket(jobs[k].c) > maxfd)
+					maxfd = PQsocket(jobs[k].c);
+			}
+		struct timeval tv = { 1, 0 };
+		if (select(maxfd + 1, &rs, NULL, NULL, &tv) < 0 && errno != EINTR)
+			return -1;
+		for (int k = 0; k < n; k++) {
+			struct snapjob *j = &jobs[k];
+			if (!j->busy || !FD_ISSET(PQsocket(j->c), &rs))
+				continue;
+			if (!PQconsumeInput(j->c)) {
+				snprintf(err, errlen, "snapshot: %s", PQerrorMessage(j->c));
+				return -1;
+			}
+			if (PQisBusy(j->c))
+				continue;
+			PGresult *r;
+			int rows = -1, bad = 0;
+			while ((r = PQgetResult(j->c))) {
+				if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+					snprintf(err, errlen, "cannot read %s: %s", j->tn.p, PQresultErrorMessage(r));
+					bad = 1;
+				} else {
+					rows = PQntuples(r);
+					if (job_rows(s, j, r, pos, now, &seq))
+						bad = 1, err[0] = 0;
+				}
+				PQclear(r);
+			}
+			if (bad)
+				return -1;
+			if (s->o->stop && *s->o->stop) {
+				/* stopped: the snapshot is incomplete, a later run redoes it */
+				snprintf(err, errlen, "stopped inside the snapshot of %s", j->tn.p);
+				s->stopped = 1;
+				return -1;
+			}
+			if (rows == 0) {
+				j->busy = 0;
+				active--;
+				if (dblog_pg_exec(j->c, "CLOSE dblog_snapshot", err, errlen))
+					return -1;
+			} else if (!PQsendQuery(j->c, "FETCH 10000 FROM dblog_snapshot")) {
+				snprintf(err, errlen, "snapshot: %s", PQerrorMessage(j->c));
+				return -1;
+			}
+		}
+	}
 }
 
 /* Read every table inside snapshot `snap` (NULL: a fresh REPEATABLE READ
@@ -698,25 +819,16 @@ static int
 snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, char *err, size_t errlen)
 {
 	char pos[24], now[40], msg[512];
-	int retry;
+	int n = s->o->snapshot_jobs > 0 ? s->o->snapshot_jobs : 1;
 	dblog_lsn_format(lsn, pos, sizeof pos);
 	dblog_time_format(dblog_time_now(), now, sizeof now);
-	PGconn *c = dblog_pg_connect(s->o->conninfo, 0, err, errlen, &retry);
-	if (!c)
-		return -1;
+	struct snapjob *jobs = calloc((size_t)n, sizeof *jobs);
+	if (!jobs)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
 	int rc = -1;
-	if (dblog_pg_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", msg, sizeof msg))
+	if (jobs_open(s, jobs, n, snap, msg, sizeof msg))
 		goto fail;
-	if (snap) {
-		struct dblog_buf q = { 0 };
-		dblog_buf_adds(&q, "SET TRANSACTION SNAPSHOT ");
-		literal(&q, snap);
-		int e = dblog_pg_exec(c, q.p, msg, sizeof msg);
-		dblog_buf_free(&q);
-		if (e)
-			goto fail;
-	}
-	PGresult *t = snapshot_tables(c, s->o, use_pub);
+	PGresult *t = snapshot_tables(jobs[0].c, s->o, use_pub);
 	if (PQresultStatus(t) != PGRES_TUPLES_OK) {
 		snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(t));
 		PQclear(t);
@@ -728,17 +840,11 @@ snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, char *er
 		PQclear(t);
 		goto fail;
 	}
-	int64_t seq = 0;
-	for (int i = 0; i < PQntuples(t); i++)
-		if (snapshot_table(s, c, PQgetvalue(t, i, 0), PQgetvalue(t, i, 1), pos, now, &seq,
-				   err, errlen)) {
-			PQclear(t);
-			PQfinish(c);
-			return -1;
-		}
+	rc = jobs_run(s, jobs, n, t, pos, now, err, errlen);
 	PQclear(t);
-	dblog_pg_exec(c, "COMMIT", msg, sizeof msg);
-	PQfinish(c);
+	jobs_close(jobs, n);
+	if (rc)
+		return -1;
 	struct dblog_buf hb = { 0 };
 	dblog_buf_adds(&hb, "{\"op\":\"heartbeat\",\"source\":");
 	dblog_buf_add(&hb, s->dec.src.p, s->dec.src.len);
@@ -750,8 +856,8 @@ snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, char *er
 	return rc;
 fail:
 	snprintf(err, errlen, "snapshot: %.*s", (int)strcspn(msg, "\n"), msg);
-	PQfinish(c);
-	return rc;
+	jobs_close(jobs, n);
+	return -1;
 }
 
 /* CREATE_REPLICATION_SLOT with an exported snapshot (the slot is made

@@ -13,7 +13,7 @@ struct dblog_pgsrc_opts {
 	const char *conninfo, *slot, *publication, *name, *checkpoint;
 	const struct dblog_list *tables;
 	enum dblog_pgsrc_mode mode;
-	int until, unbuffered, retries;
+	int until, unbuffered, retries, snapshot_jobs;
 	uint64_t endpos;               /* 0: none */
 	int64_t heartbeat_ms;          /* 0: no heartbeats */
 	int64_t status_ms;             /* standby status update interval */
