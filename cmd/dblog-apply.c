@@ -340,7 +340,7 @@ complete(struct apply *a, const struct dblog_fields *f, int with_seq)
 		json_object_set_new(p, "cursor", json_deep_copy(cursor));
 	dblog_cursor_merge(p, f->cursor);
 	/* a position inside a snapshot: an interrupted snapshot is redone */
-	if (f->op == DBLOG_OP_SNAPSHOT)
+	if (f->op == DBLOG_OP_SNAPSHOT && !f->cursor.p)
 		json_object_set_new(p, "snapshot", json_true());
 	json_decref(a->pending);
 	a->pending = p;

@@ -175,9 +175,12 @@ parse_options(struct opts *o, int argc, char **argv)
 static void
 check_pg(struct opts *o)
 {
-	if (o->prune || o->poll_set || o->cursor || o->mode == M_INCREMENTAL)
-		dblog_usage_error("--prune, --poll-interval and --mode incremental go with sqlite: "
-				  "sources");
+	if (o->prune)
+		dblog_usage_error("--prune goes with sqlite: sources");
+	if ((o->mode == M_INCREMENTAL) != (o->cursor != NULL))
+		dblog_usage_error("--mode incremental and --cursor COLUMN go together");
+	if (o->poll_set && o->mode != M_INCREMENTAL)
+		dblog_usage_error("--poll-interval goes with sqlite: sources and --mode incremental");
 	if (o->setup && o->teardown)
 		dblog_usage_error("--setup and --teardown exclude each other");
 	if ((o->follow && o->until) || (o->follow && o->endpos))
@@ -398,7 +401,9 @@ run_pg(struct opts *o)
 		.conninfo = o->source, .slot = o->slot, .publication = o->publication,
 		.name = o->name, .checkpoint = o->checkpoint, .tables = &o->tables,
 		.mode = o->mode == M_SNAPSHOT ? DBLOG_PG_SNAPSHOT :
-			o->mode == M_SNAPSHOT_THEN_CDC ? DBLOG_PG_SNAPSHOT_THEN_CDC : DBLOG_PG_CDC,
+			o->mode == M_SNAPSHOT_THEN_CDC ? DBLOG_PG_SNAPSHOT_THEN_CDC :
+			o->mode == M_INCREMENTAL ? DBLOG_PG_INCREMENTAL : DBLOG_PG_CDC,
+		.cursor = o->cursor, .poll_ms = o->poll_ms,
 		.until = o->until, .unbuffered = o->unbuffered, .endpos = o->endpos,
 		.heartbeat_ms = o->heartbeat_ms, .status_ms = o->status_ms, .stop = &dblog_stop,
 		.retries = (int)o->retries, .snapshot_jobs = (int)o->jobs,

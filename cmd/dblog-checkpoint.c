@@ -289,7 +289,7 @@ record(struct tracker *t, const struct dblog_fields *f, int with_seq)
 	set_span(t->cp, "tx", f->tx);
 	set_span(t->cp, "commit_time", f->commit_time);
 	dblog_cursor_merge(t->cp, f->cursor);
-	if (f->op == DBLOG_OP_SNAPSHOT)
+	if (f->op == DBLOG_OP_SNAPSHOT && !f->cursor.p)
 		json_object_set_new(t->cp, "snapshot", json_true());
 	else
 		json_object_del(t->cp, "snapshot");

@@ -950,6 +950,175 @@ load_start(struct stream *s, uint64_t *start, int *have, char *err, size_t errle
 	return 0;
 }
 
+/* ----------------------------------------------------------- incremental */
+
+/* One table of an incremental read: rows whose cursor column is past the
+ * last value seen (cursors["schema.table"]), in cursor order, 10,000 at a
+ * time, as snapshot events carrying "cursor". */
+static int
+incremental_table(struct stream *s, PGconn *c, const char *schema, const char *name,
+		  json_t *cursors, int64_t *seq, char *err, size_t errlen)
+{
+	struct snapjob j = { .c = c };
+	struct dblog_buf sql = { 0 }, qn = { 0 }, cname = { 0 };
+	int rc = -1;
+	char now[40];
+	/* the table's schema event and key columns, as for a snapshot */
+	dblog_pg_exec(c, "BEGIN", err, errlen);
+	if (job_table(s, &j, schema, name, "0/0", err, errlen)) {
+		dblog_pg_exec(c, "ROLLBACK", err + strlen(err), 1);
+		goto out;
+	}
+	dblog_pg_exec(c, "COMMIT", err, errlen);
+	ident(&qn, schema);
+	dblog_buf_addc(&qn, '.');
+	ident(&qn, name);
+	ident(&cname, s->o->cursor);
+	/* the cursor value travels as text, compared in the column's own type */
+	char *type = NULL;
+	{
+		const char *p[2] = { qn.p, s->o->cursor };
+		type = query1(c, "SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute "
+			      "WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped",
+			      2, p, err, errlen);
+		if (!type) {
+			if (!err[0])
+				snprintf(err, errlen, "table %s has no cursor column \"%s\"", j.tn.p,
+					 s->o->cursor);
+			goto out;
+		}
+		dblog_buf_clear(&sql);
+		dblog_buf_printf(&sql, "SELECT *, %s::text AS \"dblog cursor\" FROM %s WHERE $1::text IS "
+				 "NULL OR %s > CAST($1::text AS %s) ORDER BY %s LIMIT 10000",
+				 cname.p, qn.p, cname.p, type, cname.p);
+		free(type);
+	}
+	for (;;) {
+		json_t *last = json_object_get(cursors, j.tn.p);
+		char *lt = NULL;
+		if (json_is_string(last))
+			lt = dblog_xstrdup(json_string_value(last));
+		else if (last && !json_is_null(last))
+			lt = json_dumps(last, JSON_ENCODE_ANY);
+		const char *p[1] = { lt };
+		PGresult *r = PQexecParams(c, sql.p, 1, NULL, p, NULL, NULL, 0);
+		free(lt);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			snprintf(err, errlen, "cannot read %s: %.*s", j.tn.p,
+				 (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+			PQclear(r);
+			goto out;
+		}
+		int nr = PQntuples(r), nf = PQnfields(r) - 1;
+		dblog_time_format(dblog_time_now(), now, sizeof now);
+		for (int row = 0; row < nr; row++) {
+			struct dblog_buf *line = &s->dec.line, cv = { 0 }, key = { 0 }, after = { 0 },
+					 idn = { 0 };
+			int ci = PQfnumber(r, s->o->cursor);
+			if (PQgetisnull(r, row, ci))
+				dblog_buf_adds(&cv, "null");
+			else
+				dblog_pg_value(s->dec.types, PQftype(r, ci), PQgetvalue(r, row, ci),
+					       (size_t)PQgetlength(r, row, ci), &cv);
+			for (int half = 0; half < 2; half++) {
+				struct dblog_buf *o = half ? &after : &key;
+				int first = 1;
+				dblog_buf_addc(o, '{');
+				for (int i = 0; i < nf; i++) {
+					if (!half && !j.keypos[i])
+						continue;
+					if (!first)
+						dblog_buf_addc(o, ',');
+					first = 0;
+					const char *fn = PQfname(r, i);
+					dblog_json_escape(o, fn, strlen(fn));
+					dblog_buf_addc(o, ':');
+					if (PQgetisnull(r, row, i))
+						dblog_buf_adds(o, "null");
+					else
+						dblog_pg_value(s->dec.types, PQftype(r, i), PQgetvalue(r, row, i),
+							       (size_t)PQgetlength(r, row, i), o);
+				}
+				dblog_buf_addc(o, '}');
+			}
+			/* the same row version always gets the same id */
+			char id[37];
+			dblog_buf_printf(&idn, "incremental:%s:%s:%s", j.tn.p, key.p, cv.p);
+			dblog_event_id(s->dec.name, idn.p, 0, id);
+			dblog_buf_clear(line);
+			dblog_buf_adds(line, "{\"op\":\"snapshot\",\"table\":");
+			dblog_json_escape(line, j.tn.p, j.tn.len);
+			dblog_buf_adds(line, ",\"source\":");
+			dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
+			dblog_buf_printf(line, ",\"pos\":\"0/0\",\"seq\":%lld,\"commit_time\":\"%s\","
+					 "\"id\":\"%s\",\"cursor\":{", (long long)(*seq)++, now, id);
+			dblog_json_escape(line, j.tn.p, j.tn.len);
+			dblog_buf_printf(line, ":%s},\"key\":%s,\"after\":%s}", cv.p, key.p, after.p);
+			json_t *v = json_loadb(cv.p, cv.len, JSON_DECODE_ANY, NULL);
+			if (v)
+				json_object_set_new(cursors, j.tn.p, v);
+			struct dblog_buf *bufs[] = { &cv, &key, &after, &idn };
+			for (size_t k = 0; k < 4; k++)
+				dblog_buf_free(bufs[k]);
+			if (emit_line(s, line->p, line->len)) {
+				PQclear(r);
+				goto out;
+			}
+		}
+		PQclear(r);
+		if (fflush(s->out)) {
+			s->write_failed = 1;
+			goto out;
+		}
+		if (nr < 10000 || (s->o->stop && *s->o->stop))
+			break;
+	}
+	rc = 0;
+out:
+	free(j.keypos);
+	dblog_buf_free(&j.tn);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&qn);
+	dblog_buf_free(&cname);
+	return rc;
+}
+
+/* --mode incremental: poll every table by its cursor column. */
+static int
+incremental(struct stream *s, char *err, size_t errlen)
+{
+	json_t *cursors = NULL, *cp = NULL;
+	if (s->o->checkpoint && dblog_checkpoint_load(s->o->checkpoint, &cp, err, errlen) < 0)
+		return DBLOG_EXIT_FAIL;
+	cursors = json_object_get(cp, "cursor");
+	cursors = json_is_object(cursors) ? json_deep_copy(cursors) : json_object();
+	json_decref(cp);
+	PGresult *t = snapshot_tables(s->sql, s->o, 0);
+	int status = DBLOG_EXIT_FAIL;
+	int64_t seq = 0;
+	if (PQresultStatus(t) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "%s", PQresultErrorMessage(t));
+		goto out;
+	}
+	for (;;) {
+		for (int i = 0; i < PQntuples(t); i++)
+			if (incremental_table(s, s->sql, PQgetvalue(t, i, 0), PQgetvalue(t, i, 1), cursors,
+					      &seq, err, errlen))
+				goto out;
+		if (s->o->until || (s->o->stop && *s->o->stop))
+			break;
+		for (int64_t w = 0; w < s->o->poll_ms && !(s->o->stop && *s->o->stop); w += 50)
+			usleep(50000);
+		if (s->o->stop && *s->o->stop)
+			break;
+	}
+	status = DBLOG_EXIT_OK;
+out:
+	PQclear(t);
+	json_decref(cursors);
+	return status;
+}
+
 /* --retry: wait (1s, 2s, 4s, ... up to 30s), connect again and go on from
  * what was confirmed; transactions already written are not written again,
  * one that was cut off is sent again from its begin. 0, or -1 (err set). */
@@ -1006,6 +1175,10 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 	s.dec.emit = emit_line;
 	s.dec.on_commit = on_commit_cb;
 	s.dec.ctx = &s;
+	if (o->mode == DBLOG_PG_INCREMENTAL) {
+		status = incremental(&s, err, errlen);
+		goto out;
+	}
 	if (load_start(&s, &start, &have_cp, err, errlen))
 		goto out;
 	if (o->mode == DBLOG_PG_SNAPSHOT) {

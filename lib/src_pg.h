@@ -7,10 +7,13 @@
 
 #include "dblog_pg.h"
 
-enum dblog_pgsrc_mode { DBLOG_PG_CDC, DBLOG_PG_SNAPSHOT, DBLOG_PG_SNAPSHOT_THEN_CDC };
+enum dblog_pgsrc_mode { DBLOG_PG_CDC, DBLOG_PG_SNAPSHOT, DBLOG_PG_SNAPSHOT_THEN_CDC,
+			DBLOG_PG_INCREMENTAL };
 
 struct dblog_pgsrc_opts {
 	const char *conninfo, *slot, *publication, *name, *checkpoint;
+	const char *cursor;            /* incremental: the cursor column */
+	int64_t poll_ms;               /* incremental: between polls */
 	const struct dblog_list *tables;
 	enum dblog_pgsrc_mode mode;
 	int until, unbuffered, retries, snapshot_jobs;
