@@ -99,12 +99,9 @@ struct apply {
 static void
 add_map(struct map **v, size_t *n, const char *opt, const char *s)
 {
-	const char *eq = strchr(s, '=');
-	if (!eq || eq == s || !eq[1])
-		dblog_usage_error("%s: expected FROM=TO, got '%s'", opt, s);
 	*v = dblog_xrealloc(*v, (*n + 1) * sizeof **v);
-	(*v)[*n].from = dblog_xstrndup(s, (size_t)(eq - s));
-	(*v)[*n].to = dblog_xstrdup(eq + 1);
+	if (dblog_split_pair(s, &(*v)[*n].from, &(*v)[*n].to))
+		dblog_usage_error("%s: expected FROM=TO, got '%s'", opt, s);
 	(*n)++;
 }
 

@@ -110,12 +110,10 @@ parse_ops(struct filter *fl, const char *s)
 static void
 add_rename(struct filter *fl, const char *s)
 {
-	const char *eq = strchr(s, '=');
-	if (!eq || eq == s || !eq[1])
-		dblog_usage_error("--rename-table: expected FROM=TO, got '%s'", s);
 	fl->renames = dblog_xrealloc(fl->renames, (fl->nrenames + 1) * sizeof *fl->renames);
-	fl->renames[fl->nrenames].from = dblog_xstrndup(s, (size_t)(eq - s));
-	fl->renames[fl->nrenames].to = dblog_xstrdup(eq + 1);
+	struct rename *r = &fl->renames[fl->nrenames];
+	if (dblog_split_pair(s, &r->from, &r->to))
+		dblog_usage_error("--rename-table: expected FROM=TO, got '%s'", s);
 	fl->nrenames++;
 }
 

@@ -95,6 +95,9 @@ void dblog_list_split(struct dblog_list *l, const char *s);
 int dblog_list_has(const struct dblog_list *l, const char *s, size_t n);
 void dblog_list_free(struct dblog_list *l);
 
+/* Split "FROM=TO" (both non-empty) into owned strings. 0 or -1. */
+int dblog_split_pair(const char *s, char **from, char **to);
+
 /* Monotonic clock in milliseconds. */
 int64_t dblog_now_ms(void);
 
@@ -322,6 +325,15 @@ int dblog_dec_valid(const char *s, size_t n);
 /* SQL LIKE with % and _ (one UTF-8 character) and backslash escapes;
  * icase folds ASCII letters. */
 int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
+
+/* ---------------------------------------------------------------- sql.c */
+
+/* Append name as a quoted SQL identifier ("a""b"). */
+void dblog_sql_ident(struct dblog_buf *b, const char *name);
+/* Append s[0..n) as a quoted SQL string literal ('it''s'). */
+void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
+/* Append s as a PostgreSQL literal, E'...' when it holds backslashes. */
+void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
 
 /* ------------------------------------------------------------- sha256.c */
 

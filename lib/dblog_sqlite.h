@@ -25,10 +25,6 @@ struct dblog_sqlite_table {
 int dblog_sqlite_open(const char *path, int readonly, sqlite3 **db, char *err, size_t errlen);
 /* Run SQL; 0, or -1 with SQLite's message in err. */
 int dblog_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
-/* Append name as a quoted SQL identifier ("a""b"). */
-void dblog_sql_ident(struct dblog_buf *b, const char *name);
-/* Append s[0..n) as a quoted SQL string literal ('it''s'). */
-void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
 /* Columns of a table: 0, 1 if the table does not exist, -1 on error. */
 int dblog_sqlite_table_info(sqlite3 *db, const char *name, struct dblog_sqlite_table *t);
 void dblog_sqlite_table_free(struct dblog_sqlite_table *t);

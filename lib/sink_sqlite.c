@@ -742,11 +742,18 @@ lww_record(struct ssink *s, const struct dblog_fields *f, const char *table, cha
 
 /* ---------------------------------------------------------- the ops */
 
+/* Policies that compare the destination row before changing it. */
+static int
+guarded_policy(const struct ssink *s)
+{
+	return s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+}
+
 static int
 apply_upsert(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	     struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+	int guarded = guarded_policy(s);
 	if (do_insert(s, t, !guarded, err, errlen))
 		return -1;
 	if (s->base.dry_run || sqlite3_changes(s->db)) {
@@ -767,7 +774,7 @@ static int
 apply_update(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	     struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+	int guarded = guarded_policy(s);
 	if (do_update(s, t, guarded, err, errlen))
 		return -1;
 	if (s->base.dry_run || sqlite3_changes(s->db)) {
@@ -796,7 +803,7 @@ static int
 apply_delete(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	     struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+	int guarded = guarded_policy(s);
 	if (do_delete(s, t, guarded, err, errlen))
 		return -1;
 	if (s->base.dry_run || sqlite3_changes(s->db)) {

@@ -36,30 +36,6 @@ dblog_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 }
 
 void
-dblog_sql_ident(struct dblog_buf *b, const char *s)
-{
-	dblog_buf_addc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			dblog_buf_addc(b, '"');
-		dblog_buf_addc(b, *s);
-	}
-	dblog_buf_addc(b, '"');
-}
-
-void
-dblog_sql_string(struct dblog_buf *b, const char *s, size_t n)
-{
-	dblog_buf_addc(b, '\'');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\'')
-			dblog_buf_addc(b, '\'');
-		dblog_buf_addc(b, s[i]);
-	}
-	dblog_buf_addc(b, '\'');
-}
-
-void
 dblog_sqlite_table_free(struct dblog_sqlite_table *t)
 {
 	for (size_t i = 0; i < t->ncols; i++) {

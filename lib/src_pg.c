@@ -17,33 +17,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* "name" with embedded quotes doubled. */
-static void
-ident(struct dblog_buf *b, const char *s)
-{
-	dblog_buf_addc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			dblog_buf_addc(b, '"');
-		dblog_buf_addc(b, *s);
-	}
-	dblog_buf_addc(b, '"');
-}
-
-/* 'text' with quotes doubled; E'' when it holds backslashes. */
-static void
-literal(struct dblog_buf *b, const char *s)
-{
-	int esc = strchr(s, '\\') != NULL;
-	dblog_buf_adds(b, esc ? "E'" : "'");
-	for (; *s; s++) {
-		if (*s == '\'' || (esc && *s == '\\'))
-			dblog_buf_addc(b, *s);
-		dblog_buf_addc(b, *s);
-	}
-	dblog_buf_addc(b, '\'');
-}
-
 /* A one-value query: the value (owned) or NULL with err set. */
 static char *
 query1(PGconn *c, const char *sql, int nparams, const char *const *params, char *err, size_t errlen)
@@ -118,7 +91,7 @@ setup_publication(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t
 		return 0;
 	}
 	dblog_buf_adds(&sql, have ? "ALTER PUBLICATION " : "CREATE PUBLICATION ");
-	ident(&sql, o->publication);
+	dblog_sql_ident(&sql, o->publication);
 	if (!o->tables->n) {
 		dblog_buf_adds(&sql, " FOR ALL TABLES");
 	} else {
@@ -129,12 +102,12 @@ setup_publication(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t
 				dblog_buf_adds(&sql, ", ");
 			if (dot) {
 				char *schema = dblog_xstrndup(t, (size_t)(dot - t));
-				ident(&sql, schema);
+				dblog_sql_ident(&sql, schema);
 				free(schema);
 				dblog_buf_addc(&sql, '.');
-				ident(&sql, dot + 1);
+				dblog_sql_ident(&sql, dot + 1);
 			} else {
-				ident(&sql, t);
+				dblog_sql_ident(&sql, t);
 			}
 		}
 	}
@@ -198,7 +171,7 @@ dblog_pgsrc_teardown(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, siz
 	char msg[512];
 	if (e) {
 		dblog_buf_adds(&sql, "SELECT pg_catalog.pg_drop_replication_slot(");
-		literal(&sql, o->slot);
+		dblog_sql_literal_e(&sql, o->slot);
 		dblog_buf_addc(&sql, ')');
 		if (dblog_pg_exec(c, sql.p, msg, sizeof msg)) {
 			advise(o, "cannot drop the replication slot", msg, err, errlen);
@@ -208,7 +181,7 @@ dblog_pgsrc_teardown(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, siz
 	}
 	dblog_buf_clear(&sql);
 	dblog_buf_adds(&sql, "DROP PUBLICATION IF EXISTS ");
-	ident(&sql, o->publication);
+	dblog_sql_ident(&sql, o->publication);
 	int rc = dblog_pg_exec(c, sql.p, msg, sizeof msg);
 	if (rc)
 		advise(o, "cannot drop the publication", msg, err, errlen);
@@ -401,11 +374,11 @@ start_replication(struct stream *s, uint64_t from, char *err, size_t errlen)
 	char lsn[24];
 	dblog_lsn_format(from, lsn, sizeof lsn);
 	dblog_buf_adds(&sql, "START_REPLICATION SLOT ");
-	ident(&sql, s->o->slot);
+	dblog_sql_ident(&sql, s->o->slot);
 	dblog_buf_printf(&sql, " LOGICAL %s (proto_version '1', publication_names ", lsn);
 	struct dblog_buf pub = { 0 };
-	ident(&pub, s->o->publication);
-	literal(&sql, pub.p);
+	dblog_sql_ident(&pub, s->o->publication);
+	dblog_sql_literal_e(&sql, pub.p);
 	if (PQserverVersion(s->repl) >= 140000)
 		dblog_buf_adds(&sql, ", messages 'true'");
 	dblog_buf_addc(&sql, ')');
@@ -575,9 +548,9 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 {
 	struct dblog_buf qn = { 0 }, sql = { 0 }, cols = { 0 }, line = { 0 };
 	int rc = -1;
-	ident(&qn, schema);
+	dblog_sql_ident(&qn, schema);
 	dblog_buf_addc(&qn, '.');
-	ident(&qn, name);
+	dblog_sql_ident(&qn, name);
 	dblog_buf_clear(&j->tn);
 	dblog_buf_printf(&j->tn, "%s.%s", schema, name);
 	const char *p[1] = { qn.p };
@@ -623,7 +596,7 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 		for (int i = 0; i < nc; i++)
 			if (j->keypos[i] == k) {
 				dblog_buf_adds(&sql, first ? " ORDER BY " : ", ");
-				ident(&sql, PQgetvalue(a, i, 0));
+				dblog_sql_ident(&sql, PQgetvalue(a, i, 0));
 				first = 0;
 			}
 	char msg[512];
@@ -706,7 +679,7 @@ jobs_open(struct stream *s, struct snapjob *jobs, int n, const char *snap, char 
 		if (use) {
 			struct dblog_buf q = { 0 };
 			dblog_buf_adds(&q, "SET TRANSACTION SNAPSHOT ");
-			literal(&q, use);
+			dblog_sql_literal_e(&q, use);
 			int e = dblog_pg_exec(jobs[k].c, q.p, msg, len);
 			dblog_buf_free(&q);
 			if (e)
@@ -877,7 +850,7 @@ snapshot_with_slot(struct stream *s, uint64_t *start, char *err, size_t errlen)
 	struct dblog_buf q = { 0 };
 	if (e) {
 		dblog_buf_adds(&q, "SELECT pg_catalog.pg_drop_replication_slot(");
-		literal(&q, s->o->slot);
+		dblog_sql_literal_e(&q, s->o->slot);
 		dblog_buf_addc(&q, ')');
 		if (dblog_pg_exec(s->sql, q.p, msg, sizeof msg)) {
 			snprintf(err, errlen, "cannot drop slot \"%s\": %s", s->o->slot, msg);
@@ -887,7 +860,7 @@ snapshot_with_slot(struct stream *s, uint64_t *start, char *err, size_t errlen)
 	}
 	dblog_buf_clear(&q);
 	dblog_buf_adds(&q, "CREATE_REPLICATION_SLOT ");
-	ident(&q, s->o->slot);
+	dblog_sql_ident(&q, s->o->slot);
 	dblog_buf_adds(&q, PQserverVersion(s->repl) >= 150000 ? " LOGICAL pgoutput (SNAPSHOT 'export')"
 							      : " LOGICAL pgoutput EXPORT_SNAPSHOT");
 	PGresult *r = PQexec(s->repl, q.p);
@@ -970,10 +943,10 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 		goto out;
 	}
 	dblog_pg_exec(c, "COMMIT", err, errlen);
-	ident(&qn, schema);
+	dblog_sql_ident(&qn, schema);
 	dblog_buf_addc(&qn, '.');
-	ident(&qn, name);
-	ident(&cname, s->o->cursor);
+	dblog_sql_ident(&qn, name);
+	dblog_sql_ident(&cname, s->o->cursor);
 	/* the cursor value travels as text, compared in the column's own type */
 	char *type = NULL;
 	{

@@ -253,3 +253,14 @@ dblog_now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int
+dblog_split_pair(const char *s, char **from, char **to)
+{
+	const char *eq = strchr(s, '=');
+	if (!eq || eq == s || !eq[1])
+		return -1;
+	*from = dblog_xstrndup(s, (size_t)(eq - s));
+	*to = dblog_xstrdup(eq + 1);
+	return 0;
+}
