@@ -12,7 +12,7 @@
 static const char usage_text[] =
 	"Usage: dblog-apply [options] DEST\n"
 	"Apply dblog events from stdin to DEST, exactly once per stream.\n"
-	"DEST: sqlite:PATH.\n"
+	"DEST: postgres://... or a conninfo string, or sqlite:PATH.\n"
 	"\n"
 	"Progress:\n"
 	"  -s, --stream NAME        name of the applied position kept in DEST (default: default)\n"
@@ -81,7 +81,7 @@ struct apply {
 	uint64_t batch_bytes;
 	struct map *maps, *schemas;
 	size_t nmaps, nschemas;
-	int create, dry_run, unbuffered;
+	int create, dry_run, unbuffered, pg;
 	/* state */
 	struct dblog_sink *sink;
 	struct dblog_dlq dlq;
@@ -156,34 +156,48 @@ parse_options(struct apply *a, int argc, char **argv)
 		}
 	}
 	if (optind == argc)
-		dblog_usage_error("missing DEST (sqlite:PATH)");
+		dblog_usage_error("missing DEST (postgres://... or sqlite:PATH)");
 	a->dest = argv[optind++];
 	if (optind < argc)
 		dblog_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!strncmp(a->dest, "postgres://", 11) || !strncmp(a->dest, "postgresql://", 13) ||
-	    strchr(a->dest, '='))
-		dblog_die(DBLOG_EXIT_USAGE, "PostgreSQL apply is not available in this build yet");
-	if (strncmp(a->dest, "sqlite:", 7) || !a->dest[7])
-		dblog_usage_error("DEST must be sqlite:PATH, got '%s'", a->dest);
+	a->pg = strncmp(a->dest, "sqlite:", 7) && (!strncmp(a->dest, "postgres://", 11) ||
+		!strncmp(a->dest, "postgresql://", 13) || strchr(a->dest, '='));
+	if (!a->pg && (strncmp(a->dest, "sqlite:", 7) || !a->dest[7]))
+		dblog_usage_error("DEST must be postgres://..., a conninfo string or sqlite:PATH, "
+				  "got '%s'", a->dest);
 }
 
 /* ------------------------------------------------------------ mapping */
 
-/* The destination table for an event's table (SQLite: no schema part). */
+/* The destination table for an event's table: --map-table, else
+ * --map-schema; SQLite destinations drop the schema part. */
 static const char *
 dest_table(struct apply *a, const struct dblog_fields *f)
 {
 	dblog_json_unescape(f->table, &a->name);
 	if (memchr(a->name.p, 0, a->name.len))
 		return NULL;
-	for (size_t i = 0; i < a->nmaps; i++)
+	int mapped = 0;
+	for (size_t i = 0; i < a->nmaps && !mapped; i++)
 		if (!fnmatch(a->maps[i].from, a->name.p, 0)) {
 			dblog_buf_clear(&a->name);
 			dblog_buf_adds(&a->name, a->maps[i].to);
-			break;
+			mapped = 1;
 		}
 	const char *dot = strchr(a->name.p, '.');
-	return dot ? dot + 1 : a->name.p;
+	for (size_t i = 0; i < a->nschemas && !mapped && dot; i++) {
+		size_t sl = (size_t)(dot - a->name.p);
+		if (strlen(a->schemas[i].from) == sl && !memcmp(a->schemas[i].from, a->name.p, sl)) {
+			char *rest = dblog_xstrdup(dot);
+			dblog_buf_clear(&a->name);
+			dblog_buf_adds(&a->name, a->schemas[i].to);
+			dblog_buf_adds(&a->name, rest);
+			free(rest);
+			mapped = 1;
+		}
+	}
+	dot = strchr(a->name.p, '.');
+	return a->sink->schemas || !dot ? a->name.p : dot + 1;
 }
 
 /* ---------------------------------------------------------- positions */
@@ -579,12 +593,16 @@ main(int argc, char **argv)
 	const char *path = a.dest + 7;
 	if (!strncmp(path, "//", 2))
 		path += 2;
-	a.sink = dblog_sink_sqlite_open(path, a.policy, a.dry_run ? stdout : NULL, err, sizeof err);
-	if (a.sink)
+	int retry = 0;
+	a.sink = a.pg ? dblog_sink_pg_open(a.dest, a.policy, a.dry_run ? stdout : NULL, &retry, err, sizeof err)
+		      : dblog_sink_sqlite_open(path, a.policy, a.dry_run ? stdout : NULL, err, sizeof err);
+	if (a.sink) {
 		a.sink->create_tables = a.create;
+		a.sink->careful = a.dlq_path != NULL;
+	}
 	if (!a.sink)
-		dblog_die(strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL,
-			  "%s", err);
+		dblog_die(retry || strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY
+										 : DBLOG_EXIT_FAIL, "%s", err);
 	if (a.sink->ops->load_pos(a.sink, a.stream, &a.applied, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	load_counters(&a);

@@ -143,8 +143,8 @@ dblog_pgtype(struct dblog_pgtypes *t, uint32_t oid)
 	return &lookup(t, oid)->t;
 }
 
-/* JSON text without the whitespace between tokens (json values may hold
- * newlines, which would split an NDJSON line). */
+/* JSON text as it is, but for line breaks between tokens (json values may
+ * hold them, and they would split an NDJSON line): json keeps its text. */
 static void
 minify(const char *s, size_t n, struct dblog_buf *out)
 {
@@ -160,7 +160,7 @@ minify(const char *s, size_t n, struct dblog_buf *out)
 		} else if (c == '"') {
 			in_str = 1;
 			dblog_buf_addc(out, c);
-		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+		} else if (c != '\n' && c != '\r') {
 			dblog_buf_addc(out, c);
 		}
 	}

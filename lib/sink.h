@@ -61,10 +61,19 @@ struct dblog_sink {
 	FILE *dry_run;          /* non-NULL: print SQL there instead of running it */
 	int create_tables;      /* create missing tables (from schema events, or
 	                           from a change's columns when none came) */
+	int schemas;            /* table names keep their schema part */
+	int careful;            /* a bad event must leave the transaction usable
+	                           (--dlq): PostgreSQL puts a savepoint around it */
 };
 
 /* Open a SQLite destination (created if missing). NULL with err set. */
 struct dblog_sink *dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy,
 					  FILE *dry_run, char *err, size_t errlen);
+
+/* Open a PostgreSQL destination (conninfo or URI); the dblog schema's
+ * tables are created if missing. NULL with err set, *retry when the server
+ * could not be reached. */
+struct dblog_sink *dblog_sink_pg_open(const char *conninfo, enum dblog_conflict policy,
+				      FILE *dry_run, int *retry, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,986 @@
+/* sink_pg.c - the PostgreSQL apply backend: prepared statements per table,
+ * op and column set; values sent as text and cast by the server to each
+ * column's type; conflicts found by comparing the destination row with
+ * the event, as in sink_sqlite.c. Each change runs under a savepoint so a
+ * bad event has no effect and the transaction goes on. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dblog.h"
+#include "dblog_pg.h"
+#include "sink.h"
+
+#define NBUCKETS 1024
+#define MAXCOLS 1600
+
+struct pstmt {
+	char *key, name[24];
+	int nparams;
+	struct pstmt *next;
+};
+
+struct pcol {
+	char *name;
+	int array, pk;
+	int noeq;           /* the type has no equality: compare as text */
+};
+
+struct ptable {
+	char *name;         /* as given: "schema.table" or "table" */
+	char *qname;        /* quoted */
+	struct pcol *cols;
+	int ncols;
+};
+
+struct psink {
+	struct dblog_sink base;
+	PGconn *c;
+	struct pstmt *buckets[NBUCKETS];
+	int nstmts;
+	struct ptable *tables;
+	size_t ntables;
+	struct dblog_buf key, sql, s1, vals;
+	struct dblog_span names[MAXCOLS], v[MAXCOLS], knames[MAXCOLS], kv[MAXCOLS],
+		bnames[MAXCOLS], bv[MAXCOLS];
+	size_t ncols, nkeys, nbefore;
+	char *dest_row;
+	/* parameters of the statement being run */
+	const char *params[3 * MAXCOLS];
+	size_t offs[3 * MAXCOLS];
+	int isnull[3 * MAXCOLS];
+	int np;
+};
+
+static unsigned
+hash(const char *s, size_t n)
+{
+	unsigned h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static int
+fail(struct psink *s, PGresult *r, char *err, size_t errlen)
+{
+	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(s->c);
+	snprintf(err, errlen, "%.*s", (int)strcspn(m, "\n"), m);
+	PQclear(r);
+	return -1;
+}
+
+static int
+exec(struct psink *s, const char *sql, char *err, size_t errlen)
+{
+	if (s->base.dry_run) {
+		fprintf(s->base.dry_run, "%s;\n", sql);
+		return 0;
+	}
+	PGresult *r = PQexec(s->c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		return fail(s, r, err, errlen);
+	PQclear(r);
+	return 0;
+}
+
+/* ---------------------------------------------------------- tables */
+
+static void
+qualified(struct dblog_buf *b, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	if (dot) {
+		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
+		dblog_sql_ident(b, schema);
+		free(schema);
+		dblog_buf_addc(b, '.');
+		dblog_sql_ident(b, dot + 1);
+	} else {
+		dblog_sql_ident(b, name);
+	}
+}
+
+static void
+table_free(struct ptable *t)
+{
+	for (int i = 0; i < t->ncols; i++)
+		free(t->cols[i].name);
+	free(t->cols);
+	free(t->name);
+	free(t->qname);
+}
+
+static struct ptable *
+table(struct psink *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		if (!strcmp(s->tables[i].name, name))
+			return &s->tables[i];
+	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
+	struct ptable *t = &s->tables[s->ntables++];
+	memset(t, 0, sizeof *t);
+	t->name = dblog_xstrdup(name);
+	struct dblog_buf q = { 0 };
+	qualified(&q, name);
+	t->qname = q.p;
+	const char *p[1] = { q.p };
+	PGresult *r = PQexecParams(s->c, "SELECT a.attname, t.typcategory = 'A', "
+		"coalesce(a.attnum = ANY(i.indkey), false), "
+		"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod "
+		"WHERE o.opcdefault AND m.amname IN ('btree', 'hash') AND o.opcintype IN (a.atttypid, "
+		"t.typbasetype, CASE WHEN t.typcategory = 'A' THEN 'anyarray'::regtype END)) "
+		"FROM pg_catalog.pg_attribute a "
+		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid LEFT JOIN pg_catalog.pg_index i ON "
+		"i.indrelid = a.attrelid AND i.indisprimary WHERE a.attrelid = to_regclass($1) AND "
+		"a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		t->ncols = PQntuples(r);
+		t->cols = calloc((size_t)t->ncols + 1, sizeof *t->cols);
+		for (int i = 0; i < t->ncols; i++) {
+			t->cols[i].name = dblog_xstrdup(PQgetvalue(r, i, 0));
+			t->cols[i].array = PQgetvalue(r, i, 1)[0] == 't';
+			t->cols[i].pk = PQgetvalue(r, i, 2)[0] == 't';
+			t->cols[i].noeq = PQgetvalue(r, i, 3)[0] == 't';
+		}
+	}
+	PQclear(r);
+	return t;
+}
+
+static void
+forget(struct psink *s, const char *name)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		if (!strcmp(s->tables[i].name, name)) {
+			table_free(&s->tables[i]);
+			s->tables[i] = s->tables[--s->ntables];
+			return;
+		}
+}
+
+static const struct pcol *
+col(const struct ptable *t, struct dblog_span name, struct dblog_buf *scratch)
+{
+	const char *p;
+	size_t n;
+	if (!dblog_json_str(name, scratch, &p, &n))
+		return NULL;
+	for (int i = 0; i < t->ncols; i++)
+		if (strlen(t->cols[i].name) == n && !memcmp(t->cols[i].name, p, n))
+			return &t->cols[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------- values */
+
+/* A JSON array as a PostgreSQL array literal: {1,"a b",NULL,{...}}. */
+static void
+array_literal(struct psink *s, struct dblog_span v, struct dblog_buf *out)
+{
+	struct dblog_span e;
+	const char *it = NULL;
+	int first = 1;
+	dblog_buf_addc(out, '{');
+	while (dblog_json_next_elem(v, &it, &e)) {
+		if (!first)
+			dblog_buf_addc(out, ',');
+		first = 0;
+		enum dblog_jtype t = dblog_json_type(e);
+		if (t == DBLOG_J_NULL) {
+			dblog_buf_adds(out, "NULL");
+		} else if (t == DBLOG_J_ARRAY) {
+			array_literal(s, e, out);
+		} else {
+			struct dblog_buf d = { 0 };
+			const char *p = e.p;
+			size_t n = e.n;
+			if (t == DBLOG_J_STRING) {
+				dblog_json_unescape(e, &d);
+				p = d.p;
+				n = d.len;
+			}
+			dblog_buf_addc(out, '"');
+			for (size_t i = 0; i < n; i++) {
+				if (p[i] == '"' || p[i] == '\\')
+					dblog_buf_addc(out, '\\');
+				dblog_buf_addc(out, p[i]);
+			}
+			dblog_buf_addc(out, '"');
+			dblog_buf_free(&d);
+		}
+	}
+	dblog_buf_addc(out, '}');
+}
+
+/* Add one parameter: the text form of a JSON value (NULL for null). */
+static void
+param(struct psink *s, struct dblog_span v, int array)
+{
+	int i = s->np++;
+	s->isnull[i] = 0;
+	s->offs[i] = s->vals.len;
+	switch (dblog_json_type(v)) {
+	case DBLOG_J_NONE:
+	case DBLOG_J_NULL:
+		s->isnull[i] = 1;
+		return;
+	case DBLOG_J_TRUE: dblog_buf_adds(&s->vals, "t"); break;
+	case DBLOG_J_FALSE: dblog_buf_adds(&s->vals, "f"); break;
+	case DBLOG_J_STRING: {
+		const char *p;
+		size_t n;
+		dblog_json_str(v, &s->s1, &p, &n);
+		dblog_buf_add(&s->vals, p, n);
+		break;
+	}
+	case DBLOG_J_ARRAY:
+		if (array) {
+			array_literal(s, v, &s->vals);
+			break;
+		}
+		dblog_buf_add(&s->vals, v.p, v.n);   /* JSON text for json columns */
+		break;
+	default:
+		dblog_buf_add(&s->vals, v.p, v.n);
+	}
+	dblog_buf_addc(&s->vals, 0);
+}
+
+static void
+params_of(struct psink *s, const struct ptable *t, const struct dblog_span *names,
+	  const struct dblog_span *vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pcol *c = col(t, names[i], &s->s1);
+		param(s, vals[i], c && c->array);
+	}
+}
+
+/* ---------------------------------------------------------- statements */
+
+static void
+ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name)
+{
+	const char *p;
+	size_t n;
+	dblog_json_str(name, &s->s1, &p, &n);
+	char *z = dblog_xstrndup(p, n);
+	dblog_sql_ident(b, z);
+	free(z);
+}
+
+static void
+mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_span *a, size_t na,
+      const struct dblog_span *b, size_t nb)
+{
+	dblog_buf_clear(&s->key);
+	dblog_buf_addc(&s->key, kind);
+	dblog_buf_adds(&s->key, t->name);
+	for (size_t i = 0; i < na; i++) {
+		dblog_buf_addc(&s->key, 1);
+		dblog_buf_add(&s->key, a[i].p, a[i].n);
+	}
+	dblog_buf_addc(&s->key, 2);
+	for (size_t i = 0; i < nb; i++) {
+		dblog_buf_addc(&s->key, 1);
+		dblog_buf_add(&s->key, b[i].p, b[i].n);
+	}
+}
+
+static struct pstmt *
+find(struct psink *s)
+{
+	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	for (struct pstmt *p = s->buckets[h]; p; p = p->next)
+		if (!strcmp(p->key, s->key.p))
+			return p;
+	return NULL;
+}
+
+static struct pstmt *
+prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
+{
+	struct pstmt *p = calloc(1, sizeof *p);
+	if (!p)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	snprintf(p->name, sizeof p->name, "dblog%d", ++s->nstmts);
+	PGresult *r = PQprepare(s->c, p->name, sql, nparams, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		free(p);
+		return fail(s, r, err, errlen), NULL;
+	}
+	PQclear(r);
+	p->key = dblog_xstrndup(s->key.p, s->key.len);
+	p->nparams = nparams;
+	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	p->next = s->buckets[h];
+	s->buckets[h] = p;
+	return p;
+}
+
+/* Run the statement with the collected parameters; *rows gets the count. */
+static int
+run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
+{
+	for (int i = 0; i < s->np; i++)
+		s->params[i] = s->isnull[i] ? NULL : s->vals.p + s->offs[i];
+	PGresult *r = PQexecPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return fail(s, r, err, errlen);
+	if (rows)
+		*rows = st == PGRES_TUPLES_OK ? PQntuples(r) : atol(PQcmdTuples(r));
+	PQclear(r);
+	return 0;
+}
+
+/* --dry-run: the SQL with its $n replaced by quoted literals. */
+static int
+dry(struct psink *s)
+{
+	struct dblog_buf out = { 0 };
+	for (const char *p = s->sql.p; *p; p++) {
+		if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+			int k = (int)strtol(p + 1, (char **)&p, 10) - 1;
+			p--;
+			if (k < s->np && !s->isnull[k])
+				dblog_sql_literal_e(&out, s->vals.p + s->offs[k]);
+			else
+				dblog_buf_adds(&out, "NULL");
+			continue;
+		}
+		dblog_buf_addc(&out, *p);
+	}
+	fprintf(s->base.dry_run, "%s;\n", out.p);
+	dblog_buf_free(&out);
+	return 0;
+}
+
+/* "c" OP "other" for column name; types without equality (json, point,
+ * ...) compare as text. */
+static void
+compare(struct psink *s, const struct ptable *t, const char *prefix, struct dblog_span name,
+	const char *op, const char *rhs)
+{
+	const struct pcol *c = col(t, name, &s->s1);
+	int text = c && c->noeq;
+	dblog_buf_adds(&s->sql, text ? "(" : "");
+	dblog_buf_adds(&s->sql, prefix);
+	ident_span(s, &s->sql, name);
+	dblog_buf_printf(&s->sql, text ? ")::text %s (%s)::text" : " %s %s", op, rhs);
+}
+
+/* " WHERE k = $n AND ..." then " AND c IS NOT DISTINCT FROM $n" for extras. */
+static void
+where(struct psink *s, const struct ptable *t, int *n, const struct dblog_span *extra, size_t nextra)
+{
+	char rhs[48];
+	for (size_t i = 0; i < s->nkeys; i++) {
+		dblog_buf_adds(&s->sql, i ? " AND " : " WHERE ");
+		snprintf(rhs, sizeof rhs, "$%d", ++*n);
+		compare(s, t, "", s->knames[i], "=", rhs);
+	}
+	for (size_t i = 0; i < nextra; i++) {
+		dblog_buf_adds(&s->sql, " AND ");
+		snprintf(rhs, sizeof rhs, "$%d", ++*n);
+		compare(s, t, "", extra[i], "IS NOT DISTINCT FROM", rhs);
+	}
+}
+
+static int
+is_pk(struct psink *s, const struct ptable *t, struct dblog_span name)
+{
+	const struct pcol *c = col(t, name, &s->s1);
+	return c && c->pk;
+}
+
+/* INSERT of the after-image: upsert (ON CONFLICT on the primary key DO
+ * UPDATE, leaving a row already equal alone) or DO NOTHING. */
+static int
+do_insert(struct psink *s, const struct ptable *t, int upsert, long *rows, char *err, size_t errlen)
+{
+	mkkey(s, upsert ? 'U' : 'I', t, s->names, s->ncols, NULL, 0);
+	struct pstmt *p = s->base.dry_run ? NULL : find(s);
+	s->np = 0;
+	dblog_buf_clear(&s->vals);
+	params_of(s, t, s->names, s->v, s->ncols);
+	if (!p) {
+		dblog_buf_clear(&s->sql);
+		dblog_buf_printf(&s->sql, "INSERT INTO %s (", t->qname);
+		for (size_t i = 0; i < s->ncols; i++) {
+			if (i)
+				dblog_buf_adds(&s->sql, ", ");
+			ident_span(s, &s->sql, s->names[i]);
+		}
+		dblog_buf_adds(&s->sql, ") VALUES (");
+		for (size_t i = 0; i < s->ncols; i++)
+			dblog_buf_printf(&s->sql, i ? ", $%zu" : "$%zu", i + 1);
+		dblog_buf_adds(&s->sql, ")");
+		int any = 0, npk = 0;
+		for (int i = 0; i < t->ncols; i++)
+			npk += t->cols[i].pk;
+		if (upsert && npk) {
+			dblog_buf_adds(&s->sql, " ON CONFLICT (");
+			for (int i = 0, k = 0; i < t->ncols; i++)
+				if (t->cols[i].pk) {
+					if (k++)
+						dblog_buf_adds(&s->sql, ", ");
+					dblog_sql_ident(&s->sql, t->cols[i].name);
+				}
+			dblog_buf_adds(&s->sql, ")");
+			for (size_t i = 0; i < s->ncols; i++) {
+				if (is_pk(s, t, s->names[i]))
+					continue;
+				dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
+				ident_span(s, &s->sql, s->names[i]);
+				dblog_buf_adds(&s->sql, " = EXCLUDED.");
+				ident_span(s, &s->sql, s->names[i]);
+			}
+			for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
+				if (is_pk(s, t, s->names[i]))
+					continue;
+				struct dblog_buf pre = { 0 }, ex = { 0 };
+				dblog_buf_printf(&pre, "%s.", t->qname);
+				dblog_buf_adds(&ex, "EXCLUDED.");
+				ident_span(s, &ex, s->names[i]);
+				dblog_buf_adds(&s->sql, w++ ? " OR " : " WHERE (");
+				compare(s, t, pre.p, s->names[i], "IS DISTINCT FROM", ex.p);
+				dblog_buf_free(&pre);
+				dblog_buf_free(&ex);
+			}
+			if (any)
+				dblog_buf_addc(&s->sql, ')');
+		}
+		if (!any)
+			dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+		if (s->base.dry_run)
+			return dry(s);
+		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
+			return -1;
+	}
+	return run(s, p, rows, err, errlen);
+}
+
+/* UPDATE SET after WHERE key [AND before IS NOT DISTINCT ...]; without a
+ * guard, a row already equal is left alone. */
+static int
+do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char *err, size_t errlen)
+{
+	size_t nb = guarded ? s->nbefore : 0;
+	mkkey(s, guarded ? 'G' : 'P', t, s->names, s->ncols, s->bnames, nb);
+	dblog_buf_addc(&s->key, 3);
+	for (size_t i = 0; i < s->nkeys; i++)
+		dblog_buf_add(&s->key, s->knames[i].p, s->knames[i].n);
+	struct pstmt *p = s->base.dry_run ? NULL : find(s);
+	s->np = 0;
+	dblog_buf_clear(&s->vals);
+	params_of(s, t, s->names, s->v, s->ncols);
+	params_of(s, t, s->knames, s->kv, s->nkeys);
+	params_of(s, t, s->bnames, s->bv, nb);
+	if (!p) {
+		int n = 0;
+		dblog_buf_clear(&s->sql);
+		dblog_buf_printf(&s->sql, "UPDATE %s SET ", t->qname);
+		for (size_t i = 0; i < s->ncols; i++) {
+			if (i)
+				dblog_buf_adds(&s->sql, ", ");
+			ident_span(s, &s->sql, s->names[i]);
+			dblog_buf_printf(&s->sql, " = $%d", ++n);
+		}
+		where(s, t, &n, s->bnames, nb);
+		if (!guarded && s->ncols) {
+			char rhs[48];
+			dblog_buf_adds(&s->sql, " AND (");
+			for (size_t i = 0; i < s->ncols; i++) {
+				if (i)
+					dblog_buf_adds(&s->sql, " OR ");
+				snprintf(rhs, sizeof rhs, "$%zu", i + 1);
+				compare(s, t, "", s->names[i], "IS DISTINCT FROM", rhs);
+			}
+			dblog_buf_addc(&s->sql, ')');
+		}
+		if (s->base.dry_run)
+			return dry(s);
+		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
+			return -1;
+	}
+	return run(s, p, rows, err, errlen);
+}
+
+static int
+do_delete(struct psink *s, const struct ptable *t, int guarded, long *rows, char *err, size_t errlen)
+{
+	size_t nb = guarded ? s->nbefore : 0;
+	mkkey(s, guarded ? 'E' : 'D', t, s->knames, s->nkeys, s->bnames, nb);
+	struct pstmt *p = s->base.dry_run ? NULL : find(s);
+	s->np = 0;
+	dblog_buf_clear(&s->vals);
+	params_of(s, t, s->knames, s->kv, s->nkeys);
+	params_of(s, t, s->bnames, s->bv, nb);
+	if (!p) {
+		int n = 0;
+		dblog_buf_clear(&s->sql);
+		dblog_buf_printf(&s->sql, "DELETE FROM %s", t->qname);
+		where(s, t, &n, s->bnames, nb);
+		if (s->base.dry_run)
+			return dry(s);
+		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
+			return -1;
+	}
+	return run(s, p, rows, err, errlen);
+}
+
+/* Does the row with the key exist, and does it equal the given columns? */
+static int
+probe(struct psink *s, const struct ptable *t, const struct dblog_span *names,
+      const struct dblog_span *vals, size_t n, int *exists, int *equal, char *err, size_t errlen)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		size_t m = pass ? n : 0;
+		mkkey(s, 'S', t, s->knames, s->nkeys, names, m);
+		struct pstmt *p = find(s);
+		s->np = 0;
+		dblog_buf_clear(&s->vals);
+		params_of(s, t, s->knames, s->kv, s->nkeys);
+		params_of(s, t, names, vals, m);
+		if (!p) {
+			int k = 0;
+			dblog_buf_clear(&s->sql);
+			dblog_buf_printf(&s->sql, "SELECT 1 FROM %s", t->qname);
+			where(s, t, &k, names, m);
+			if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
+				return -1;
+		}
+		long rows = 0;
+		if (run(s, p, &rows, err, errlen))
+			return -1;
+		*(pass ? equal : exists) = rows > 0;
+		if (!pass && !rows) {
+			*equal = 0;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static void
+fetch_row(struct psink *s, const struct ptable *t)
+{
+	free(s->dest_row);
+	s->dest_row = NULL;
+	int n = 0;
+	dblog_buf_clear(&s->sql);
+	dblog_buf_printf(&s->sql, "SELECT row_to_json(x)::text FROM %s AS x", t->qname);
+	s->np = 0;
+	dblog_buf_clear(&s->vals);
+	params_of(s, t, s->knames, s->kv, s->nkeys);
+	where(s, t, &n, NULL, 0);
+	for (int i = 0; i < s->np; i++)
+		s->params[i] = s->isnull[i] ? NULL : s->vals.p + s->offs[i];
+	PGresult *r = PQexecParams(s->c, s->sql.p, s->np, NULL, s->params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		s->dest_row = dblog_xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* ---------------------------------------------------------- the ops */
+
+static int
+guarded_policy(const struct psink *s)
+{
+	return s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
+}
+
+static int
+conflict(struct psink *s, const struct ptable *t, const char *why, enum dblog_outcome *out,
+	 struct dblog_conflict_info *ci)
+{
+	ci->why = why;
+	if (s->base.policy == DBLOG_MANUAL_REVIEW) {
+		fetch_row(s, t);
+		ci->dest_row = s->dest_row;
+		*out = DBLOG_CONFLICT_PARKED;
+	} else {
+		*out = DBLOG_CONFLICT_KEPT;
+	}
+	return 0;
+}
+
+static int
+apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable *t,
+	     enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	int guarded = guarded_policy(s), exists, equal;
+	long rows = 0;
+	*out = DBLOG_APPLIED;
+	if (f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT) {
+		if (do_insert(s, t, !guarded, &rows, err, errlen))
+			return -1;
+		if (rows || s->base.dry_run)
+			return 0;
+		if (probe(s, t, s->names, s->v, s->ncols, &exists, &equal, err, errlen))
+			return -1;
+		if (equal || !guarded) {
+			*out = DBLOG_NOOP;
+			return 0;
+		}
+		return conflict(s, t, "insert found an existing, different row", out, ci);
+	}
+	if (f->op == DBLOG_OP_UPDATE) {
+		if (do_update(s, t, guarded, &rows, err, errlen))
+			return -1;
+		if (rows || s->base.dry_run)
+			return 0;
+		if (probe(s, t, s->names, s->v, s->ncols, &exists, &equal, err, errlen))
+			return -1;
+		if (equal) {
+			*out = DBLOG_NOOP;
+			return 0;
+		}
+		if (!guarded)   /* source wins: the row is missing, bring in the after-image */
+			return do_insert(s, t, 1, &rows, err, errlen);
+		return conflict(s, t, exists ? "update found a different row" : "update found no row",
+				out, ci);
+	}
+	if (do_delete(s, t, guarded, &rows, err, errlen))
+		return -1;
+	if (rows || s->base.dry_run)
+		return 0;
+	if (probe(s, t, NULL, NULL, 0, &exists, &equal, err, errlen))
+		return -1;
+	if (!exists) {
+		*out = DBLOG_NOOP;
+		return 0;
+	}
+	return conflict(s, t, "delete found a different row", out, ci);
+}
+
+static size_t
+split(struct dblog_span obj, struct dblog_span *names, struct dblog_span *vals)
+{
+	size_t n = 0;
+	const char *it = NULL;
+	if (dblog_json_type(obj) != DBLOG_J_OBJECT)
+		return 0;
+	while (n < MAXCOLS && dblog_json_next(obj, &it, &names[n], &vals[n]))
+		n++;
+	return n;
+}
+
+static int
+lww_newer(struct psink *s, const struct dblog_fields *f, const char *table, int *newer,
+	  char *err, size_t errlen)
+{
+	const char *ct, *src;
+	size_t ctn = 0, srcn = 0;
+	struct dblog_buf a = { 0 }, b = { 0 }, k = { 0 };
+	dblog_json_str(f->commit_time, &a, &ct, &ctn);
+	dblog_json_str(dblog_json_member(f->source, "name", 4), &b, &src, &srcn);
+	dblog_buf_add(&k, f->key.p, f->key.n);
+	char *ctz = dblog_xstrndup(ctn ? ct : "", ctn), *srcz = dblog_xstrndup(srcn ? src : "", srcn);
+	const char *p[4] = { table, k.p, ctz, srcz };
+	PGresult *r = PQexecParams(s->c, "SELECT commit_time > $3 OR (commit_time = $3 AND source > $4) "
+				   "FROM dblog.lww WHERE tbl = $1 AND key = $2", 4, NULL, p, NULL, NULL, 0);
+	int rc = 0;
+	*newer = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = fail(s, r, err, errlen), r = NULL;
+	else if (PQntuples(r) == 1)
+		*newer = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!rc) {
+		r = PQexecParams(s->c, "INSERT INTO dblog.lww(tbl, key, commit_time, source) VALUES ($1, $2, "
+				 "$3, $4) ON CONFLICT (tbl, key) DO UPDATE SET commit_time = EXCLUDED.commit_time, "
+				 "source = EXCLUDED.source WHERE NOT $5::bool", 5, NULL,
+				 (const char *[]){ table, k.p, ctz, srcz, *newer ? "t" : "f" }, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			rc = fail(s, r, err, errlen), r = NULL;
+		PQclear(r);
+	}
+	free(ctz);
+	free(srcz);
+	dblog_buf_free(&a);
+	dblog_buf_free(&b);
+	dblog_buf_free(&k);
+	return rc;
+}
+
+static int
+p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
+	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	ci->why = NULL;
+	ci->dest_row = NULL;
+	struct ptable *t = table(s, name);
+	if (!t->ncols && !base->dry_run) {
+		forget(s, name);
+		snprintf(err, errlen, "no table %s in the destination (create it, map it with "
+			 "--map-table or --map-schema, or use --create-tables)", name);
+		return -1;
+	}
+	if (f->op == DBLOG_OP_TRUNCATE) {
+		dblog_buf_clear(&s->sql);
+		dblog_buf_printf(&s->sql, "TRUNCATE %s", t->qname);
+		*out = DBLOG_APPLIED;
+		return exec(s, s->sql.p, err, errlen);
+	}
+	s->ncols = split(f->after, s->names, s->v);
+	s->nbefore = split(f->before, s->bnames, s->bv);
+	s->nkeys = split(f->key.p ? f->key : f->before, s->knames, s->kv);
+	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
+		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");
+		return -1;
+	}
+	if (base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run && f->key.p) {
+		int newer;
+		if (lww_newer(s, f, name, &newer, err, errlen))
+			return -1;
+		if (newer) {
+			ci->why = "the destination row was written later";
+			*out = DBLOG_CONFLICT_KEPT;
+			return 0;
+		}
+	}
+	if (base->dry_run || !base->careful)
+		return apply_change(s, f, t, out, ci, err, errlen);
+	/* a savepoint per change: a bad event has no effect, the rest goes on */
+	if (exec(s, "SAVEPOINT dblog_change", err, errlen))
+		return -1;
+	int rc = apply_change(s, f, t, out, ci, err, errlen);
+	char e2[256];
+	if (rc) {
+		exec(s, "ROLLBACK TO SAVEPOINT dblog_change", e2, sizeof e2);
+		exec(s, "RELEASE SAVEPOINT dblog_change", e2, sizeof e2);
+		return -1;
+	}
+	return exec(s, "RELEASE SAVEPOINT dblog_change", err, errlen);
+}
+
+/* ------------------------------------------------ schema and positions */
+
+/* A declared type from a schema event, for PostgreSQL: PostgreSQL names
+ * pass; SQLite's affinities map to their nearest type. */
+static const char *
+pg_type(const char *t)
+{
+	if (!*t)
+		return "text";
+	if (!strcasecmp(t, "BLOB"))
+		return "bytea";
+	if (!strcasecmp(t, "REAL") || !strcasecmp(t, "DOUBLE") || !strcasecmp(t, "FLOAT"))
+		return "double precision";
+	if (!strcasecmp(t, "INTEGER") || !strcasecmp(t, "INT"))
+		return "bigint";
+	return t;
+}
+
+static int
+p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name, int create,
+	 char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	struct ptable *t = table(s, name);
+	if (t->ncols || !create)
+		return 0;
+	struct dblog_buf q = { 0 }, pk = { 0 };
+	const char *dot = strchr(name, '.');
+	if (dot) {
+		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
+		dblog_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
+		dblog_sql_ident(&q, schema);
+		dblog_buf_adds(&q, "; ");
+		free(schema);
+	}
+	dblog_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n, ncol = 0;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE)
+			continue;
+		struct dblog_span cn = dblog_json_member(v, "name", 4);
+		if (dblog_json_type(cn) != DBLOG_J_STRING)
+			continue;
+		if (ncol++)
+			dblog_buf_adds(&q, ", ");
+		ident_span(s, &q, cn);
+		char *ty = dblog_xstrdup("text");
+		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n)) {
+			free(ty);
+			ty = dblog_xstrndup(p, n);
+		}
+		/* the type name is checked by the server: a quoted-identifier-free
+		 * type name with only these characters, else text */
+		const char *tt = pg_type(ty);
+		int ok = 1;
+		for (const char *c = tt; *c; c++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ ()[],.", *c))
+				ok = 0;
+		dblog_buf_printf(&q, " %s", ok ? tt : "text");
+		free(ty);
+		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
+			dblog_buf_adds(&q, " NOT NULL");
+		if (dblog_json_type(dblog_json_member(v, "key", 3)) == DBLOG_J_TRUE) {
+			if (pk.len)
+				dblog_buf_adds(&pk, ", ");
+			ident_span(s, &pk, cn);
+		}
+	}
+	if (pk.len)
+		dblog_buf_printf(&q, ", PRIMARY KEY (%s)", pk.p);
+	dblog_buf_addc(&q, ')');
+	int rc = ncol ? exec(s, q.p, err, errlen) : (snprintf(err, errlen, "schema event without columns"), -1);
+	forget(s, name);
+	dblog_buf_free(&q);
+	dblog_buf_free(&pk);
+	return rc;
+}
+
+static int
+p_load_pos(struct dblog_sink *base, const char *stream, json_t **pos, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	const char *p[1] = { stream };
+	*pos = NULL;
+	PGresult *r = PQexecParams(s->c, "SELECT position::text FROM dblog.applied WHERE stream = $1",
+				   1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (base->dry_run) {
+			PQclear(r);
+			return 0;
+		}
+		return fail(s, r, err, errlen);
+	}
+	if (PQntuples(r) == 1) {
+		json_error_t je;
+		*pos = json_loads(PQgetvalue(r, 0, 0), 0, &je);
+		if (!*pos) {
+			snprintf(err, errlen, "the applied position of stream \"%s\" is damaged", stream);
+			PQclear(r);
+			return -1;
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+p_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	if (base->dry_run)
+		return 0;
+	char *j = json_dumps(pos, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	const char *p[2] = { stream, j };
+	PGresult *r = PQexecParams(s->c, "INSERT INTO dblog.applied(stream, position, updated) VALUES "
+				   "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
+				   "EXCLUDED.position, updated = EXCLUDED.updated", 2, NULL, p, NULL, NULL, 0);
+	free(j);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return fail(s, r, err, errlen);
+	PQclear(r);
+	return 0;
+}
+
+static int
+p_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
+       const struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	char *ev = dblog_xstrndup(event, n);
+	const char *p[4] = { stream, ci->why, ev, ci->dest_row };
+	PGresult *r = PQexecParams(s->c, "INSERT INTO dblog.conflicts(time, stream, reason, event, dest_row) "
+				   "VALUES (now(), $1, $2, $3::jsonb, $4::jsonb)", 4, NULL, p, NULL, NULL, 0);
+	free(ev);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return fail(s, r, err, errlen);
+	PQclear(r);
+	return 0;
+}
+
+static int p_begin(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "BEGIN", e, l); }
+static int p_commit(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "COMMIT", e, l); }
+static int p_savepoint(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "SAVEPOINT dblog_tx", e, l); }
+static int p_release(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "RELEASE SAVEPOINT dblog_tx", e, l); }
+
+static int
+p_rollback_to(struct dblog_sink *b, char *e, size_t l)
+{
+	return exec((struct psink *)b, "ROLLBACK TO SAVEPOINT dblog_tx", e, l) ||
+	       exec((struct psink *)b, "RELEASE SAVEPOINT dblog_tx", e, l);
+}
+
+static int
+p_rollback(struct dblog_sink *b)
+{
+	char e[256];
+	return exec((struct psink *)b, "ROLLBACK", e, sizeof e);
+}
+
+static void
+p_close(struct dblog_sink *base)
+{
+	struct psink *s = (struct psink *)base;
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct pstmt *p = s->buckets[i], *n; p; p = n) {
+			n = p->next;
+			free(p->key);
+			free(p);
+		}
+	for (size_t i = 0; i < s->ntables; i++)
+		table_free(&s->tables[i]);
+	free(s->tables);
+	free(s->dest_row);
+	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals };
+	for (size_t i = 0; i < 4; i++)
+		dblog_buf_free(bufs[i]);
+	PQfinish(s->c);
+	free(s);
+}
+
+static const struct dblog_sink_ops pg_ops = {
+	.begin = p_begin, .commit = p_commit, .rollback = p_rollback,
+	.savepoint = p_savepoint, .release = p_release, .rollback_to = p_rollback_to,
+	.apply = p_apply, .schema = p_schema, .load_pos = p_load_pos, .save_pos = p_save_pos,
+	.park = p_park, .close = p_close,
+};
+
+static const char state_ddl[] =
+	"CREATE SCHEMA IF NOT EXISTS dblog;"
+	"CREATE TABLE IF NOT EXISTS dblog.applied(stream text PRIMARY KEY, position jsonb NOT NULL,"
+	" updated timestamptz NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS dblog.lww(tbl text NOT NULL, key text NOT NULL,"
+	" commit_time timestamptz, source text, PRIMARY KEY (tbl, key));"
+	"CREATE TABLE IF NOT EXISTS dblog.conflicts(id bigserial PRIMARY KEY, time timestamptz NOT NULL,"
+	" stream text NOT NULL, reason text NOT NULL, event jsonb NOT NULL, dest_row jsonb)";
+
+struct dblog_sink *
+dblog_sink_pg_open(const char *conninfo, enum dblog_conflict policy, FILE *dry_run, int *retry,
+		   char *err, size_t errlen)
+{
+	struct psink *s = calloc(1, sizeof *s);
+	if (!s)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	s->base.ops = &pg_ops;
+	s->base.policy = policy;
+	s->base.dry_run = dry_run;
+	s->base.schemas = 1;
+	s->c = dblog_pg_connect(conninfo, 0, err, errlen, retry);
+	if (!s->c) {
+		free(s);
+		return NULL;
+	}
+	if (!dry_run) {
+		PGresult *r = PQexec(s->c, state_ddl);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			fail(s, r, err, errlen);
+			PQfinish(s->c);
+			free(s);
+			return NULL;
+		}
+		PQclear(r);
+	}
+	return &s->base;
+}
