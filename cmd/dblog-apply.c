@@ -91,6 +91,11 @@ struct apply {
 	int64_t rows, started;
 	uint64_t bytes;
 	json_int_t n_events, n_changes, n_noop, n_conflicts, n_parked, n_tx, n_bytes;
+	/* the lines of the open batch, to apply again when a pipelined batch
+	 * fails: [lineno][length][bytes]... */
+	struct dblog_buf batch;
+	int batch_over, replaying, failed;
+	json_int_t saved[7];
 	struct dblog_buf name, scratch;
 };
 
@@ -287,9 +292,16 @@ load_counters(struct apply *a)
 
 /* ----------------------------------------------------------- batches */
 
+static struct apply *the_apply;
+
 static void
 sink_fail(const char *what, const char *err)
 {
+	if (the_apply && the_apply->sink->batch_failed) {
+		/* the batch is applied again, carefully (see replay) */
+		the_apply->failed = 1;
+		return;
+	}
 	if (strstr(err, "database is locked") || strstr(err, "database is busy"))
 		dblog_die(DBLOG_EXIT_RETRY, "%s: %s (another writer holds the destination; run again "
 			  "to resume)", what, err);
@@ -300,8 +312,12 @@ static void
 open_batch(struct apply *a)
 {
 	char err[512];
-	if (a->open)
+	if (a->open || a->failed)
 		return;
+	json_int_t *c[7] = { &a->n_events, &a->n_changes, &a->n_noop, &a->n_conflicts, &a->n_parked,
+			     &a->n_tx, &a->n_bytes };
+	for (int i = 0; i < 7; i++)
+		a->saved[i] = *c[i];
 	if (a->sink->ops->begin(a->sink, err, sizeof err))
 		sink_fail("cannot begin a transaction", err);
 	a->open = 1;
@@ -314,13 +330,17 @@ static void
 commit_batch(struct apply *a)
 {
 	char err[512];
-	if (!a->open)
+	if (!a->open || a->failed)
 		return;
 	if (a->pending && a->sink->ops->save_pos(a->sink, a->stream, a->pending, err, sizeof err))
 		sink_fail("cannot record the applied position", err);
-	if (a->sink->ops->commit(a->sink, err, sizeof err))
+	if (!a->failed && a->sink->ops->commit(a->sink, err, sizeof err))
 		sink_fail("cannot commit", err);
+	if (a->failed)
+		return;
 	a->open = 0;
+	dblog_buf_clear(&a->batch);
+	a->batch_over = 0;
 	if (a->pending) {
 		json_decref(a->applied);
 		a->applied = a->pending;
@@ -379,6 +399,10 @@ bad_event(struct apply *a, uint64_t lineno, const char *line, size_t n,
 	  const struct dblog_fields *f, const char *err)
 {
 	char what[400], msg[1200];
+	if (a->sink->batch_failed) {
+		a->failed = 1;   /* found later in a pipelined batch: replay */
+		return 0;
+	}
 	describe(what, sizeof what, f);
 	snprintf(msg, sizeof msg, "%s: %s", what, err);
 	if (a->dlq.f)
@@ -526,6 +550,71 @@ end_of_input(struct apply *a, int stopped)
 	commit_batch(a);
 }
 
+/* Keep a line of the open batch (pipelined sinks only). */
+static void
+keep_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
+{
+	if (!a->sink->pipelined || a->replaying || a->batch_over)
+		return;
+	if (a->batch.len + n > 4 * a->batch_bytes + (64u << 20)) {
+		a->batch_over = 1;   /* too big to apply again: a failure stops the run */
+		return;
+	}
+	uint64_t hdr[2] = { lineno, n };
+	dblog_buf_add(&a->batch, hdr, sizeof hdr);
+	dblog_buf_add(&a->batch, line, n);
+}
+
+/* A pipelined batch failed and was rolled back: apply its lines again,
+ * one statement at a time with a savepoint around each change, so that
+ * the bad event is found, reported (or parked with --dlq) and the
+ * transactions before it are committed. */
+static int
+replay(struct apply *a, int at_end)
+{
+	char err[1024];
+	if (a->batch_over) {
+		a->sink->ops->reset(a->sink);
+		dblog_err("a batch failed and was rolled back, nothing of it was applied; it is too "
+			  "large to be applied again change by change (lower --batch-bytes, or use "
+			  "--dlq FILE)");
+		return -1;
+	}
+	struct dblog_buf lines = a->batch;
+	memset(&a->batch, 0, sizeof a->batch);
+	json_int_t *c[7] = { &a->n_events, &a->n_changes, &a->n_noop, &a->n_conflicts, &a->n_parked,
+			     &a->n_tx, &a->n_bytes };
+	for (int i = 0; i < 7; i++)
+		*c[i] = a->saved[i];
+	a->sink->ops->reset(a->sink);
+	a->failed = a->open = a->in_tx = a->skip_tx = 0;
+	json_decref(a->pending);
+	a->pending = NULL;
+	a->sink->careful = 1;
+	a->replaying = 1;
+	int rc = 0;
+	for (size_t off = 0; off + 16 <= lines.len && !rc;) {
+		uint64_t hdr[2];
+		memcpy(hdr, lines.p + off, sizeof hdr);
+		const char *line = lines.p + off + 16;
+		off += 16 + hdr[1];
+		struct dblog_fields f;
+		struct dblog_jerr e;
+		if (dblog_event_scan(line, hdr[1], &f, &e, &a->scratch) == 0)
+			rc = on_event(a, hdr[0], line, hdr[1], &f);
+	}
+	/* the rest of an open transaction follows on the input, unless it ended */
+	if (!rc && at_end)
+		end_of_input(a, 1);
+	else if (!rc && !a->in_tx)
+		commit_batch(a);
+	(void)err;
+	dblog_buf_free(&lines);
+	a->replaying = 0;
+	a->sink->careful = a->dlq_path != NULL;
+	return rc || a->failed ? -1 : 0;
+}
+
 static int
 run(struct apply *a)
 {
@@ -545,6 +634,8 @@ run(struct apply *a)
 		if (rc == 2) {
 			if (!a->in_tx)
 				commit_batch(a);
+			if (a->failed && replay(a, 0))
+				return DBLOG_EXIT_FAIL;
 			continue;
 		}
 		int s = dblog_event_scan(line, n, &f, &e, &a->scratch);
@@ -566,7 +657,8 @@ run(struct apply *a)
 			}
 			continue;
 		}
-		if (on_event(a, r.lineno, line, n, &f)) {
+		keep_line(a, r.lineno, line, n);
+		if (on_event(a, r.lineno, line, n, &f) || (a->failed && replay(a, 0))) {
 			dblog_reader_free(&r);
 			return DBLOG_EXIT_FAIL;
 		}
@@ -576,6 +668,8 @@ run(struct apply *a)
 		status = DBLOG_EXIT_FAIL;
 	}
 	end_of_input(a, rc == 3 || status);
+	if (a->failed && replay(a, 1))
+		status = DBLOG_EXIT_FAIL;
 	dblog_reader_free(&r);
 	return status;
 }
@@ -585,6 +679,7 @@ main(int argc, char **argv)
 {
 	struct apply a = { 0 };
 	char err[512];
+	the_apply = &a;
 	dblog_init(argv);
 	parse_options(&a, argc, argv);
 	if (a.dlq_path && dblog_dlq_open(&a.dlq, a.dlq_path))
@@ -599,6 +694,8 @@ main(int argc, char **argv)
 	if (a.sink) {
 		a.sink->create_tables = a.create;
 		a.sink->careful = a.dlq_path != NULL;
+		if (a.sink->careful)
+			a.sink->pipelined = 0;
 	}
 	if (!a.sink)
 		dblog_die(retry || strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY
@@ -628,6 +725,7 @@ main(int argc, char **argv)
 	free(a.schemas);
 	dblog_buf_free(&a.name);
 	dblog_buf_free(&a.scratch);
+	dblog_buf_free(&a.batch);
 	if (dblog_stdout_close() && !status)
 		status = DBLOG_EXIT_FAIL;
 	return status;

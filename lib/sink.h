@@ -52,6 +52,9 @@ struct dblog_sink_ops {
 	/* Park a conflict in the destination's conflict table. */
 	int (*park)(struct dblog_sink *, const char *stream, const char *event, size_t n,
 		    const struct dblog_conflict_info *ci, char *err, size_t errlen);
+	/* After batch_failed: leave the failed state so that the batch can be
+	 * applied again (carefully). */
+	void (*reset)(struct dblog_sink *);
 	void (*close)(struct dblog_sink *);
 };
 
@@ -64,6 +67,10 @@ struct dblog_sink {
 	int schemas;            /* table names keep their schema part */
 	int careful;            /* a bad event must leave the transaction usable
 	                           (--dlq): PostgreSQL puts a savepoint around it */
+	int pipelined;          /* changes are sent without waiting: a failure is
+	                           found later and fails the whole batch */
+	int batch_failed;       /* set with such a failure; the destination
+	                           transaction was rolled back */
 };
 
 /* Open a SQLite destination (created if missing). NULL with err set. */

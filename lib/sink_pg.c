@@ -13,6 +13,7 @@
 
 #define NBUCKETS 1024
 #define MAXCOLS 1600
+#define PIPE_MAX 1000           /* commands queued between sync points */
 
 struct pstmt {
 	char *key, name[24];
@@ -50,6 +51,13 @@ struct psink {
 	size_t offs[3 * MAXCOLS];
 	int isnull[3 * MAXCOLS];
 	int np;
+	/* libpq pipeline mode (source_wins without --dlq): commands are sent
+	 * without waiting, results read at sync points; a failure rolls the
+	 * whole destination transaction back */
+	int pipe, in_pipe, dead, queued;
+	char desc[PIPE_MAX][112];   /* what each queued command was, for errors */
+	const struct dblog_fields *cur;
+	char failure[1024];
 };
 
 static unsigned
@@ -70,9 +78,103 @@ fail(struct psink *s, PGresult *r, char *err, size_t errlen)
 	return -1;
 }
 
+/* Describe the change being applied, for errors found later. */
+static void
+describe(struct psink *s, char *out, size_t n, const char *what)
+{
+	const struct dblog_fields *f = s->cur;
+	if (!f) {
+		snprintf(out, n, "%s", what);
+		return;
+	}
+	snprintf(out, n, "%s change pos %.*s seq %.*s table %.*s", dblog_op_name(f->op),
+		 (int)(f->pos.n < 24 ? f->pos.n : 24), f->pos.p ? f->pos.p : "-",
+		 (int)(f->seq.n < 12 ? f->seq.n : 12), f->seq.p ? f->seq.p : "-",
+		 (int)(f->table.n < 40 ? f->table.n : 40), f->table.p ? f->table.p : "-");
+}
+
+/* Read the results up to the sync point; the first failure goes to
+ * s->failure. 0, or -1 when a command failed. */
+static int
+pipe_sync(struct psink *s)
+{
+	int idx = 0, bad = 0;
+	if (!s->queued)
+		return 0;
+	if (!PQpipelineSync(s->c)) {
+		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
+		return -1;
+	}
+	for (;;) {
+		PGresult *r = PQgetResult(s->c);
+		if (!r) {
+			idx++;
+			continue;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (st == PGRES_FATAL_ERROR && !bad) {
+			const char *m = PQresultErrorMessage(r);
+			snprintf(s->failure, sizeof s->failure, "%s: %.*s", idx < PIPE_MAX ? s->desc[idx] : "",
+				 (int)strcspn(m, "\n"), m);
+			bad = 1;
+		}
+		if (st == PGRES_FATAL_ERROR && PQstatus(s->c) == CONNECTION_BAD) {
+			PQclear(r);
+			bad = 1;
+			break;
+		}
+		PQclear(r);
+	}
+	s->queued = 0;
+	return bad ? -1 : 0;
+}
+
+/* A command failed: roll the whole transaction back; the sink is dead. */
+static int
+pipe_failed(struct psink *s, char *err, size_t errlen)
+{
+	s->queued = 0;
+	PQsendQueryParams(s->c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+	s->queued = 1;
+	char keep[1024];
+	snprintf(keep, sizeof keep, "%s", s->failure);
+	pipe_sync(s);
+	s->dead = 1;
+	s->base.batch_failed = 1;
+	snprintf(s->failure, sizeof s->failure, "%s", keep);
+	snprintf(err, errlen, "%s (the destination transaction was rolled back: nothing of this "
+		 "batch was applied)", keep);
+	return -1;
+}
+
+/* Queue the described command; sync when the queue is full. */
+static int
+pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
+{
+	if (!ok) {
+		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
+		return pipe_failed(s, err, errlen);
+	}
+	describe(s, s->desc[s->queued], sizeof s->desc[0], what);
+	if (++s->queued >= PIPE_MAX - 2 && pipe_sync(s))
+		return pipe_failed(s, err, errlen);
+	return 0;
+}
+
 static int
 exec(struct psink *s, const char *sql, char *err, size_t errlen)
 {
+	if (s->dead) {
+		snprintf(err, errlen, "%s", s->failure);
+		return -1;
+	}
+	if (s->in_pipe)
+		return pipe_queued(s, PQsendQueryParams(s->c, sql, 0, NULL, NULL, NULL, NULL, 0), sql,
+				   err, errlen);
 	if (s->base.dry_run) {
 		fprintf(s->base.dry_run, "%s;\n", sql);
 		return 0;
@@ -111,12 +213,40 @@ table_free(struct ptable *t)
 	free(t->qname);
 }
 
+static int pipe_sync(struct psink *s);
+
+/* Leave pipeline mode for a synchronous query (catalog look-ups); the
+ * transaction stays open. 0, or -1 when a queued command had failed. */
+static int
+pipe_pause(struct psink *s)
+{
+	if (!s->in_pipe)
+		return 0;
+	if (pipe_sync(s)) {
+		s->dead = 1;
+		return -1;
+	}
+	PQexitPipelineMode(s->c);
+	s->in_pipe = 0;
+	return 0;
+}
+
+static void
+pipe_resume(struct psink *s, int was)
+{
+	if (was && !s->dead && PQenterPipelineMode(s->c))
+		s->in_pipe = 1;
+}
+
 static struct ptable *
 table(struct psink *s, const char *name)
 {
 	for (size_t i = 0; i < s->ntables; i++)
 		if (!strcmp(s->tables[i].name, name))
 			return &s->tables[i];
+	int was = s->in_pipe;
+	if (pipe_pause(s))
+		return NULL;
 	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
 	struct ptable *t = &s->tables[s->ntables++];
 	memset(t, 0, sizeof *t);
@@ -145,6 +275,7 @@ table(struct psink *s, const char *name)
 		}
 	}
 	PQclear(r);
+	pipe_resume(s, was);
 	return t;
 }
 
@@ -305,12 +436,19 @@ prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 	if (!p)
 		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
 	snprintf(p->name, sizeof p->name, "dblog%d", ++s->nstmts);
-	PGresult *r = PQprepare(s->c, p->name, sql, nparams, NULL);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		free(p);
-		return fail(s, r, err, errlen), NULL;
+	if (s->in_pipe) {
+		if (pipe_queued(s, PQsendPrepare(s->c, p->name, sql, nparams, NULL), "prepare", err, errlen)) {
+			free(p);
+			return NULL;
+		}
+	} else {
+		PGresult *r = PQprepare(s->c, p->name, sql, nparams, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			free(p);
+			return fail(s, r, err, errlen), NULL;
+		}
+		PQclear(r);
 	}
-	PQclear(r);
 	p->key = dblog_xstrndup(s->key.p, s->key.len);
 	p->nparams = nparams;
 	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
@@ -325,6 +463,12 @@ run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 {
 	for (int i = 0; i < s->np; i++)
 		s->params[i] = s->isnull[i] ? NULL : s->vals.p + s->offs[i];
+	if (s->in_pipe) {
+		if (rows)
+			*rows = 1;   /* not known before the sync point */
+		return pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
+				   "", err, errlen);
+	}
 	PGresult *r = PQexecPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
@@ -607,6 +751,35 @@ conflict(struct psink *s, const struct ptable *t, const char *why, enum dblog_ou
 	return 0;
 }
 
+/* Does the after-image hold every primary key column? */
+static int
+after_has_key(struct psink *s, const struct ptable *t)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		if (!t->cols[i].pk)
+			continue;
+		int found = 0;
+		for (size_t j = 0; j < s->ncols && !found; j++)
+			found = dblog_json_streq(s->names[j], t->cols[i].name, strlen(t->cols[i].name));
+		if (!found)
+			return 0;
+	}
+	return 1;
+}
+
+/* Did an update change its key (the key's values differ in after)? */
+static int
+key_changed(struct psink *s)
+{
+	for (size_t i = 0; i < s->nkeys; i++)
+		for (size_t j = 0; j < s->ncols; j++)
+			if (s->knames[i].n == s->names[j].n &&
+			    !memcmp(s->knames[i].p, s->names[j].p, s->names[j].n) &&
+			    !(s->kv[i].n == s->v[j].n && !memcmp(s->kv[i].p, s->v[j].p, s->v[j].n)))
+				return 1;
+	return 0;
+}
+
 static int
 apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable *t,
 	     enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
@@ -626,6 +799,13 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 			return 0;
 		}
 		return conflict(s, t, "insert found an existing, different row", out, ci);
+	}
+	if (f->op == DBLOG_OP_UPDATE && s->in_pipe && after_has_key(s, t)) {
+		/* one statement per case, no waiting: the after-image upserted
+		 * (a missing row comes back), the old row removed on a key change */
+		if (key_changed(s) && do_delete(s, t, 0, &rows, err, errlen))
+			return -1;
+		return do_insert(s, t, 1, &rows, err, errlen);
 	}
 	if (f->op == DBLOG_OP_UPDATE) {
 		if (do_update(s, t, guarded, &rows, err, errlen))
@@ -713,7 +893,12 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	struct psink *s = (struct psink *)base;
 	ci->why = NULL;
 	ci->dest_row = NULL;
+	s->cur = f;
 	struct ptable *t = table(s, name);
+	if (!t) {
+		snprintf(err, errlen, "%s", s->failure);
+		return pipe_failed(s, err, errlen);
+	}
 	if (!t->ncols && !base->dry_run) {
 		forget(s, name);
 		snprintf(err, errlen, "no table %s in the destination (create it, map it with "
@@ -781,7 +966,10 @@ p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name
 	 char *err, size_t errlen)
 {
 	struct psink *s = (struct psink *)base;
+	s->cur = f;
 	struct ptable *t = table(s, name);
+	if (!t)
+		return pipe_failed(s, err, errlen);
 	if (t->ncols || !create)
 		return 0;
 	struct dblog_buf q = { 0 }, pk = { 0 };
@@ -874,9 +1062,17 @@ p_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char 
 		return 0;
 	char *j = json_dumps(pos, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	const char *p[2] = { stream, j };
-	PGresult *r = PQexecParams(s->c, "INSERT INTO dblog.applied(stream, position, updated) VALUES "
-				   "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
-				   "EXCLUDED.position, updated = EXCLUDED.updated", 2, NULL, p, NULL, NULL, 0);
+	static const char sql[] = "INSERT INTO dblog.applied(stream, position, updated) VALUES "
+				  "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
+				  "EXCLUDED.position, updated = EXCLUDED.updated";
+	if (s->in_pipe) {
+		s->cur = NULL;
+		int rc = pipe_queued(s, PQsendQueryParams(s->c, sql, 2, NULL, p, NULL, NULL, 0),
+				     "recording the applied position", err, errlen);
+		free(j);
+		return rc;
+	}
+	PGresult *r = PQexecParams(s->c, sql, 2, NULL, p, NULL, NULL, 0);
 	free(j);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		return fail(s, r, err, errlen);
@@ -900,8 +1096,27 @@ p_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
 	return 0;
 }
 
-static int p_begin(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "BEGIN", e, l); }
-static int p_commit(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "COMMIT", e, l); }
+static int
+p_begin(struct dblog_sink *b, char *e, size_t l)
+{
+	struct psink *s = (struct psink *)b;
+	s->cur = NULL;
+	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && PQenterPipelineMode(s->c))
+		s->in_pipe = 1;
+	return exec(s, "BEGIN", e, l);
+}
+
+static int
+p_commit(struct dblog_sink *b, char *e, size_t l)
+{
+	struct psink *s = (struct psink *)b;
+	s->cur = NULL;
+	if (exec(s, "COMMIT", e, l))
+		return -1;
+	if (s->in_pipe && pipe_sync(s))
+		return pipe_failed(s, e, l);
+	return 0;
+}
 static int p_savepoint(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "SAVEPOINT dblog_tx", e, l); }
 static int p_release(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "RELEASE SAVEPOINT dblog_tx", e, l); }
 
@@ -917,6 +1132,30 @@ p_rollback(struct dblog_sink *b)
 {
 	char e[256];
 	return exec((struct psink *)b, "ROLLBACK", e, sizeof e);
+}
+
+static void
+p_reset(struct dblog_sink *base)
+{
+	struct psink *s = (struct psink *)base;
+	if (s->in_pipe) {
+		pipe_sync(s);
+		PQexitPipelineMode(s->c);
+		s->in_pipe = 0;
+	}
+	s->dead = 0;
+	s->queued = 0;
+	base->batch_failed = 0;
+	/* prepared statements made in the failed pipeline may be gone */
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct pstmt *p = s->buckets[i], *n; p; p = n) {
+			n = p->next;
+			free(p->key);
+			free(p);
+		}
+	memset(s->buckets, 0, sizeof s->buckets);
+	PGresult *r = PQexec(s->c, "DEALLOCATE ALL");
+	PQclear(r);
 }
 
 static void
@@ -936,6 +1175,10 @@ p_close(struct dblog_sink *base)
 	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals };
 	for (size_t i = 0; i < 4; i++)
 		dblog_buf_free(bufs[i]);
+	if (s->in_pipe) {
+		pipe_sync(s);
+		PQexitPipelineMode(s->c);
+	}
 	PQfinish(s->c);
 	free(s);
 }
@@ -944,7 +1187,7 @@ static const struct dblog_sink_ops pg_ops = {
 	.begin = p_begin, .commit = p_commit, .rollback = p_rollback,
 	.savepoint = p_savepoint, .release = p_release, .rollback_to = p_rollback_to,
 	.apply = p_apply, .schema = p_schema, .load_pos = p_load_pos, .save_pos = p_save_pos,
-	.park = p_park, .close = p_close,
+	.park = p_park, .reset = p_reset, .close = p_close,
 };
 
 static const char state_ddl[] =
@@ -972,6 +1215,10 @@ dblog_sink_pg_open(const char *conninfo, enum dblog_conflict policy, FILE *dry_r
 		free(s);
 		return NULL;
 	}
+	/* source_wins needs no answer before the next change: pipeline mode
+	 * (the caller turns it off with careful, for --dlq) */
+	s->pipe = !dry_run && policy == DBLOG_SOURCE_WINS;
+	s->base.pipelined = s->pipe;
 	if (!dry_run) {
 		PGresult *r = PQexec(s->c, state_ddl);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {

@@ -1127,11 +1127,17 @@ s_close(struct dblog_sink *base)
 	free(s);
 }
 
+static void
+s_reset(struct dblog_sink *b)
+{
+	b->batch_failed = 0;
+}
+
 static const struct dblog_sink_ops sqlite_ops = {
 	.begin = s_begin, .commit = s_commit, .rollback = s_rollback,
 	.savepoint = s_savepoint, .release = s_release, .rollback_to = s_rollback_to,
 	.apply = s_apply, .schema = s_schema, .load_pos = s_load_pos, .save_pos = s_save_pos,
-	.park = s_park, .close = s_close,
+	.park = s_park, .reset = s_reset, .close = s_close,
 };
 
 static const char state_ddl[] =
