@@ -1117,14 +1117,33 @@ p_commit(struct dblog_sink *b, char *e, size_t l)
 		return pipe_failed(s, e, l);
 	return 0;
 }
-static int p_savepoint(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "SAVEPOINT dblog_tx", e, l); }
-static int p_release(struct dblog_sink *b, char *e, size_t l) { return exec((struct psink *)b, "RELEASE SAVEPOINT dblog_tx", e, l); }
+/* In pipeline mode there are no savepoints around source transactions:
+ * taking one back rolls the batch back, and the caller applies it again
+ * carefully (with savepoints) from its lines. */
+static int
+p_savepoint(struct dblog_sink *b, char *e, size_t l)
+{
+	struct psink *s = (struct psink *)b;
+	return s->in_pipe ? 0 : exec(s, "SAVEPOINT dblog_tx", e, l);
+}
+
+static int
+p_release(struct dblog_sink *b, char *e, size_t l)
+{
+	struct psink *s = (struct psink *)b;
+	return s->in_pipe ? 0 : exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
+}
 
 static int
 p_rollback_to(struct dblog_sink *b, char *e, size_t l)
 {
-	return exec((struct psink *)b, "ROLLBACK TO SAVEPOINT dblog_tx", e, l) ||
-	       exec((struct psink *)b, "RELEASE SAVEPOINT dblog_tx", e, l);
+	struct psink *s = (struct psink *)b;
+	if (s->in_pipe) {
+		snprintf(s->failure, sizeof s->failure, "a transaction was taken back");
+		return pipe_failed(s, e, l);
+	}
+	return exec(s, "ROLLBACK TO SAVEPOINT dblog_tx", e, l) ||
+	       exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
 }
 
 static int
