@@ -14,6 +14,8 @@
 #define NBUCKETS 1024
 #define MAXCOLS 1600
 #define PIPE_MAX 1000           /* commands queued between sync points */
+#define ACC_MAX 256             /* rows in one multi-row upsert */
+#define ACC_SLOTS 1024
 
 struct pstmt {
 	char *key, name[24];
@@ -58,6 +60,14 @@ struct psink {
 	char desc[PIPE_MAX][112];   /* what each queued command was, for errors */
 	const struct dblog_fields *cur;
 	char failure[1024];
+	/* upserts of one table and column set gathered into one multi-row
+	 * statement (pipeline mode): their parameters, keys seen (hashes) */
+	struct dblog_buf acc_key, acc_vals, acc_sql;
+	int *acc_null;
+	size_t acc_rows, acc_cap, acc_ncols;
+	unsigned acc_seen[ACC_SLOTS];
+	char acc_desc[112];
+	int flushing;
 };
 
 static unsigned
@@ -93,12 +103,17 @@ describe(struct psink *s, char *out, size_t n, const char *what)
 		 (int)(f->table.n < 40 ? f->table.n : 40), f->table.p ? f->table.p : "-");
 }
 
+static int acc_flush(struct psink *s, char *err, size_t errlen);
+
 /* Read the results up to the sync point; the first failure goes to
  * s->failure. 0, or -1 when a command failed. */
 static int
 pipe_sync(struct psink *s)
 {
 	int idx = 0, bad = 0;
+	char e[256];
+	if (s->acc_rows && acc_flush(s, e, sizeof e))
+		return -1;
 	if (!s->queued)
 		return 0;
 	if (!PQpipelineSync(s->c)) {
@@ -168,6 +183,8 @@ pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
 static int
 exec(struct psink *s, const char *sql, char *err, size_t errlen)
 {
+	if (s->acc_rows && acc_flush(s, err, errlen))
+		return -1;
 	if (s->dead) {
 		snprintf(err, errlen, "%s", s->failure);
 		return -1;
@@ -461,6 +478,17 @@ prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 static int
 run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 {
+	if (s->acc_rows && !s->flushing) {
+		/* keep the statement's parameters while the gathered rows go out */
+		struct dblog_buf keep = s->vals;
+		memset(&s->vals, 0, sizeof s->vals);
+		int np = s->np, rc = acc_flush(s, err, errlen);
+		dblog_buf_free(&s->vals);
+		s->vals = keep;
+		s->np = np;
+		if (rc)
+			return -1;
+	}
 	for (int i = 0; i < s->np; i++)
 		s->params[i] = s->isnull[i] ? NULL : s->vals.p + s->offs[i];
 	if (s->in_pipe) {
@@ -539,8 +567,62 @@ is_pk(struct psink *s, const struct ptable *t, struct dblog_span name)
 	return c && c->pk;
 }
 
-/* INSERT of the after-image: upsert (ON CONFLICT on the primary key DO
- * UPDATE, leaving a row already equal alone) or DO NOTHING. */
+/* The one-row INSERT of the after-image into s->sql: upsert (ON CONFLICT
+ * on the primary key DO UPDATE, leaving a row already equal alone) or DO
+ * NOTHING. */
+static void
+insert_sql(struct psink *s, const struct ptable *t, int upsert)
+{
+	dblog_buf_clear(&s->sql);
+	dblog_buf_printf(&s->sql, "INSERT INTO %s (", t->qname);
+	for (size_t i = 0; i < s->ncols; i++) {
+		if (i)
+			dblog_buf_adds(&s->sql, ", ");
+		ident_span(s, &s->sql, s->names[i]);
+	}
+	dblog_buf_adds(&s->sql, ") VALUES (");
+	for (size_t i = 0; i < s->ncols; i++)
+		dblog_buf_printf(&s->sql, i ? ", $%zu" : "$%zu", i + 1);
+	dblog_buf_adds(&s->sql, ")");
+	int any = 0, npk = 0;
+	for (int i = 0; i < t->ncols; i++)
+		npk += t->cols[i].pk;
+	if (upsert && npk) {
+		dblog_buf_adds(&s->sql, " ON CONFLICT (");
+		for (int i = 0, k = 0; i < t->ncols; i++)
+			if (t->cols[i].pk) {
+				if (k++)
+					dblog_buf_adds(&s->sql, ", ");
+				dblog_sql_ident(&s->sql, t->cols[i].name);
+			}
+		dblog_buf_adds(&s->sql, ")");
+		for (size_t i = 0; i < s->ncols; i++) {
+			if (is_pk(s, t, s->names[i]))
+				continue;
+			dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
+			ident_span(s, &s->sql, s->names[i]);
+			dblog_buf_adds(&s->sql, " = EXCLUDED.");
+			ident_span(s, &s->sql, s->names[i]);
+		}
+		for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
+			if (is_pk(s, t, s->names[i]))
+				continue;
+			struct dblog_buf pre = { 0 }, ex = { 0 };
+			dblog_buf_printf(&pre, "%s.", t->qname);
+			dblog_buf_adds(&ex, "EXCLUDED.");
+			ident_span(s, &ex, s->names[i]);
+			dblog_buf_adds(&s->sql, w++ ? " OR " : " WHERE (");
+			compare(s, t, pre.p, s->names[i], "IS DISTINCT FROM", ex.p);
+			dblog_buf_free(&pre);
+			dblog_buf_free(&ex);
+		}
+		if (any)
+			dblog_buf_addc(&s->sql, ')');
+	}
+	if (!any)
+		dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+}
+
 static int
 do_insert(struct psink *s, const struct ptable *t, int upsert, long *rows, char *err, size_t errlen)
 {
@@ -550,54 +632,7 @@ do_insert(struct psink *s, const struct ptable *t, int upsert, long *rows, char 
 	dblog_buf_clear(&s->vals);
 	params_of(s, t, s->names, s->v, s->ncols);
 	if (!p) {
-		dblog_buf_clear(&s->sql);
-		dblog_buf_printf(&s->sql, "INSERT INTO %s (", t->qname);
-		for (size_t i = 0; i < s->ncols; i++) {
-			if (i)
-				dblog_buf_adds(&s->sql, ", ");
-			ident_span(s, &s->sql, s->names[i]);
-		}
-		dblog_buf_adds(&s->sql, ") VALUES (");
-		for (size_t i = 0; i < s->ncols; i++)
-			dblog_buf_printf(&s->sql, i ? ", $%zu" : "$%zu", i + 1);
-		dblog_buf_adds(&s->sql, ")");
-		int any = 0, npk = 0;
-		for (int i = 0; i < t->ncols; i++)
-			npk += t->cols[i].pk;
-		if (upsert && npk) {
-			dblog_buf_adds(&s->sql, " ON CONFLICT (");
-			for (int i = 0, k = 0; i < t->ncols; i++)
-				if (t->cols[i].pk) {
-					if (k++)
-						dblog_buf_adds(&s->sql, ", ");
-					dblog_sql_ident(&s->sql, t->cols[i].name);
-				}
-			dblog_buf_adds(&s->sql, ")");
-			for (size_t i = 0; i < s->ncols; i++) {
-				if (is_pk(s, t, s->names[i]))
-					continue;
-				dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
-				ident_span(s, &s->sql, s->names[i]);
-				dblog_buf_adds(&s->sql, " = EXCLUDED.");
-				ident_span(s, &s->sql, s->names[i]);
-			}
-			for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
-				if (is_pk(s, t, s->names[i]))
-					continue;
-				struct dblog_buf pre = { 0 }, ex = { 0 };
-				dblog_buf_printf(&pre, "%s.", t->qname);
-				dblog_buf_adds(&ex, "EXCLUDED.");
-				ident_span(s, &ex, s->names[i]);
-				dblog_buf_adds(&s->sql, w++ ? " OR " : " WHERE (");
-				compare(s, t, pre.p, s->names[i], "IS DISTINCT FROM", ex.p);
-				dblog_buf_free(&pre);
-				dblog_buf_free(&ex);
-			}
-			if (any)
-				dblog_buf_addc(&s->sql, ')');
-		}
-		if (!any)
-			dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+		insert_sql(s, t, upsert);
 		if (s->base.dry_run)
 			return dry(s);
 		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
@@ -751,6 +786,120 @@ conflict(struct psink *s, const struct ptable *t, const char *why, enum dblog_ou
 	return 0;
 }
 
+/* Send the gathered upserts as one statement. */
+static int
+acc_flush(struct psink *s, char *err, size_t errlen)
+{
+	if (!s->acc_rows || s->flushing)
+		return 0;
+	s->flushing = 1;
+	int rc = -1;
+	dblog_buf_clear(&s->key);
+	dblog_buf_add(&s->key, s->acc_key.p, s->acc_key.len);
+	dblog_buf_printf(&s->key, "#%zu", s->acc_rows);
+	struct pstmt *p = find(s);
+	if (!p) {
+		/* the one-row statement with its VALUES repeated */
+		const char *one = s->acc_sql.p, *values = strstr(one, ") VALUES (") + 9;
+		const char *rest = strstr(values, ")") + 1;
+		dblog_buf_clear(&s->sql);
+		dblog_buf_add(&s->sql, one, (size_t)(values - one));
+		int n = 0;
+		for (size_t r = 0; r < s->acc_rows; r++) {
+			dblog_buf_adds(&s->sql, r ? ", (" : "(");
+			for (size_t c = 0; c < s->acc_ncols; c++)
+				dblog_buf_printf(&s->sql, c ? ", $%d" : "$%d", ++n);
+			dblog_buf_addc(&s->sql, ')');
+		}
+		dblog_buf_adds(&s->sql, rest);
+		if (!(p = prepare(s, s->sql.p, n, err, errlen)))
+			goto out;
+	}
+	s->np = (int)(s->acc_rows * s->acc_ncols);
+	for (size_t i = 0, off = 0; i < (size_t)s->np; i++) {
+		s->params[i] = s->acc_null[i] ? NULL : s->acc_vals.p + off;
+		off += strlen(s->acc_vals.p + off) + 1;
+	}
+	const struct dblog_fields *cur = s->cur;
+	s->cur = NULL;
+	rc = pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
+			 s->acc_desc, err, errlen);
+	s->cur = cur;
+out:
+	s->acc_rows = 0;
+	dblog_buf_clear(&s->acc_vals);
+	memset(s->acc_seen, 0, sizeof s->acc_seen);
+	s->flushing = 0;
+	return rc;
+}
+
+/* Gather the upsert of the current change into the multi-row statement
+ * (pipeline mode): the same table and columns, no key twice (ON CONFLICT
+ * must not meet a row twice in one statement). */
+static int
+acc_add(struct psink *s, const struct ptable *t, char *err, size_t errlen)
+{
+	mkkey(s, 'U', t, s->names, s->ncols, NULL, 0);
+	unsigned h = 2166136261u;
+	for (size_t i = 0; i < s->nkeys; i++) {
+		for (size_t j = 0; j < s->kv[i].n; j++)
+			h = (h ^ (unsigned char)s->kv[i].p[j]) * 16777619u;
+		h = (h ^ 0xFF) * 16777619u;
+	}
+	h |= 1;
+	unsigned slot = h % ACC_SLOTS, k;
+	int seen = 0;
+	for (k = 0; k < ACC_SLOTS && s->acc_seen[(slot + k) % ACC_SLOTS]; k++)
+		if (s->acc_seen[(slot + k) % ACC_SLOTS] == h)
+			seen = 1;
+	int same = s->acc_key.len == s->key.len && !memcmp(s->acc_key.p, s->key.p, s->key.len);
+	if (s->acc_rows && (!same || seen || s->acc_rows >= ACC_MAX)) {
+		if (acc_flush(s, err, errlen))
+			return -1;
+		mkkey(s, 'U', t, s->names, s->ncols, NULL, 0);
+		slot = h % ACC_SLOTS;
+	}
+	if (!s->acc_rows) {
+		dblog_buf_clear(&s->acc_key);
+		dblog_buf_add(&s->acc_key, s->key.p, s->key.len);
+		insert_sql(s, t, 1);
+		dblog_buf_clear(&s->acc_sql);
+		dblog_buf_add(&s->acc_sql, s->sql.p, s->sql.len);
+		s->acc_ncols = s->ncols;
+		describe(s, s->acc_desc, sizeof s->acc_desc, "");
+	}
+	s->np = 0;
+	dblog_buf_clear(&s->vals);
+	params_of(s, t, s->names, s->v, s->ncols);
+	if (s->acc_cap < (s->acc_rows + 1) * s->acc_ncols) {
+		s->acc_cap = (s->acc_rows + 1) * s->acc_ncols * 2;
+		s->acc_null = dblog_xrealloc(s->acc_null, s->acc_cap * sizeof *s->acc_null);
+	}
+	for (int i = 0; i < s->np; i++) {
+		s->acc_null[s->acc_rows * s->acc_ncols + (size_t)i] = s->isnull[i];
+		const char *v = s->isnull[i] ? "" : s->vals.p + s->offs[i];
+		dblog_buf_add(&s->acc_vals, v, strlen(v) + 1);
+	}
+	for (k = 0; k < ACC_SLOTS; k++)
+		if (!s->acc_seen[(slot + k) % ACC_SLOTS]) {
+			s->acc_seen[(slot + k) % ACC_SLOTS] = h;
+			break;
+		}
+	s->acc_rows++;
+	return 0;
+}
+
+/* Can the change's upsert be gathered? Pipeline mode, a primary key, a
+ * first-come column list under ACC's parameter limit. */
+static int
+gatherable(struct psink *s, const struct ptable *t)
+{
+	int npk = 0;
+	for (int i = 0; i < t->ncols; i++)
+		npk += t->cols[i].pk;
+	return s->in_pipe && npk && s->ncols && s->ncols * ACC_MAX < 65535;
+}
+
 /* Does the after-image hold every primary key column? */
 static int
 after_has_key(struct psink *s, const struct ptable *t)
@@ -787,6 +936,8 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 	int guarded = guarded_policy(s), exists, equal;
 	long rows = 0;
 	*out = DBLOG_APPLIED;
+	if ((f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT) && !guarded && gatherable(s, t))
+		return acc_add(s, t, err, errlen);
 	if (f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT) {
 		if (do_insert(s, t, !guarded, &rows, err, errlen))
 			return -1;
@@ -805,6 +956,8 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 		 * (a missing row comes back), the old row removed on a key change */
 		if (key_changed(s) && do_delete(s, t, 0, &rows, err, errlen))
 			return -1;
+		if (gatherable(s, t))
+			return acc_add(s, t, err, errlen);
 		return do_insert(s, t, 1, &rows, err, errlen);
 	}
 	if (f->op == DBLOG_OP_UPDATE) {
@@ -1066,6 +1219,10 @@ p_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char 
 				  "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
 				  "EXCLUDED.position, updated = EXCLUDED.updated";
 	if (s->in_pipe) {
+		if (s->acc_rows && acc_flush(s, err, errlen)) {
+			free(j);
+			return -1;
+		}
 		s->cur = NULL;
 		int rc = pipe_queued(s, PQsendQueryParams(s->c, sql, 2, NULL, p, NULL, NULL, 0),
 				     "recording the applied position", err, errlen);
@@ -1164,6 +1321,9 @@ p_reset(struct dblog_sink *base)
 	}
 	s->dead = 0;
 	s->queued = 0;
+	s->acc_rows = 0;
+	dblog_buf_clear(&s->acc_vals);
+	memset(s->acc_seen, 0, sizeof s->acc_seen);
 	base->batch_failed = 0;
 	/* prepared statements made in the failed pipeline may be gone */
 	for (int i = 0; i < NBUCKETS; i++)
@@ -1191,9 +1351,11 @@ p_close(struct dblog_sink *base)
 		table_free(&s->tables[i]);
 	free(s->tables);
 	free(s->dest_row);
-	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals };
-	for (size_t i = 0; i < 4; i++)
+	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals, &s->acc_key, &s->acc_vals,
+				     &s->acc_sql };
+	for (size_t i = 0; i < 7; i++)
 		dblog_buf_free(bufs[i]);
+	free(s->acc_null);
 	if (s->in_pipe) {
 		pipe_sync(s);
 		PQexitPipelineMode(s->c);
