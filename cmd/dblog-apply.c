@@ -297,7 +297,10 @@ static struct apply *the_apply;
 static void
 sink_fail(const char *what, const char *err)
 {
-	if (the_apply && the_apply->sink->batch_failed) {
+	if (the_apply && the_apply->sink->lost)
+		dblog_die(DBLOG_EXIT_RETRY, "%s: %s (the connection was lost; run again to resume)",
+			  what, err);
+	if (the_apply && the_apply->sink->batch_failed && !the_apply->sink->lost) {
 		/* the batch is applied again, carefully (see replay) */
 		the_apply->failed = 1;
 		return;
@@ -399,6 +402,9 @@ bad_event(struct apply *a, uint64_t lineno, const char *line, size_t n,
 	  const struct dblog_fields *f, const char *err)
 {
 	char what[400], msg[1200];
+	if (a->sink->lost)
+		dblog_die(DBLOG_EXIT_RETRY, "line %llu: the connection to the destination was lost: %s "
+			  "(run again to resume)", (unsigned long long)lineno, err);
 	if (a->sink->batch_failed) {
 		a->failed = 1;   /* found later in a pipelined batch: replay */
 		return 0;

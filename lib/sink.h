@@ -71,6 +71,7 @@ struct dblog_sink {
 	                           found later and fails the whole batch */
 	int batch_failed;       /* set with such a failure; the destination
 	                           transaction was rolled back */
+	int lost;               /* the connection to the destination was lost */
 };
 
 /* Open a SQLite destination (created if missing). NULL with err set. */

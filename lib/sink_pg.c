@@ -24,7 +24,7 @@ struct pstmt {
 };
 
 struct pcol {
-	char *name;
+	char *name, *type;
 	int array, pk;
 	int noeq;           /* the type has no equality: compare as text */
 };
@@ -82,6 +82,8 @@ hash(const char *s, size_t n)
 static int
 fail(struct psink *s, PGresult *r, char *err, size_t errlen)
 {
+	if (PQstatus(s->c) == CONNECTION_BAD)
+		s->base.lost = 1;
 	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(s->c);
 	snprintf(err, errlen, "%.*s", (int)strcspn(m, "\n"), m);
 	PQclear(r);
@@ -140,6 +142,7 @@ pipe_sync(struct psink *s)
 		if (st == PGRES_FATAL_ERROR && PQstatus(s->c) == CONNECTION_BAD) {
 			PQclear(r);
 			bad = 1;
+			s->base.lost = 1;
 			break;
 		}
 		PQclear(r);
@@ -172,6 +175,8 @@ pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
 {
 	if (!ok) {
 		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
+		if (PQstatus(s->c) == CONNECTION_BAD)
+			s->base.lost = 1;
 		return pipe_failed(s, err, errlen);
 	}
 	describe(s, s->desc[s->queued], sizeof s->desc[0], what);
@@ -223,8 +228,10 @@ qualified(struct dblog_buf *b, const char *name)
 static void
 table_free(struct ptable *t)
 {
-	for (int i = 0; i < t->ncols; i++)
+	for (int i = 0; i < t->ncols; i++) {
 		free(t->cols[i].name);
+		free(t->cols[i].type);
+	}
 	free(t->cols);
 	free(t->name);
 	free(t->qname);
@@ -276,7 +283,8 @@ table(struct psink *s, const char *name)
 		"coalesce(a.attnum = ANY(i.indkey), false), "
 		"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod "
 		"WHERE o.opcdefault AND m.amname IN ('btree', 'hash') AND o.opcintype IN (a.atttypid, "
-		"t.typbasetype, CASE WHEN t.typcategory = 'A' THEN 'anyarray'::regtype END)) "
+		"t.typbasetype, CASE WHEN t.typcategory = 'A' THEN 'anyarray'::regtype END)), "
+		"format_type(a.atttypid, a.atttypmod) "
 		"FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid LEFT JOIN pg_catalog.pg_index i ON "
 		"i.indrelid = a.attrelid AND i.indisprimary WHERE a.attrelid = to_regclass($1) AND "
@@ -289,6 +297,7 @@ table(struct psink *s, const char *name)
 			t->cols[i].array = PQgetvalue(r, i, 1)[0] == 't';
 			t->cols[i].pk = PQgetvalue(r, i, 2)[0] == 't';
 			t->cols[i].noeq = PQgetvalue(r, i, 3)[0] == 't';
+			t->cols[i].type = dblog_xstrdup(PQgetvalue(r, i, 4));
 		}
 	}
 	PQclear(r);
@@ -512,8 +521,14 @@ static int
 dry(struct psink *s)
 {
 	struct dblog_buf out = { 0 };
+	char q = 0;
 	for (const char *p = s->sql.p; *p; p++) {
-		if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+		if (q) {
+			if (*p == q)
+				q = 0;
+		} else if (*p == '"' || *p == '\'') {
+			q = *p;
+		} else if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
 			int k = (int)strtol(p + 1, (char **)&p, 10) - 1;
 			p--;
 			if (k < s->np && !s->isnull[k])
@@ -540,7 +555,10 @@ compare(struct psink *s, const struct ptable *t, const char *prefix, struct dblo
 	dblog_buf_adds(&s->sql, text ? "(" : "");
 	dblog_buf_adds(&s->sql, prefix);
 	ident_span(s, &s->sql, name);
-	dblog_buf_printf(&s->sql, text ? ")::text %s (%s)::text" : " %s %s", op, rhs);
+	if (text && rhs[0] == '$')   /* a parameter keeps the column's type */
+		dblog_buf_printf(&s->sql, ")::text %s (CAST(%s AS %s))::text", op, rhs, c->type);
+	else
+		dblog_buf_printf(&s->sql, text ? ")::text %s (%s)::text" : " %s %s", op, rhs);
 }
 
 /* " WHERE k = $n AND ..." then " AND c IS NOT DISTINCT FROM $n" for extras. */
@@ -584,10 +602,11 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 	for (size_t i = 0; i < s->ncols; i++)
 		dblog_buf_printf(&s->sql, i ? ", $%zu" : "$%zu", i + 1);
 	dblog_buf_adds(&s->sql, ")");
-	int any = 0, npk = 0;
+	int any = 0, npk = 0, target = 0;
 	for (int i = 0; i < t->ncols; i++)
 		npk += t->cols[i].pk;
 	if (upsert && npk) {
+		target = 1;
 		dblog_buf_adds(&s->sql, " ON CONFLICT (");
 		for (int i = 0, k = 0; i < t->ncols; i++)
 			if (t->cols[i].pk) {
@@ -620,7 +639,7 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 			dblog_buf_addc(&s->sql, ')');
 	}
 	if (!any)
-		dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
+		dblog_buf_adds(&s->sql, target ? " DO NOTHING" : " ON CONFLICT DO NOTHING");
 }
 
 static int
@@ -904,6 +923,11 @@ gatherable(struct psink *s, const struct ptable *t)
 static int
 after_has_key(struct psink *s, const struct ptable *t)
 {
+	int npk = 0;
+	for (int i = 0; i < t->ncols; i++)
+		npk += t->cols[i].pk;
+	if (!npk)
+		return 0;
 	for (int i = 0; i < t->ncols; i++) {
 		if (!t->cols[i].pk)
 			continue;
@@ -1081,7 +1105,8 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 			return 0;
 		}
 	}
-	if (base->dry_run || !base->careful)
+	/* pipelined changes need none: a failure replays the batch carefully */
+	if (base->dry_run || s->in_pipe)
 		return apply_change(s, f, t, out, ci, err, errlen);
 	/* a savepoint per change: a bad event has no effect, the rest goes on */
 	if (exec(s, "SAVEPOINT dblog_change", err, errlen))
@@ -1131,8 +1156,13 @@ p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name
 		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
 		dblog_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
 		dblog_sql_ident(&q, schema);
-		dblog_buf_adds(&q, "; ");
 		free(schema);
+		int e = exec(s, q.p, err, errlen);
+		dblog_buf_clear(&q);
+		if (e) {
+			dblog_buf_free(&q);
+			return -1;
+		}
 	}
 	dblog_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
 	struct dblog_span v;
@@ -1154,7 +1184,8 @@ p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name
 		}
 		/* the type name is checked by the server: a quoted-identifier-free
 		 * type name with only these characters, else text */
-		const char *tt = pg_type(ty);
+		struct dblog_span drv = dblog_json_member(f->source, "driver", 6);
+		const char *tt = dblog_json_streq(drv, "sqlite", 6) ? pg_type(ty) : ty;
 		int ok = 1;
 		for (const char *c = tt; *c; c++)
 			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ ()[],.", *c))
