@@ -341,6 +341,9 @@ commit_batch(struct apply *a)
 		sink_fail("cannot commit", err);
 	if (a->failed)
 		return;
+	/* no-ops a pipelined batch found, known only now */
+	a->n_noop += a->sink->noops;
+	a->sink->noops = 0;
 	a->open = 0;
 	dblog_buf_clear(&a->batch);
 	a->batch_over = 0;
@@ -408,6 +411,16 @@ bad_event(struct apply *a, uint64_t lineno, const char *line, size_t n,
 	if (a->sink->batch_failed) {
 		a->failed = 1;   /* found later in a pipelined batch: replay */
 		return 0;
+	}
+	if (a->sink->in_pipeline && !a->replaying) {
+		/* found before the batch went out: take it back and apply it
+		 * again carefully, which reports this event exactly */
+		char e3[512];
+		a->sink->ops->rollback_to(a->sink, e3, sizeof e3);
+		if (a->sink->batch_failed) {
+			a->failed = 1;
+			return 0;
+		}
 	}
 	describe(what, sizeof what, f);
 	snprintf(msg, sizeof msg, "%s: %s", what, err);
@@ -655,6 +668,10 @@ run(struct apply *a)
 			if (!a->dlq.f && a->in_tx) {
 				memset(&f, 0, sizeof f);
 				if (bad_event(a, r.lineno, line, n, &f, why))
+					return DBLOG_EXIT_FAIL;
+				/* a pipelined batch was taken back: apply it again, then
+				 * this transaction is rolled back as usual */
+				if (a->failed && (replay(a, 0) || bad_event(a, r.lineno, line, n, &f, why)))
 					return DBLOG_EXIT_FAIL;
 			}
 			if (dblog_bad_line(&a->dlq, r.lineno, line, n, why)) {

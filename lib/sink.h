@@ -72,6 +72,8 @@ struct dblog_sink {
 	int batch_failed;       /* set with such a failure; the destination
 	                           transaction was rolled back */
 	int lost;               /* the connection to the destination was lost */
+	int in_pipeline;        /* the open batch is being pipelined right now */
+	long noops;             /* no-ops found at pipeline sync points */
 };
 
 /* Open a SQLite destination (created if missing). NULL with err set. */

@@ -25,7 +25,7 @@ struct pstmt {
 
 struct pcol {
 	char *name, *type;
-	int array, pk;
+	int array, pk, json;
 	int noeq;           /* the type has no equality: compare as text */
 };
 
@@ -58,6 +58,9 @@ struct psink {
 	 * whole destination transaction back */
 	int pipe, in_pipe, dead, queued;
 	char desc[PIPE_MAX][112];   /* what each queued command was, for errors */
+	int expect[PIPE_MAX];       /* rows a data command changes unless they
+	                               already were as the events leave them */
+	int next_expect;
 	const struct dblog_fields *cur;
 	char failure[1024];
 	/* upserts of one table and column set gathered into one multi-row
@@ -133,6 +136,11 @@ pipe_sync(struct psink *s)
 			PQclear(r);
 			break;
 		}
+		if (st == PGRES_COMMAND_OK && idx < PIPE_MAX && s->expect[idx] > 0) {
+			long done = atol(PQcmdTuples(r));
+			if (done < s->expect[idx])
+				s->base.noops += s->expect[idx] - done;
+		}
 		if (st == PGRES_FATAL_ERROR && !bad) {
 			const char *m = PQresultErrorMessage(r);
 			snprintf(s->failure, sizeof s->failure, "%s: %.*s", idx < PIPE_MAX ? s->desc[idx] : "",
@@ -155,12 +163,19 @@ pipe_sync(struct psink *s)
 static int
 pipe_failed(struct psink *s, char *err, size_t errlen)
 {
+	/* gathered rows belong to the failed batch: never send them */
+	s->acc_rows = 0;
+	dblog_buf_clear(&s->acc_vals);
+	memset(s->acc_seen, 0, sizeof s->acc_seen);
 	s->queued = 0;
-	PQsendQueryParams(s->c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
-	s->queued = 1;
 	char keep[1024];
 	snprintf(keep, sizeof keep, "%s", s->failure);
-	pipe_sync(s);
+	pipe_sync(s);   /* results of what was queued: the state is known after */
+	if (PQtransactionStatus(s->c) != PQTRANS_IDLE) {
+		PQsendQueryParams(s->c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+		s->queued = 1;
+		pipe_sync(s);
+	}
 	s->dead = 1;
 	s->base.batch_failed = 1;
 	snprintf(s->failure, sizeof s->failure, "%s", keep);
@@ -180,6 +195,8 @@ pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
 		return pipe_failed(s, err, errlen);
 	}
 	describe(s, s->desc[s->queued], sizeof s->desc[0], what);
+	s->expect[s->queued] = s->next_expect;
+	s->next_expect = 0;
 	if (++s->queued >= PIPE_MAX - 2 && pipe_sync(s))
 		return pipe_failed(s, err, errlen);
 	return 0;
@@ -252,6 +269,7 @@ pipe_pause(struct psink *s)
 	}
 	PQexitPipelineMode(s->c);
 	s->in_pipe = 0;
+	s->base.in_pipeline = 0;
 	return 0;
 }
 
@@ -259,7 +277,7 @@ static void
 pipe_resume(struct psink *s, int was)
 {
 	if (was && !s->dead && PQenterPipelineMode(s->c))
-		s->in_pipe = 1;
+		s->in_pipe = s->base.in_pipeline = 1;
 }
 
 static struct ptable *
@@ -298,6 +316,9 @@ table(struct psink *s, const char *name)
 			t->cols[i].pk = PQgetvalue(r, i, 2)[0] == 't';
 			t->cols[i].noeq = PQgetvalue(r, i, 3)[0] == 't';
 			t->cols[i].type = dblog_xstrdup(PQgetvalue(r, i, 4));
+			t->cols[i].json = !strcmp(t->cols[i].type, "json") || !strcmp(t->cols[i].type, "jsonb");
+			if (!strcmp(t->cols[i].type, "json[]") || !strcmp(t->cols[i].type, "jsonb[]"))
+				t->cols[i].array = 3;
 		}
 	}
 	PQclear(r);
@@ -333,7 +354,7 @@ col(const struct ptable *t, struct dblog_span name, struct dblog_buf *scratch)
 
 /* A JSON array as a PostgreSQL array literal: {1,"a b",NULL,{...}}. */
 static void
-array_literal(struct psink *s, struct dblog_span v, struct dblog_buf *out)
+array_literal(struct psink *s, struct dblog_span v, struct dblog_buf *out, int json_elems)
 {
 	struct dblog_span e;
 	const char *it = NULL;
@@ -346,8 +367,17 @@ array_literal(struct psink *s, struct dblog_span v, struct dblog_buf *out)
 		enum dblog_jtype t = dblog_json_type(e);
 		if (t == DBLOG_J_NULL) {
 			dblog_buf_adds(out, "NULL");
-		} else if (t == DBLOG_J_ARRAY) {
-			array_literal(s, e, out);
+		} else if (t == DBLOG_J_ARRAY && !json_elems) {
+			array_literal(s, e, out, 0);
+		} else if (json_elems) {
+			/* json[] elements are JSON texts */
+			dblog_buf_addc(out, '"');
+			for (size_t i = 0; i < e.n; i++) {
+				if (e.p[i] == '"' || e.p[i] == '\\')
+					dblog_buf_addc(out, '\\');
+				dblog_buf_addc(out, e.p[i]);
+			}
+			dblog_buf_addc(out, '"');
 		} else {
 			struct dblog_buf d = { 0 };
 			const char *p = e.p;
@@ -377,6 +407,12 @@ param(struct psink *s, struct dblog_span v, int array)
 	int i = s->np++;
 	s->isnull[i] = 0;
 	s->offs[i] = s->vals.len;
+	if (array == 2 && dblog_json_type(v) != DBLOG_J_NULL && v.p) {
+		/* json and jsonb columns take the JSON text itself */
+		dblog_buf_add(&s->vals, v.p, v.n);
+		dblog_buf_addc(&s->vals, 0);
+		return;
+	}
 	switch (dblog_json_type(v)) {
 	case DBLOG_J_NONE:
 	case DBLOG_J_NULL:
@@ -393,7 +429,7 @@ param(struct psink *s, struct dblog_span v, int array)
 	}
 	case DBLOG_J_ARRAY:
 		if (array) {
-			array_literal(s, v, &s->vals);
+			array_literal(s, v, &s->vals, array == 3);
 			break;
 		}
 		dblog_buf_add(&s->vals, v.p, v.n);   /* JSON text for json columns */
@@ -404,13 +440,25 @@ param(struct psink *s, struct dblog_span v, int array)
 	dblog_buf_addc(&s->vals, 0);
 }
 
+/* The key's parameters: NULL keys have none (they become IS NULL). */
+static void
+key_params(struct psink *s, const struct ptable *t)
+{
+	for (size_t i = 0; i < s->nkeys; i++) {
+		if (dblog_json_type(s->kv[i]) == DBLOG_J_NULL)
+			continue;
+		const struct pcol *c = col(t, s->knames[i], &s->s1);
+		param(s, s->kv[i], c ? (c->json ? 2 : c->array) : 0);
+	}
+}
+
 static void
 params_of(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 	  const struct dblog_span *vals, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct pcol *c = col(t, names[i], &s->s1);
-		param(s, vals[i], c && c->array);
+		param(s, vals[i], c ? (c->json ? 2 : c->array) : 0);
 	}
 }
 
@@ -443,6 +491,10 @@ mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_spa
 		dblog_buf_addc(&s->key, 1);
 		dblog_buf_add(&s->key, b[i].p, b[i].n);
 	}
+	/* which key values are NULL changes the statement */
+	dblog_buf_addc(&s->key, 4);
+	for (size_t i = 0; i < s->nkeys; i++)
+		dblog_buf_addc(&s->key, dblog_json_type(s->kv[i]) == DBLOG_J_NULL ? 'n' : 'v');
 }
 
 static struct pstmt *
@@ -503,6 +555,7 @@ run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 	if (s->in_pipe) {
 		if (rows)
 			*rows = 1;   /* not known before the sync point */
+		s->next_expect = 1;
 		return pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
 				   "", err, errlen);
 	}
@@ -568,6 +621,12 @@ where(struct psink *s, const struct ptable *t, int *n, const struct dblog_span *
 	char rhs[48];
 	for (size_t i = 0; i < s->nkeys; i++) {
 		dblog_buf_adds(&s->sql, i ? " AND " : " WHERE ");
+		if (dblog_json_type(s->kv[i]) == DBLOG_J_NULL) {
+			/* a key of REPLICA IDENTITY FULL may hold NULLs */
+			ident_span(s, &s->sql, s->knames[i]);
+			dblog_buf_adds(&s->sql, " IS NULL");
+			continue;
+		}
 		snprintf(rhs, sizeof rhs, "$%d", ++*n);
 		compare(s, t, "", s->knames[i], "=", rhs);
 	}
@@ -674,7 +733,7 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 	s->np = 0;
 	dblog_buf_clear(&s->vals);
 	params_of(s, t, s->names, s->v, s->ncols);
-	params_of(s, t, s->knames, s->kv, s->nkeys);
+	key_params(s, t);
 	params_of(s, t, s->bnames, s->bv, nb);
 	if (!p) {
 		int n = 0;
@@ -714,7 +773,7 @@ do_delete(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 	struct pstmt *p = s->base.dry_run ? NULL : find(s);
 	s->np = 0;
 	dblog_buf_clear(&s->vals);
-	params_of(s, t, s->knames, s->kv, s->nkeys);
+	key_params(s, t);
 	params_of(s, t, s->bnames, s->bv, nb);
 	if (!p) {
 		int n = 0;
@@ -740,7 +799,7 @@ probe(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 		struct pstmt *p = find(s);
 		s->np = 0;
 		dblog_buf_clear(&s->vals);
-		params_of(s, t, s->knames, s->kv, s->nkeys);
+		key_params(s, t);
 		params_of(s, t, names, vals, m);
 		if (!p) {
 			int k = 0;
@@ -772,7 +831,7 @@ fetch_row(struct psink *s, const struct ptable *t)
 	dblog_buf_printf(&s->sql, "SELECT row_to_json(x)::text FROM %s AS x", t->qname);
 	s->np = 0;
 	dblog_buf_clear(&s->vals);
-	params_of(s, t, s->knames, s->kv, s->nkeys);
+	key_params(s, t);
 	where(s, t, &n, NULL, 0);
 	for (int i = 0; i < s->np; i++)
 		s->params[i] = s->isnull[i] ? NULL : s->vals.p + s->offs[i];
@@ -841,6 +900,7 @@ acc_flush(struct psink *s, char *err, size_t errlen)
 	}
 	const struct dblog_fields *cur = s->cur;
 	s->cur = NULL;
+	s->next_expect = (int)s->acc_rows;
 	rc = pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
 			 s->acc_desc, err, errlen);
 	s->cur = cur;
@@ -975,11 +1035,11 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 		}
 		return conflict(s, t, "insert found an existing, different row", out, ci);
 	}
-	if (f->op == DBLOG_OP_UPDATE && s->in_pipe && after_has_key(s, t)) {
+	if (f->op == DBLOG_OP_UPDATE && s->in_pipe && after_has_key(s, t) && !f->unchanged.p) {
 		/* one statement per case, no waiting: the after-image upserted
 		 * (a missing row comes back), the old row removed on a key change */
-		if (key_changed(s) && do_delete(s, t, 0, &rows, err, errlen))
-			return -1;
+		if (key_changed(s))   /* an UPDATE keeps the columns the event does not send */
+			return do_update(s, t, 0, &rows, err, errlen);
 		if (gatherable(s, t))
 			return acc_add(s, t, err, errlen);
 		return do_insert(s, t, 1, &rows, err, errlen);
@@ -1083,6 +1143,10 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 		return -1;
 	}
 	if (f->op == DBLOG_OP_TRUNCATE) {
+		/* TRUNCATE refuses a table with open portals: let them finish
+		 * (before s->sql is built: sending gathered rows reuses it) */
+		if (s->in_pipe && pipe_sync(s))
+			return pipe_failed(s, err, errlen);
 		dblog_buf_clear(&s->sql);
 		dblog_buf_printf(&s->sql, "TRUNCATE %s", t->qname);
 		*out = DBLOG_APPLIED;
@@ -1091,6 +1155,16 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	s->ncols = split(f->after, s->names, s->v);
 	s->nbefore = split(f->before, s->bnames, s->bv);
 	s->nkeys = split(f->key.p ? f->key : f->before, s->knames, s->kv);
+	for (size_t i = 0; i < s->ncols + s->nkeys + s->nbefore; i++) {
+		struct dblog_span nm = i < s->ncols ? s->names[i] : i < s->ncols + s->nkeys ?
+				       s->knames[i - s->ncols] : s->bnames[i - s->ncols - s->nkeys];
+		const char *p;
+		size_t n;
+		if (dblog_json_str(nm, &s->s1, &p, &n) && (memchr(p, 0, n) || !n)) {
+			snprintf(err, errlen, "a column name is empty or holds a NUL character");
+			return -1;
+		}
+	}
 	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
 		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");
 		return -1;
@@ -1137,6 +1211,52 @@ pg_type(const char *t)
 	if (!strcasecmp(t, "INTEGER") || !strcasecmp(t, "INT"))
 		return "bigint";
 	return t;
+}
+
+/* A type name safe to put in CREATE TABLE: words (letters, digits, _,
+ * spaces, dots), then optional (digits, commas), then optional []s. */
+static int
+type_name_ok(const char *t)
+{
+	const char *p = t;
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+		return 0;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '_' || *p == ' ' || *p == '.')
+		p++;
+	if (*p == '(') {
+		p++;
+		while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
+			p++;
+		if (*p++ != ')')
+			return 0;
+	}
+	while (p[0] == '[' && p[1] == ']')
+		p += 2;
+	return *p == 0;
+}
+
+/* Does the server read the text as one type name and nothing else? */
+static int
+server_type_ok(struct psink *s, const char *type)
+{
+	int was = s->in_pipe, ok = 0;
+	if (pipe_pause(s))
+		return 0;
+	const char *p[1] = { type };
+	/* to_regtype raises on text that is no type name at all: a savepoint
+	 * keeps the transaction usable */
+	int in_tx = PQtransactionStatus(s->c) == PQTRANS_INTRANS;
+	if (in_tx)
+		PQclear(PQexec(s->c, "SAVEPOINT dblog_type"));
+	PGresult *r = PQexecParams(s->c, "SELECT to_regtype($1) IS NOT NULL", 1, NULL, p, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (in_tx)
+		PQclear(PQexec(s->c, ok ? "RELEASE SAVEPOINT dblog_type" :
+				   "ROLLBACK TO SAVEPOINT dblog_type; RELEASE SAVEPOINT dblog_type"));
+	pipe_resume(s, was);
+	return ok;
 }
 
 static int
@@ -1186,10 +1306,7 @@ p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name
 		 * type name with only these characters, else text */
 		struct dblog_span drv = dblog_json_member(f->source, "driver", 6);
 		const char *tt = dblog_json_streq(drv, "sqlite", 6) ? pg_type(ty) : ty;
-		int ok = 1;
-		for (const char *c = tt; *c; c++)
-			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ ()[],.", *c))
-				ok = 0;
+		int ok = type_name_ok(tt) && server_type_ok(s, tt);
 		dblog_buf_printf(&q, " %s", ok ? tt : "text");
 		free(ty);
 		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
@@ -1291,6 +1408,7 @@ p_begin(struct dblog_sink *b, char *e, size_t l)
 	s->cur = NULL;
 	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && PQenterPipelineMode(s->c))
 		s->in_pipe = 1;
+	b->in_pipeline = s->in_pipe;
 	return exec(s, "BEGIN", e, l);
 }
 
@@ -1345,14 +1463,16 @@ static void
 p_reset(struct dblog_sink *base)
 {
 	struct psink *s = (struct psink *)base;
+	s->acc_rows = 0;
 	if (s->in_pipe) {
 		pipe_sync(s);
 		PQexitPipelineMode(s->c);
 		s->in_pipe = 0;
 	}
+	base->in_pipeline = 0;
+	base->noops = 0;
 	s->dead = 0;
 	s->queued = 0;
-	s->acc_rows = 0;
 	dblog_buf_clear(&s->acc_vals);
 	memset(s->acc_seen, 0, sizeof s->acc_seen);
 	base->batch_failed = 0;
@@ -1366,6 +1486,10 @@ p_reset(struct dblog_sink *base)
 	memset(s->buckets, 0, sizeof s->buckets);
 	PGresult *r = PQexec(s->c, "DEALLOCATE ALL");
 	PQclear(r);
+	/* tables made in the rolled-back transaction are gone again */
+	for (size_t i = 0; i < s->ntables; i++)
+		table_free(&s->tables[i]);
+	s->ntables = 0;
 }
 
 static void
