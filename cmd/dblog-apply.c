@@ -271,6 +271,7 @@ write_checkpoint(struct apply *a)
 }
 
 static void end_of_input(struct apply *a, int stopped);
+static int replay(struct apply *a, int at_end);
 
 /* Counters go on from the checkpoint file of an earlier run. */
 static void
@@ -569,6 +570,27 @@ end_of_input(struct apply *a, int stopped)
 	commit_batch(a);
 }
 
+/* A malformed line inside a transaction (no --dlq): that transaction is
+ * not applied, the whole ones before it are committed. 0, or -1. */
+static int
+abandon_tx(struct apply *a)
+{
+	char err[512];
+	if (a->sink->in_pipeline && !a->replaying) {
+		/* take the pipelined batch back and apply it again carefully */
+		a->sink->ops->rollback_to(a->sink, err, sizeof err);
+		if (a->sink->batch_failed)
+			a->failed = 1;
+		if (a->failed && replay(a, 0))
+			return -1;
+	}
+	if (a->in_tx && a->sink->ops->rollback_to(a->sink, err, sizeof err))
+		sink_fail("cannot roll back", err);
+	a->in_tx = 0;
+	commit_batch(a);
+	return a->failed ? -1 : 0;
+}
+
 /* Keep a line of the open batch (pipelined sinks only). */
 static void
 keep_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
@@ -653,8 +675,10 @@ run(struct apply *a)
 		if (rc == 2) {
 			if (!a->in_tx)
 				commit_batch(a);
-			if (a->failed && replay(a, 0))
-				return DBLOG_EXIT_FAIL;
+			if (a->failed && replay(a, 0)) {
+				status = DBLOG_EXIT_FAIL;
+				break;
+			}
 			continue;
 		}
 		int s = dblog_event_scan(line, n, &f, &e, &a->scratch);
@@ -665,14 +689,9 @@ run(struct apply *a)
 				snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);
 			else
 				snprintf(why, sizeof why, "%s", e.why);
-			if (!a->dlq.f && a->in_tx) {
-				memset(&f, 0, sizeof f);
-				if (bad_event(a, r.lineno, line, n, &f, why))
-					return DBLOG_EXIT_FAIL;
-				/* a pipelined batch was taken back: apply it again, then
-				 * this transaction is rolled back as usual */
-				if (a->failed && (replay(a, 0) || bad_event(a, r.lineno, line, n, &f, why)))
-					return DBLOG_EXIT_FAIL;
+			if (!a->dlq.f && a->in_tx && abandon_tx(a)) {
+				status = DBLOG_EXIT_FAIL;
+				break;
 			}
 			if (dblog_bad_line(&a->dlq, r.lineno, line, n, why)) {
 				status = DBLOG_EXIT_FAIL;
@@ -682,8 +701,8 @@ run(struct apply *a)
 		}
 		keep_line(a, r.lineno, line, n);
 		if (on_event(a, r.lineno, line, n, &f) || (a->failed && replay(a, 0))) {
-			dblog_reader_free(&r);
-			return DBLOG_EXIT_FAIL;
+			status = DBLOG_EXIT_FAIL;
+			break;
 		}
 	}
 	if (rc < 0) {

@@ -932,7 +932,9 @@ acc_add(struct psink *s, const struct ptable *t, char *err, size_t errlen)
 		if (s->acc_seen[(slot + k) % ACC_SLOTS] == h)
 			seen = 1;
 	int same = s->acc_key.len == s->key.len && !memcmp(s->acc_key.p, s->key.p, s->key.len);
-	if (s->acc_rows && (!same || seen || s->acc_rows >= ACC_MAX)) {
+	/* the parameters of all gathered rows must fit s->params */
+	int full = s->acc_rows >= ACC_MAX || (s->acc_rows + 1) * s->ncols > 3 * MAXCOLS;
+	if (s->acc_rows && (!same || seen || full)) {
 		if (acc_flush(s, err, errlen))
 			return -1;
 		mkkey(s, 'U', t, s->names, s->ncols, NULL, 0);
@@ -976,7 +978,7 @@ gatherable(struct psink *s, const struct ptable *t)
 	int npk = 0;
 	for (int i = 0; i < t->ncols; i++)
 		npk += t->cols[i].pk;
-	return s->in_pipe && npk && s->ncols && s->ncols * ACC_MAX < 65535;
+	return s->in_pipe && npk && s->ncols && s->ncols <= MAXCOLS;
 }
 
 /* Does the after-image hold every primary key column? */
@@ -1095,7 +1097,7 @@ lww_newer(struct psink *s, const struct dblog_fields *f, const char *table, int 
 	dblog_json_str(f->commit_time, &a, &ct, &ctn);
 	dblog_json_str(dblog_json_member(f->source, "name", 4), &b, &src, &srcn);
 	dblog_buf_add(&k, f->key.p, f->key.n);
-	char *ctz = dblog_xstrndup(ctn ? ct : "", ctn), *srcz = dblog_xstrndup(srcn ? src : "", srcn);
+	char *ctz = ctn ? dblog_xstrndup(ct, ctn) : NULL, *srcz = dblog_xstrndup(srcn ? src : "", srcn);
 	const char *p[4] = { table, k.p, ctz, srcz };
 	PGresult *r = PQexecParams(s->c, "SELECT commit_time > $3 OR (commit_time = $3 AND source > $4) "
 				   "FROM dblog.lww WHERE tbl = $1 AND key = $2", 4, NULL, p, NULL, NULL, 0);
@@ -1155,6 +1157,17 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	s->ncols = split(f->after, s->names, s->v);
 	s->nbefore = split(f->before, s->bnames, s->bv);
 	s->nkeys = split(f->key.p ? f->key : f->before, s->knames, s->kv);
+	/* a SQLite rowid table: the rowid of the key is a column here */
+	if (s->nkeys == 1 && dblog_json_streq(s->knames[0], "rowid", 5) && s->ncols &&
+	    s->ncols < MAXCOLS && col(t, s->knames[0], &s->s1)) {
+		int has = 0;
+		for (size_t i = 0; i < s->ncols && !has; i++)
+			has = dblog_json_streq(s->names[i], "rowid", 5);
+		if (!has) {
+			s->names[s->ncols] = s->knames[0];
+			s->v[s->ncols++] = s->kv[0];
+		}
+	}
 	for (size_t i = 0; i < s->ncols + s->nkeys + s->nbefore; i++) {
 		struct dblog_span nm = i < s->ncols ? s->names[i] : i < s->ncols + s->nkeys ?
 				       s->knames[i - s->ncols] : s->bnames[i - s->ncols - s->nkeys];
@@ -1289,8 +1302,8 @@ p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name
 	const char *it = NULL, *p;
 	size_t n, ncol = 0;
 	while (dblog_json_next_elem(f->columns, &it, &v)) {
-		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE)
-			continue;
+		/* SQLite's hidden rowid key becomes a real column here: the
+		 * events carry it and key by it */
 		struct dblog_span cn = dblog_json_member(v, "name", 4);
 		if (dblog_json_type(cn) != DBLOG_J_STRING)
 			continue;

@@ -397,6 +397,14 @@ bad_tx() {
 			[ "$(q "SELECT count(*) FROM nn")" = 0 ]
 		done
 	done
+	# the message is on stderr, nothing on stdout
+	qq "TRUNCATE t; DROP SCHEMA IF EXISTS dblog CASCADE"
+	bad_tx "${bad[3]}" > "$T/in"
+	st=0
+	dblog-apply "$DEST" < "$T/in" > "$T/out" 2> "$T/err" || st=$?
+	[ "$st" -eq 1 ]
+	[ ! -s "$T/out" ]
+	[[ "$(cat "$T/err")" == "dblog-apply: line 9: ${why[3]}"* ]]
 	# fixed, the same input goes on from transaction 3
 	bad_tx "$(ev insert 3 1 '{"id":9}' - '{"id":9,"v":"fixed","w":null}')" > "$T/in"
 	dblog-apply -c "$T/cp" "$DEST" < "$T/in"
@@ -620,6 +628,14 @@ reason_ok() {
 	[ "$(jq .counters.conflicts "$T/cp")" = 4 ]
 }
 
+@test "pg apply: last_writer_wins: a change without commit_time is applied, as in SQLite" {
+	printf '%s\n' '{"op":"insert","table":"public.t","pos":"0/1","seq":0,"key":{"id":1},"after":{"id":1,"v":"a","w":null}}' \
+		'{"op":"snapshot","table":"public.t","pos":"0/2","seq":0,"key":{"id":2},"after":{"id":2,"v":"b","w":null}}' > "$T/in"
+	run dblog-apply --conflict last_writer_wins "$DEST" < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	[ "$(rows)" = "$(printf '1|a|\n2|b|')" ]
+}
+
 @test "pg apply: bad --conflict policies are usage errors" {
 	run dblog-apply --conflict nosuch "$DEST"
 	[ "$status" -eq 2 ]
@@ -718,8 +734,8 @@ cols() {
 	[ "$output" = "$(printf '%s\n' 'a|bigint|t' 'b c|character varying(10)|t' 'd|bytea|f' 'e|text|t' \
 		'r|double precision|f' 'f|text|f' 'pk: a,b c')" ]
 	[ "$(q "SELECT a, \"b c\", encode(d, 'hex'), e, r, f FROM \"n\"\"ew tåble\"")" = "1|x|0102|5|2.5|y" ]
-	# the hidden rowid is not a column; a table without a key
-	[ "$(cols nk)" = "$(printf 'x|text|f\npk: ')" ]
+	# SQLite's hidden rowid key becomes a real key column
+	[ "$(cols nk)" = "$(printf 'x|text|f\nrowid|bigint|t\npk: rowid')" ]
 	[ "$(q "SELECT x FROM nk")" = r ]
 	# an existing table is left as it is
 	printf '%s\n' '{"op":"schema","table":"public.t","pos":"0/9","columns":[{"name":"id","type":"text","key":true,"nullable":false}]}' |
@@ -797,6 +813,19 @@ SQL
 	[ "$(jq -r .pos "$T/cp")" = "$(sqlite3 "$S" "SELECT max(seq) FROM _dblog_changes")" ]
 }
 
+@test "pg apply: SQLite -> PostgreSQL: a table without a primary key (keyed by rowid)" {
+	S="$T/src.db"
+	sqlite3 -batch -bail "$S" "PRAGMA journal_mode=WAL;" > /dev/null
+	sqlite3 -batch -bail "$S" "CREATE TABLE nk(a TEXT, b INT)"
+	dblog-capture --setup "sqlite:$S" 2> /dev/null
+	sqlite3 -batch -bail "$S" "INSERT INTO nk VALUES('a', 1), ('b', 2), ('a', 1), ('c', NULL);
+		UPDATE nk SET b = 10 WHERE rowid = 1; DELETE FROM nk WHERE a = 'b'; UPDATE nk SET a = 'C' WHERE b IS NULL"
+	dblog-capture --until-caught-up "sqlite:$S" 2> /dev/null > "$T/in"
+	run dblog-apply --map-schema main=public --create-tables "$DEST" < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	same_sqlite_pg "$S"
+}
+
 @test "pg apply: PostgreSQL -> PostgreSQL (capture from one database into another) equals the source row for row" {
 	new_database "s$N"
 	src=$(conninfo "s$N")
@@ -848,6 +877,29 @@ SQL
 	[ "$(rollbacks)" = "$r0" ]
 }
 
+@test "pg apply: PostgreSQL --mode incremental -> PostgreSQL: the cursor goes into dblog.applied and the checkpoint, the next run goes on" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	ddl="CREATE TABLE o(id int PRIMARY KEY, v text, updated bigint NOT NULL)"
+	PGDATABASE="s$N" q "$ddl; INSERT INTO o SELECT g, 'v' || g, g FROM generate_series(1, 5) g"
+	q "$ddl"
+	dblog-capture --mode incremental --cursor updated --tables o --until-caught-up -c "$T/cp" "$src" |
+		dblog-apply -c "$T/cp" "$DEST"
+	same_rows "s$N" "$A" o id
+	[ "$(jq -c .cursor "$T/cp")" = '{"public.o":5}' ]
+	[ "$(q "SELECT position->'cursor' FROM dblog.applied")" = '{"public.o": 5}' ]
+	PGDATABASE="s$N" q "UPDATE o SET v = 'x', updated = 10 WHERE id = 2; INSERT INTO o VALUES (6, 'six', 11)"
+	dblog-capture --mode incremental --cursor updated --tables o --until-caught-up -c "$T/cp" "$src" > "$T/more"
+	[ "$(changes_only < "$T/more" | wc -l)" -eq 2 ]
+	dblog-apply -c "$T/cp" "$DEST" < "$T/more"
+	same_rows "s$N" "$A" o id
+	[ "$(jq -c .cursor "$T/cp")" = '{"public.o":11}' ]
+	# the same rows again are applied again (idempotent upserts, never skipped)
+	q "UPDATE o SET v = 'local' WHERE id = 6"
+	dblog-apply -c "$T/cp" "$DEST" < "$T/more"
+	same_rows "s$N" "$A" o id
+}
+
 @test "pg apply: REPLICA IDENTITY FULL sources (every column in the key, NULLs too) replicate exactly" {
 	new_database "s$N"
 	src=$(conninfo "s$N")
@@ -857,17 +909,22 @@ SQL
 	dblog-capture --setup --slot ri --publication ri --tables f,g "$src"
 	PGDATABASE="s$N" q "INSERT INTO f VALUES (1, NULL, 'x'), (2, 2, NULL), (3, 3, 'c');
 		INSERT INTO g VALUES (1, NULL), (2, 'y'), (3, 'z')"
-	PGDATABASE="s$N" q "UPDATE f SET b = 'z' WHERE id = 1; UPDATE f SET a = 20 WHERE id = 2; DELETE FROM f WHERE id = 3;
-		UPDATE g SET b = 'n' WHERE a = 1; DELETE FROM g WHERE a = 2; UPDATE g SET a = 30 WHERE a = 3"
+	PGDATABASE="s$N" q "UPDATE g SET b = 'n' WHERE a = 1; DELETE FROM g WHERE a = 2; UPDATE g SET a = 30 WHERE a = 3;
+		UPDATE f SET a = 20 WHERE id = 2; DELETE FROM f WHERE id = 3; UPDATE f SET b = 'y' WHERE id = 1"
+	# the same row again, right after (the same batch): the key (every
+	# column) is not the same as before
+	PGDATABASE="s$N" q "UPDATE f SET b = 'z' WHERE id = 1"
 	dblog-capture --slot ri --publication ri --until-caught-up "$src" > "$T/out"
 	for p in source_wins dest_wins last_writer_wins manual_review; do
 		reset_db "$ddl"
+		r0=$(rollbacks)
 		run dblog-apply --conflict "$p" -c "$T/cp" "$DEST" < "$T/out"
 		[ "$status" -eq 0 ] || { echo "$p: $output"; return 1; }
 		[ "$(jq .counters.conflicts "$T/cp")" = 0 ] || { echo "$p: $(jq -c .counters "$T/cp")"; return 1; }
 		rm -f "$T/cp"
 		[ "$(rows f)" = "$(printf '1||z\n2|20|')" ] || { echo "$p: f: $(rows f)"; return 1; }
 		[ "$(rows g)" = "$(printf '1|n\n30|z')" ] || { echo "$p: g: $(rows g)"; return 1; }
+		[ "$(rollbacks)" = "$r0" ] || { echo "$p: a statement failed, the batch was applied again"; return 1; }
 	done
 }
 
@@ -983,6 +1040,8 @@ SQL
 	[ "$(q "SELECT count(*) FROM js")" = 6 ]
 }
 
+# ----------------------------------------- the pipeline (source_wins)
+
 @test "pg apply: valid streams go through the pipeline without a failed statement (no rollback, no replay)" {
 	q "CREATE TABLE nn(id int PRIMARY KEY, v text, big text NOT NULL)"
 	q "INSERT INTO nn SELECT 1, 'a', string_agg(md5(g::text), '') FROM generate_series(1, 600) g"
@@ -1015,6 +1074,95 @@ SQL
 	[ "$(rows s.n)" = "1|x" ]
 	[ "$(rollbacks)" = "$r0" ] || bad="$bad, --create-tables"
 	[ -z "$bad" ] || { echo "rolled back and applied again: ${bad#, }"; return 1; }
+}
+
+# mixed_events N: N changes in transactions of 1 to 12 on m(id, v, n):
+# inserts, updates (the whole row, some twice in a row), deletes, inserts
+# of deleted keys, key changes; with exact before-images. The rows they
+# leave go to $T/want as id|v|n lines.
+mixed_events() {
+	python3 - "$1" "$T/want" <<'PY'
+import json, random, sys
+n, want = int(sys.argv[1]), sys.argv[2]
+r = random.Random(7)
+src = {"driver": "postgres", "name": "s"}
+rows, gone, out, done, tx = {}, [], sys.stdout, 0, 0
+def pos(i):
+    return "0/%X" % (0x100 + 16 * i)
+def ev(op, p, seq, key, before=None, after=None):
+    e = {"op": op, "table": "public.m", "source": src, "tx": tx, "pos": p, "seq": seq, "key": key}
+    if before is not None:
+        e["before"] = before
+    if after is not None:
+        e["after"] = after
+    out.write(json.dumps(e, separators=(",", ":"), ensure_ascii=False) + "\n")
+while done < n:
+    tx += 1
+    p, k = pos(tx), r.randint(1, 12)
+    out.write(json.dumps({"op": "begin", "source": src, "tx": tx, "pos": p}) + "\n")
+    for seq in range(k):
+        x = r.random()
+        if x < 0.3 or len(rows) < 5:
+            i = gone.pop() if gone and r.random() < 0.5 else 1 + len(rows) + len(gone) + done
+            while i in rows:
+                i += 100000
+            rows[i] = {"id": i, "v": "new %d é'\"" % done, "n": 0}
+            ev("insert", p, seq, {"id": i}, after=rows[i])
+        elif x < 0.75:
+            i = r.choice(sorted(rows)[-20:] if r.random() < 0.5 else sorted(rows))
+            old = dict(rows[i])
+            rows[i] = {"id": i, "v": "upd %d" % done, "n": old["n"] + 1}
+            ev("update", p, seq, {"id": i}, old, rows[i])
+        elif x < 0.9:
+            i = r.choice(sorted(rows))
+            ev("delete", p, seq, {"id": i}, rows.pop(i))
+            gone.append(i)
+        else:
+            i = r.choice(sorted(rows))
+            j = i + 1000000
+            while j in rows:
+                j += 1000000
+            old = rows.pop(i)
+            rows[j] = dict(old, id=j, n=old["n"] + 1)
+            ev("update", p, seq, {"id": i}, old, rows[j])
+            gone.append(i)
+        done += 1
+    out.write(json.dumps({"op": "commit", "source": src, "tx": tx, "pos": p, "count": k}) + "\n")
+with open(want, "w") as f:
+    for i in sorted(rows):
+        f.write("%d|%s|%d\n" % (i, rows[i]["v"], rows[i]["n"]))
+PY
+}
+
+@test "pg apply: many changes to the same rows in few batches: the same rows pipelined and one by one" {
+	mixed_events 1500 > "$T/in"
+	[ "$(wc -l < "$T/want")" -gt 100 ]
+	for p in source_wins dest_wins; do
+		qq "DROP SCHEMA IF EXISTS dblog CASCADE; DROP TABLE IF EXISTS m; CREATE TABLE m(id int PRIMARY KEY, v text NOT NULL, n int NOT NULL)"
+		r0=$(rollbacks)
+		rm -f "$T/cp"
+		dblog-apply --conflict "$p" -c "$T/cp" "$DEST" < "$T/in"
+		diff -u "$T/want" <(q "SELECT id, v, n FROM m ORDER BY id") || { echo "$p: rows differ"; return 1; }
+		[ "$(jq .counters.conflicts "$T/cp")" = 0 ] || { echo "$p: $(jq -c .counters "$T/cp")"; return 1; }
+		[ "$(rollbacks)" = "$r0" ] || { echo "$p: a statement failed, a batch was applied again"; return 1; }
+	done
+}
+
+@test "pg apply: a wide table (100 columns): a 600-row snapshot in one batch" {
+	q "CREATE TABLE wide(id int PRIMARY KEY, $(seq -f 'c%g text' -s ', ' 1 99))"
+	python3 - > "$T/in" <<'PY'
+import json
+for r in range(1, 601):
+    after = {"id": r}
+    after.update(("c%d" % i, "v%d.%d" % (r, i)) for i in range(1, 100))
+    print(json.dumps({"op": "snapshot", "table": "public.wide", "pos": "0/10", "seq": r - 1,
+                      "key": {"id": r}, "after": after}))
+PY
+	run dblog-apply -c "$T/cp" "$DEST" < "$T/in"
+	[ "$status" -eq 0 ] || { echo "status $status: ${output:0:300}"; return 1; }
+	[ "$(q "SELECT count(*), count(DISTINCT c99), min(c1), max(c99) FROM wide")" = "600|600|v1.1|v99.99" ]
+	[ "$(q "SELECT count(*) FROM wide WHERE c50 <> 'v' || id || '.50'")" = 0 ]
+	[ "$(jq -r '[.pos, .seq] | @tsv' "$T/cp")" = "$(printf '0/10\t599')" ]
 }
 
 # ------------------------------------------------------------ identifiers
