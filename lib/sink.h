@@ -76,6 +76,17 @@ struct dblog_sink {
 	long noops;             /* no-ops found at pipeline sync points */
 };
 
+/* sink.c: shared by the backends. */
+/* FNV-1a hash of s[0..n) (statement cache keys). */
+unsigned dblog_sink_hash(const char *s, size_t n);
+/* An event's column object split into at most max (name, value) spans. */
+size_t dblog_sink_split(struct dblog_span obj, struct dblog_span *names, struct dblog_span *vals,
+			size_t max);
+/* Does the policy compare the destination row before changing it? */
+int dblog_sink_guarded(enum dblog_conflict policy);
+/* Are all the column names non-empty and free of NUL characters? */
+int dblog_sink_names_ok(const struct dblog_span *names, size_t n, struct dblog_buf *scratch);
+
 /* Open a SQLite destination (created if missing). NULL with err set. */
 struct dblog_sink *dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy,
 					  FILE *dry_run, char *err, size_t errlen);

@@ -73,15 +73,6 @@ struct psink {
 	int flushing;
 };
 
-static unsigned
-hash(const char *s, size_t n)
-{
-	unsigned h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 static int
 fail(struct psink *s, PGresult *r, char *err, size_t errlen)
 {
@@ -500,7 +491,7 @@ mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_spa
 static struct pstmt *
 find(struct psink *s)
 {
-	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
 	for (struct pstmt *p = s->buckets[h]; p; p = p->next)
 		if (!strcmp(p->key, s->key.p))
 			return p;
@@ -529,7 +520,7 @@ prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 	}
 	p->key = dblog_xstrndup(s->key.p, s->key.len);
 	p->nparams = nparams;
-	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
 	p->next = s->buckets[h];
 	s->buckets[h] = p;
 	return p;
@@ -844,12 +835,6 @@ fetch_row(struct psink *s, const struct ptable *t)
 /* ---------------------------------------------------------- the ops */
 
 static int
-guarded_policy(const struct psink *s)
-{
-	return s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
-}
-
-static int
 conflict(struct psink *s, const struct ptable *t, const char *why, enum dblog_outcome *out,
 	 struct dblog_conflict_info *ci)
 {
@@ -1019,7 +1004,7 @@ static int
 apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable *t,
 	     enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = guarded_policy(s), exists, equal;
+	int guarded = dblog_sink_guarded(s->base.policy), exists, equal;
 	long rows = 0;
 	*out = DBLOG_APPLIED;
 	if ((f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT) && !guarded && gatherable(s, t))
@@ -1073,18 +1058,6 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 		return 0;
 	}
 	return conflict(s, t, "delete found a different row", out, ci);
-}
-
-static size_t
-split(struct dblog_span obj, struct dblog_span *names, struct dblog_span *vals)
-{
-	size_t n = 0;
-	const char *it = NULL;
-	if (dblog_json_type(obj) != DBLOG_J_OBJECT)
-		return 0;
-	while (n < MAXCOLS && dblog_json_next(obj, &it, &names[n], &vals[n]))
-		n++;
-	return n;
 }
 
 static int
@@ -1154,9 +1127,9 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 		*out = DBLOG_APPLIED;
 		return exec(s, s->sql.p, err, errlen);
 	}
-	s->ncols = split(f->after, s->names, s->v);
-	s->nbefore = split(f->before, s->bnames, s->bv);
-	s->nkeys = split(f->key.p ? f->key : f->before, s->knames, s->kv);
+	s->ncols = dblog_sink_split(f->after, s->names, s->v, MAXCOLS);
+	s->nbefore = dblog_sink_split(f->before, s->bnames, s->bv, MAXCOLS);
+	s->nkeys = dblog_sink_split(f->key.p ? f->key : f->before, s->knames, s->kv, MAXCOLS);
 	/* a SQLite rowid table: the rowid of the key is a column here */
 	if (s->nkeys == 1 && dblog_json_streq(s->knames[0], "rowid", 5) && s->ncols &&
 	    s->ncols < MAXCOLS && col(t, s->knames[0], &s->s1)) {
@@ -1168,15 +1141,11 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 			s->v[s->ncols++] = s->kv[0];
 		}
 	}
-	for (size_t i = 0; i < s->ncols + s->nkeys + s->nbefore; i++) {
-		struct dblog_span nm = i < s->ncols ? s->names[i] : i < s->ncols + s->nkeys ?
-				       s->knames[i - s->ncols] : s->bnames[i - s->ncols - s->nkeys];
-		const char *p;
-		size_t n;
-		if (dblog_json_str(nm, &s->s1, &p, &n) && (memchr(p, 0, n) || !n)) {
-			snprintf(err, errlen, "a column name is empty or holds a NUL character");
-			return -1;
-		}
+	if (!dblog_sink_names_ok(s->names, s->ncols, &s->s1) ||
+	    !dblog_sink_names_ok(s->knames, s->nkeys, &s->s1) ||
+	    !dblog_sink_names_ok(s->bnames, s->nbefore, &s->s1)) {
+		snprintf(err, errlen, "a column name is empty or holds a NUL character");
+		return -1;
 	}
 	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
 		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");

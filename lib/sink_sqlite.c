@@ -45,20 +45,11 @@ struct ssink {
 
 /* ------------------------------------------------------------ helpers */
 
-static unsigned
-hash(const char *s, size_t n)
-{
-	unsigned h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 /* The cached statement for the key in s->key, or NULL. */
 static struct cached *
 find(struct ssink *s)
 {
-	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
 	for (struct cached *c = s->buckets[h]; c; c = c->next)
 		if (!strcmp(c->key, s->key.p)) {
 			sqlite3_reset(c->st);
@@ -155,7 +146,7 @@ add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog
 			c->blob[i] = (unsigned char)(blob_affinity(col) | real_affinity(col) << 1);
 		}
 	}
-	unsigned h = hash(s->key.p, s->key.len) % NBUCKETS;
+	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
 	c->next = s->buckets[h];
 	s->buckets[h] = c;
 	return c;
@@ -251,19 +242,6 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 	default:
 		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
 	}
-}
-
-/* Split an object into (name, value) spans. Returns the count. */
-static size_t
-split(struct dblog_span obj, struct dblog_span *names, struct dblog_span *vals)
-{
-	size_t n = 0;
-	const char *it = NULL;
-	if (dblog_json_type(obj) != DBLOG_J_OBJECT)
-		return 0;
-	while (n < MAXCOLS && dblog_json_next(obj, &it, &names[n], &vals[n]))
-		n++;
-	return n;
 }
 
 /* Append a column name (a JSON string span) as a quoted identifier. */
@@ -742,18 +720,11 @@ lww_record(struct ssink *s, const struct dblog_fields *f, const char *table, cha
 
 /* ---------------------------------------------------------- the ops */
 
-/* Policies that compare the destination row before changing it. */
-static int
-guarded_policy(const struct ssink *s)
-{
-	return s->base.policy == DBLOG_DEST_WINS || s->base.policy == DBLOG_MANUAL_REVIEW;
-}
-
 static int
 apply_upsert(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	     struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = guarded_policy(s);
+	int guarded = dblog_sink_guarded(s->base.policy);
 	if (do_insert(s, t, !guarded, err, errlen))
 		return -1;
 	if (s->base.dry_run || sqlite3_changes(s->db)) {
@@ -774,7 +745,7 @@ static int
 apply_update(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	     struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = guarded_policy(s);
+	int guarded = dblog_sink_guarded(s->base.policy);
 	if (do_update(s, t, guarded, err, errlen))
 		return -1;
 	if (s->base.dry_run || sqlite3_changes(s->db)) {
@@ -803,7 +774,7 @@ static int
 apply_delete(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	     struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = guarded_policy(s);
+	int guarded = dblog_sink_guarded(s->base.policy);
 	if (do_delete(s, t, guarded, err, errlen))
 		return -1;
 	if (s->base.dry_run || sqlite3_changes(s->db)) {
@@ -827,7 +798,7 @@ create_from_change(struct ssink *s, const struct dblog_fields *f, const char *ta
 		   size_t errlen)
 {
 	struct dblog_span names[256], vals[256], kn[64], kv[64];
-	size_t n = split(f->after, names, vals), nk = split(f->key, kn, kv);
+	size_t n = dblog_sink_split(f->after, names, vals, MAXCOLS), nk = dblog_sink_split(f->key, kn, kv, MAXCOLS);
 	if (!n || n > 256 || nk > 64)
 		return -1;
 	struct dblog_buf q = { 0 };
@@ -886,10 +857,10 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 		}
 		return dblog_sqlite_exec(s->db, s->sql.p, err, errlen);
 	}
-	s->ncols = split(f->after, s->names, s->vals);
-	s->nbefore = split(f->before, s->bnames, s->bvals);
+	s->ncols = dblog_sink_split(f->after, s->names, s->vals, MAXCOLS);
+	s->nbefore = dblog_sink_split(f->before, s->bnames, s->bvals, MAXCOLS);
 	struct dblog_span keyobj = f->key.p ? f->key : f->before.p ? f->before : f->after;
-	s->nkeys = split(keyobj, s->knames, s->kvals);
+	s->nkeys = dblog_sink_split(keyobj, s->knames, s->kvals, MAXCOLS);
 	if (!f->key.p && !is_rowid_key(s)) {
 		/* no key object: the key columns of the destination table */
 		size_t k = 0;
@@ -914,15 +885,11 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 			}
 		s->ncols = k;
 	}
-	for (size_t i = 0; i < s->ncols + s->nkeys + s->nbefore; i++) {
-		struct dblog_span nm = i < s->ncols ? s->names[i] : i < s->ncols + s->nkeys ?
-				       s->knames[i - s->ncols] : s->bnames[i - s->ncols - s->nkeys];
-		const char *p;
-		size_t n;
-		if (dblog_json_str(nm, &s->s2, &p, &n) && (memchr(p, 0, n) || !n)) {
-			snprintf(err, errlen, "a column name is empty or holds a NUL character");
-			return -1;
-		}
+	if (!dblog_sink_names_ok(s->names, s->ncols, &s->s2) ||
+	    !dblog_sink_names_ok(s->knames, s->nkeys, &s->s2) ||
+	    !dblog_sink_names_ok(s->bnames, s->nbefore, &s->s2)) {
+		snprintf(err, errlen, "a column name is empty or holds a NUL character");
+		return -1;
 	}
 	if ((f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT || f->op == DBLOG_OP_UPDATE) &&
 	    !s->ncols && !is_rowid_key(s)) {
