@@ -1,6 +1,7 @@
 /* sink.c - what both apply backends share: splitting an event's column
  * objects, hashing statement keys, the policies that compare rows first,
  * checking column names. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "dblog.h"
@@ -32,6 +33,17 @@ int
 dblog_sink_guarded(enum dblog_conflict policy)
 {
 	return policy == DBLOG_DEST_WINS || policy == DBLOG_MANUAL_REVIEW;
+}
+
+void
+dblog_sink_ident(struct dblog_buf *b, struct dblog_span name, struct dblog_buf *scratch)
+{
+	const char *p;
+	size_t n;
+	dblog_json_str(name, scratch, &p, &n);
+	char *z = dblog_xstrndup(p, n);
+	dblog_sql_ident(b, z);
+	free(z);
 }
 
 int

@@ -84,6 +84,8 @@ size_t dblog_sink_split(struct dblog_span obj, struct dblog_span *names, struct 
 			size_t max);
 /* Does the policy compare the destination row before changing it? */
 int dblog_sink_guarded(enum dblog_conflict policy);
+/* Append a column name (a JSON string span) to b as a quoted identifier. */
+void dblog_sink_ident(struct dblog_buf *b, struct dblog_span name, struct dblog_buf *scratch);
 /* Are all the column names non-empty and free of NUL characters? */
 int dblog_sink_names_ok(const struct dblog_span *names, size_t n, struct dblog_buf *scratch);
 

@@ -5,76 +5,11 @@
  * bad event has no effect and the transaction goes on. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "dblog.h"
-#include "dblog_pg.h"
-#include "sink.h"
+#include "sink_pg.h"
 
-#define NBUCKETS 1024
-#define MAXCOLS 1600
-#define PIPE_MAX 1000           /* commands queued between sync points */
-#define ACC_MAX 256             /* rows in one multi-row upsert */
-#define ACC_SLOTS 1024
-
-struct pstmt {
-	char *key, name[24];
-	int nparams;
-	struct pstmt *next;
-};
-
-struct pcol {
-	char *name, *type;
-	int array, pk, json;
-	int noeq;           /* the type has no equality: compare as text */
-};
-
-struct ptable {
-	char *name;         /* as given: "schema.table" or "table" */
-	char *qname;        /* quoted */
-	struct pcol *cols;
-	int ncols;
-};
-
-struct psink {
-	struct dblog_sink base;
-	PGconn *c;
-	struct pstmt *buckets[NBUCKETS];
-	int nstmts;
-	struct ptable *tables;
-	size_t ntables;
-	struct dblog_buf key, sql, s1, vals;
-	struct dblog_span names[MAXCOLS], v[MAXCOLS], knames[MAXCOLS], kv[MAXCOLS],
-		bnames[MAXCOLS], bv[MAXCOLS];
-	size_t ncols, nkeys, nbefore;
-	char *dest_row;
-	/* parameters of the statement being run */
-	const char *params[3 * MAXCOLS];
-	size_t offs[3 * MAXCOLS];
-	int isnull[3 * MAXCOLS];
-	int np;
-	/* libpq pipeline mode (source_wins without --dlq): commands are sent
-	 * without waiting, results read at sync points; a failure rolls the
-	 * whole destination transaction back */
-	int pipe, in_pipe, dead, queued;
-	char desc[PIPE_MAX][112];   /* what each queued command was, for errors */
-	int expect[PIPE_MAX];       /* rows a data command changes unless they
-	                               already were as the events leave them */
-	int next_expect;
-	const struct dblog_fields *cur;
-	char failure[1024];
-	/* upserts of one table and column set gathered into one multi-row
-	 * statement (pipeline mode): their parameters, keys seen (hashes) */
-	struct dblog_buf acc_key, acc_vals, acc_sql;
-	int *acc_null;
-	size_t acc_rows, acc_cap, acc_ncols;
-	unsigned acc_seen[ACC_SLOTS];
-	char acc_desc[112];
-	int flushing;
-};
-
-static int
-fail(struct psink *s, PGresult *r, char *err, size_t errlen)
+int
+psink_fail(struct psink *s, PGresult *r, char *err, size_t errlen)
 {
 	if (PQstatus(s->c) == CONNECTION_BAD)
 		s->base.lost = 1;
@@ -99,7 +34,6 @@ describe(struct psink *s, char *out, size_t n, const char *what)
 		 (int)(f->table.n < 40 ? f->table.n : 40), f->table.p ? f->table.p : "-");
 }
 
-static int acc_flush(struct psink *s, char *err, size_t errlen);
 
 /* Read the results up to the sync point; the first failure goes to
  * s->failure. 0, or -1 when a command failed. */
@@ -108,7 +42,7 @@ pipe_sync(struct psink *s)
 {
 	int idx = 0, bad = 0;
 	char e[256];
-	if (s->acc_rows && acc_flush(s, e, sizeof e))
+	if (s->acc_rows && psink_acc_flush(s, e, sizeof e))
 		return -1;
 	if (!s->queued)
 		return 0;
@@ -151,8 +85,8 @@ pipe_sync(struct psink *s)
 }
 
 /* A command failed: roll the whole transaction back; the sink is dead. */
-static int
-pipe_failed(struct psink *s, char *err, size_t errlen)
+int
+psink_pipe_failed(struct psink *s, char *err, size_t errlen)
 {
 	/* gathered rows belong to the failed batch: never send them */
 	s->acc_rows = 0;
@@ -176,34 +110,34 @@ pipe_failed(struct psink *s, char *err, size_t errlen)
 }
 
 /* Queue the described command; sync when the queue is full. */
-static int
-pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
+int
+psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
 {
 	if (!ok) {
 		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
 		if (PQstatus(s->c) == CONNECTION_BAD)
 			s->base.lost = 1;
-		return pipe_failed(s, err, errlen);
+		return psink_pipe_failed(s, err, errlen);
 	}
 	describe(s, s->desc[s->queued], sizeof s->desc[0], what);
 	s->expect[s->queued] = s->next_expect;
 	s->next_expect = 0;
 	if (++s->queued >= PIPE_MAX - 2 && pipe_sync(s))
-		return pipe_failed(s, err, errlen);
+		return psink_pipe_failed(s, err, errlen);
 	return 0;
 }
 
-static int
-exec(struct psink *s, const char *sql, char *err, size_t errlen)
+int
+psink_exec(struct psink *s, const char *sql, char *err, size_t errlen)
 {
-	if (s->acc_rows && acc_flush(s, err, errlen))
+	if (s->acc_rows && psink_acc_flush(s, err, errlen))
 		return -1;
 	if (s->dead) {
 		snprintf(err, errlen, "%s", s->failure);
 		return -1;
 	}
 	if (s->in_pipe)
-		return pipe_queued(s, PQsendQueryParams(s->c, sql, 0, NULL, NULL, NULL, NULL, 0), sql,
+		return psink_pipe_queued(s, PQsendQueryParams(s->c, sql, 0, NULL, NULL, NULL, NULL, 0), sql,
 				   err, errlen);
 	if (s->base.dry_run) {
 		fprintf(s->base.dry_run, "%s;\n", sql);
@@ -211,7 +145,7 @@ exec(struct psink *s, const char *sql, char *err, size_t errlen)
 	}
 	PGresult *r = PQexec(s->c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-		return fail(s, r, err, errlen);
+		return psink_fail(s, r, err, errlen);
 	PQclear(r);
 	return 0;
 }
@@ -245,12 +179,11 @@ table_free(struct ptable *t)
 	free(t->qname);
 }
 
-static int pipe_sync(struct psink *s);
 
 /* Leave pipeline mode for a synchronous query (catalog look-ups); the
  * transaction stays open. 0, or -1 when a queued command had failed. */
-static int
-pipe_pause(struct psink *s)
+int
+psink_pipe_pause(struct psink *s)
 {
 	if (!s->in_pipe)
 		return 0;
@@ -264,21 +197,21 @@ pipe_pause(struct psink *s)
 	return 0;
 }
 
-static void
-pipe_resume(struct psink *s, int was)
+void
+psink_pipe_resume(struct psink *s, int was)
 {
 	if (was && !s->dead && PQenterPipelineMode(s->c))
 		s->in_pipe = s->base.in_pipeline = 1;
 }
 
-static struct ptable *
-table(struct psink *s, const char *name)
+struct ptable *
+psink_table(struct psink *s, const char *name)
 {
 	for (size_t i = 0; i < s->ntables; i++)
 		if (!strcmp(s->tables[i].name, name))
 			return &s->tables[i];
 	int was = s->in_pipe;
-	if (pipe_pause(s))
+	if (psink_pipe_pause(s))
 		return NULL;
 	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
 	struct ptable *t = &s->tables[s->ntables++];
@@ -313,12 +246,12 @@ table(struct psink *s, const char *name)
 		}
 	}
 	PQclear(r);
-	pipe_resume(s, was);
+	psink_pipe_resume(s, was);
 	return t;
 }
 
-static void
-forget(struct psink *s, const char *name)
+void
+psink_forget(struct psink *s, const char *name)
 {
 	for (size_t i = 0; i < s->ntables; i++)
 		if (!strcmp(s->tables[i].name, name)) {
@@ -455,15 +388,10 @@ params_of(struct psink *s, const struct ptable *t, const struct dblog_span *name
 
 /* ---------------------------------------------------------- statements */
 
-static void
-ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name)
+void
+psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name)
 {
-	const char *p;
-	size_t n;
-	dblog_json_str(name, &s->s1, &p, &n);
-	char *z = dblog_xstrndup(p, n);
-	dblog_sql_ident(b, z);
-	free(z);
+	dblog_sink_ident(b, name, &s->s1);
 }
 
 static void
@@ -506,7 +434,7 @@ prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
 	snprintf(p->name, sizeof p->name, "dblog%d", ++s->nstmts);
 	if (s->in_pipe) {
-		if (pipe_queued(s, PQsendPrepare(s->c, p->name, sql, nparams, NULL), "prepare", err, errlen)) {
+		if (psink_pipe_queued(s, PQsendPrepare(s->c, p->name, sql, nparams, NULL), "prepare", err, errlen)) {
 			free(p);
 			return NULL;
 		}
@@ -514,7 +442,7 @@ prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 		PGresult *r = PQprepare(s->c, p->name, sql, nparams, NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			free(p);
-			return fail(s, r, err, errlen), NULL;
+			return psink_fail(s, r, err, errlen), NULL;
 		}
 		PQclear(r);
 	}
@@ -534,7 +462,7 @@ run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 		/* keep the statement's parameters while the gathered rows go out */
 		struct dblog_buf keep = s->vals;
 		memset(&s->vals, 0, sizeof s->vals);
-		int np = s->np, rc = acc_flush(s, err, errlen);
+		int np = s->np, rc = psink_acc_flush(s, err, errlen);
 		dblog_buf_free(&s->vals);
 		s->vals = keep;
 		s->np = np;
@@ -547,13 +475,13 @@ run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 		if (rows)
 			*rows = 1;   /* not known before the sync point */
 		s->next_expect = 1;
-		return pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
+		return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
 				   "", err, errlen);
 	}
 	PGresult *r = PQexecPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		return fail(s, r, err, errlen);
+		return psink_fail(s, r, err, errlen);
 	if (rows)
 		*rows = st == PGRES_TUPLES_OK ? PQntuples(r) : atol(PQcmdTuples(r));
 	PQclear(r);
@@ -598,7 +526,7 @@ compare(struct psink *s, const struct ptable *t, const char *prefix, struct dblo
 	int text = c && c->noeq;
 	dblog_buf_adds(&s->sql, text ? "(" : "");
 	dblog_buf_adds(&s->sql, prefix);
-	ident_span(s, &s->sql, name);
+	psink_ident_span(s, &s->sql, name);
 	if (text && rhs[0] == '$')   /* a parameter keeps the column's type */
 		dblog_buf_printf(&s->sql, ")::text %s (CAST(%s AS %s))::text", op, rhs, c->type);
 	else
@@ -614,7 +542,7 @@ where(struct psink *s, const struct ptable *t, int *n, const struct dblog_span *
 		dblog_buf_adds(&s->sql, i ? " AND " : " WHERE ");
 		if (dblog_json_type(s->kv[i]) == DBLOG_J_NULL) {
 			/* a key of REPLICA IDENTITY FULL may hold NULLs */
-			ident_span(s, &s->sql, s->knames[i]);
+			psink_ident_span(s, &s->sql, s->knames[i]);
 			dblog_buf_adds(&s->sql, " IS NULL");
 			continue;
 		}
@@ -646,7 +574,7 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 	for (size_t i = 0; i < s->ncols; i++) {
 		if (i)
 			dblog_buf_adds(&s->sql, ", ");
-		ident_span(s, &s->sql, s->names[i]);
+		psink_ident_span(s, &s->sql, s->names[i]);
 	}
 	dblog_buf_adds(&s->sql, ") VALUES (");
 	for (size_t i = 0; i < s->ncols; i++)
@@ -669,9 +597,9 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 			if (is_pk(s, t, s->names[i]))
 				continue;
 			dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
-			ident_span(s, &s->sql, s->names[i]);
+			psink_ident_span(s, &s->sql, s->names[i]);
 			dblog_buf_adds(&s->sql, " = EXCLUDED.");
-			ident_span(s, &s->sql, s->names[i]);
+			psink_ident_span(s, &s->sql, s->names[i]);
 		}
 		for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
 			if (is_pk(s, t, s->names[i]))
@@ -679,7 +607,7 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 			struct dblog_buf pre = { 0 }, ex = { 0 };
 			dblog_buf_printf(&pre, "%s.", t->qname);
 			dblog_buf_adds(&ex, "EXCLUDED.");
-			ident_span(s, &ex, s->names[i]);
+			psink_ident_span(s, &ex, s->names[i]);
 			dblog_buf_adds(&s->sql, w++ ? " OR " : " WHERE (");
 			compare(s, t, pre.p, s->names[i], "IS DISTINCT FROM", ex.p);
 			dblog_buf_free(&pre);
@@ -692,22 +620,39 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 		dblog_buf_adds(&s->sql, target ? " DO NOTHING" : " ON CONFLICT DO NOTHING");
 }
 
-static int
-do_insert(struct psink *s, const struct ptable *t, int upsert, long *rows, char *err, size_t errlen)
+/* The prepared statement for s->key, if any (none in a dry run), with
+ * the parameters emptied for the caller to fill. */
+static struct pstmt *
+cached_stmt(struct psink *s)
 {
-	mkkey(s, upsert ? 'U' : 'I', t, s->names, s->ncols, NULL, 0);
-	struct pstmt *p = s->base.dry_run ? NULL : find(s);
 	s->np = 0;
 	dblog_buf_clear(&s->vals);
-	params_of(s, t, s->names, s->v, s->ncols);
+	return s->base.dry_run ? NULL : find(s);
+}
+
+/* Run p, or the statement just built in s->sql when none was cached:
+ * prepared first, or printed in a dry run. */
+static int
+send_stmt(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
+{
 	if (!p) {
-		insert_sql(s, t, upsert);
 		if (s->base.dry_run)
 			return dry(s);
 		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
 			return -1;
 	}
 	return run(s, p, rows, err, errlen);
+}
+
+static int
+do_insert(struct psink *s, const struct ptable *t, int upsert, long *rows, char *err, size_t errlen)
+{
+	mkkey(s, upsert ? 'U' : 'I', t, s->names, s->ncols, NULL, 0);
+	struct pstmt *p = cached_stmt(s);
+	params_of(s, t, s->names, s->v, s->ncols);
+	if (!p)
+		insert_sql(s, t, upsert);
+	return send_stmt(s, p, rows, err, errlen);
 }
 
 /* UPDATE SET after WHERE key [AND before IS NOT DISTINCT ...]; without a
@@ -720,9 +665,7 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 	dblog_buf_addc(&s->key, 3);
 	for (size_t i = 0; i < s->nkeys; i++)
 		dblog_buf_add(&s->key, s->knames[i].p, s->knames[i].n);
-	struct pstmt *p = s->base.dry_run ? NULL : find(s);
-	s->np = 0;
-	dblog_buf_clear(&s->vals);
+	struct pstmt *p = cached_stmt(s);
 	params_of(s, t, s->names, s->v, s->ncols);
 	key_params(s, t);
 	params_of(s, t, s->bnames, s->bv, nb);
@@ -733,7 +676,7 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 		for (size_t i = 0; i < s->ncols; i++) {
 			if (i)
 				dblog_buf_adds(&s->sql, ", ");
-			ident_span(s, &s->sql, s->names[i]);
+			psink_ident_span(s, &s->sql, s->names[i]);
 			dblog_buf_printf(&s->sql, " = $%d", ++n);
 		}
 		where(s, t, &n, s->bnames, nb);
@@ -748,12 +691,8 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 			}
 			dblog_buf_addc(&s->sql, ')');
 		}
-		if (s->base.dry_run)
-			return dry(s);
-		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
-			return -1;
 	}
-	return run(s, p, rows, err, errlen);
+	return send_stmt(s, p, rows, err, errlen);
 }
 
 static int
@@ -761,9 +700,7 @@ do_delete(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 {
 	size_t nb = guarded ? s->nbefore : 0;
 	mkkey(s, guarded ? 'E' : 'D', t, s->knames, s->nkeys, s->bnames, nb);
-	struct pstmt *p = s->base.dry_run ? NULL : find(s);
-	s->np = 0;
-	dblog_buf_clear(&s->vals);
+	struct pstmt *p = cached_stmt(s);
 	key_params(s, t);
 	params_of(s, t, s->bnames, s->bv, nb);
 	if (!p) {
@@ -771,12 +708,8 @@ do_delete(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 		dblog_buf_clear(&s->sql);
 		dblog_buf_printf(&s->sql, "DELETE FROM %s", t->qname);
 		where(s, t, &n, s->bnames, nb);
-		if (s->base.dry_run)
-			return dry(s);
-		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
-			return -1;
 	}
-	return run(s, p, rows, err, errlen);
+	return send_stmt(s, p, rows, err, errlen);
 }
 
 /* Does the row with the key exist, and does it equal the given columns? */
@@ -850,8 +783,8 @@ conflict(struct psink *s, const struct ptable *t, const char *why, enum dblog_ou
 }
 
 /* Send the gathered upserts as one statement. */
-static int
-acc_flush(struct psink *s, char *err, size_t errlen)
+int
+psink_acc_flush(struct psink *s, char *err, size_t errlen)
 {
 	if (!s->acc_rows || s->flushing)
 		return 0;
@@ -886,7 +819,7 @@ acc_flush(struct psink *s, char *err, size_t errlen)
 	const struct dblog_fields *cur = s->cur;
 	s->cur = NULL;
 	s->next_expect = (int)s->acc_rows;
-	rc = pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
+	rc = psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
 			 s->acc_desc, err, errlen);
 	s->cur = cur;
 out:
@@ -920,7 +853,7 @@ acc_add(struct psink *s, const struct ptable *t, char *err, size_t errlen)
 	/* the parameters of all gathered rows must fit s->params */
 	int full = s->acc_rows >= ACC_MAX || (s->acc_rows + 1) * s->ncols > 3 * MAXCOLS;
 	if (s->acc_rows && (!same || seen || full)) {
-		if (acc_flush(s, err, errlen))
+		if (psink_acc_flush(s, err, errlen))
 			return -1;
 		mkkey(s, 'U', t, s->names, s->ncols, NULL, 0);
 		slot = h % ACC_SLOTS;
@@ -1077,7 +1010,7 @@ lww_newer(struct psink *s, const struct dblog_fields *f, const char *table, int 
 	int rc = 0;
 	*newer = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		rc = fail(s, r, err, errlen), r = NULL;
+		rc = psink_fail(s, r, err, errlen), r = NULL;
 	else if (PQntuples(r) == 1)
 		*newer = PQgetvalue(r, 0, 0)[0] == 't';
 	PQclear(r);
@@ -1087,7 +1020,7 @@ lww_newer(struct psink *s, const struct dblog_fields *f, const char *table, int 
 				 "source = EXCLUDED.source WHERE NOT $5::bool", 5, NULL,
 				 (const char *[]){ table, k.p, ctz, srcz, *newer ? "t" : "f" }, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			rc = fail(s, r, err, errlen), r = NULL;
+			rc = psink_fail(s, r, err, errlen), r = NULL;
 		PQclear(r);
 	}
 	free(ctz);
@@ -1106,13 +1039,13 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	ci->why = NULL;
 	ci->dest_row = NULL;
 	s->cur = f;
-	struct ptable *t = table(s, name);
+	struct ptable *t = psink_table(s, name);
 	if (!t) {
 		snprintf(err, errlen, "%s", s->failure);
-		return pipe_failed(s, err, errlen);
+		return psink_pipe_failed(s, err, errlen);
 	}
 	if (!t->ncols && !base->dry_run) {
-		forget(s, name);
+		psink_forget(s, name);
 		snprintf(err, errlen, "no table %s in the destination (create it, map it with "
 			 "--map-table or --map-schema, or use --create-tables)", name);
 		return -1;
@@ -1121,11 +1054,11 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 		/* TRUNCATE refuses a table with open portals: let them finish
 		 * (before s->sql is built: sending gathered rows reuses it) */
 		if (s->in_pipe && pipe_sync(s))
-			return pipe_failed(s, err, errlen);
+			return psink_pipe_failed(s, err, errlen);
 		dblog_buf_clear(&s->sql);
 		dblog_buf_printf(&s->sql, "TRUNCATE %s", t->qname);
 		*out = DBLOG_APPLIED;
-		return exec(s, s->sql.p, err, errlen);
+		return psink_exec(s, s->sql.p, err, errlen);
 	}
 	s->ncols = dblog_sink_split(f->after, s->names, s->v, MAXCOLS);
 	s->nbefore = dblog_sink_split(f->before, s->bnames, s->bv, MAXCOLS);
@@ -1165,222 +1098,16 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	if (base->dry_run || s->in_pipe)
 		return apply_change(s, f, t, out, ci, err, errlen);
 	/* a savepoint per change: a bad event has no effect, the rest goes on */
-	if (exec(s, "SAVEPOINT dblog_change", err, errlen))
+	if (psink_exec(s, "SAVEPOINT dblog_change", err, errlen))
 		return -1;
 	int rc = apply_change(s, f, t, out, ci, err, errlen);
 	char e2[256];
 	if (rc) {
-		exec(s, "ROLLBACK TO SAVEPOINT dblog_change", e2, sizeof e2);
-		exec(s, "RELEASE SAVEPOINT dblog_change", e2, sizeof e2);
+		psink_exec(s, "ROLLBACK TO SAVEPOINT dblog_change", e2, sizeof e2);
+		psink_exec(s, "RELEASE SAVEPOINT dblog_change", e2, sizeof e2);
 		return -1;
 	}
-	return exec(s, "RELEASE SAVEPOINT dblog_change", err, errlen);
-}
-
-/* ------------------------------------------------ schema and positions */
-
-/* A declared type from a schema event, for PostgreSQL: PostgreSQL names
- * pass; SQLite's affinities map to their nearest type. */
-static const char *
-pg_type(const char *t)
-{
-	if (!*t)
-		return "text";
-	if (!strcasecmp(t, "BLOB"))
-		return "bytea";
-	if (!strcasecmp(t, "REAL") || !strcasecmp(t, "DOUBLE") || !strcasecmp(t, "FLOAT"))
-		return "double precision";
-	if (!strcasecmp(t, "INTEGER") || !strcasecmp(t, "INT"))
-		return "bigint";
-	return t;
-}
-
-/* A type name safe to put in CREATE TABLE: words (letters, digits, _,
- * spaces, dots), then optional (digits, commas), then optional []s. */
-static int
-type_name_ok(const char *t)
-{
-	const char *p = t;
-	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
-		return 0;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-	       *p == '_' || *p == ' ' || *p == '.')
-		p++;
-	if (*p == '(') {
-		p++;
-		while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
-			p++;
-		if (*p++ != ')')
-			return 0;
-	}
-	while (p[0] == '[' && p[1] == ']')
-		p += 2;
-	return *p == 0;
-}
-
-/* Does the server read the text as one type name and nothing else? */
-static int
-server_type_ok(struct psink *s, const char *type)
-{
-	int was = s->in_pipe, ok = 0;
-	if (pipe_pause(s))
-		return 0;
-	const char *p[1] = { type };
-	/* to_regtype raises on text that is no type name at all: a savepoint
-	 * keeps the transaction usable */
-	int in_tx = PQtransactionStatus(s->c) == PQTRANS_INTRANS;
-	if (in_tx)
-		PQclear(PQexec(s->c, "SAVEPOINT dblog_type"));
-	PGresult *r = PQexecParams(s->c, "SELECT to_regtype($1) IS NOT NULL", 1, NULL, p, NULL, NULL, 0);
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	if (in_tx)
-		PQclear(PQexec(s->c, ok ? "RELEASE SAVEPOINT dblog_type" :
-				   "ROLLBACK TO SAVEPOINT dblog_type; RELEASE SAVEPOINT dblog_type"));
-	pipe_resume(s, was);
-	return ok;
-}
-
-static int
-p_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name, int create,
-	 char *err, size_t errlen)
-{
-	struct psink *s = (struct psink *)base;
-	s->cur = f;
-	struct ptable *t = table(s, name);
-	if (!t)
-		return pipe_failed(s, err, errlen);
-	if (t->ncols || !create)
-		return 0;
-	struct dblog_buf q = { 0 }, pk = { 0 };
-	const char *dot = strchr(name, '.');
-	if (dot) {
-		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
-		dblog_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
-		dblog_sql_ident(&q, schema);
-		free(schema);
-		int e = exec(s, q.p, err, errlen);
-		dblog_buf_clear(&q);
-		if (e) {
-			dblog_buf_free(&q);
-			return -1;
-		}
-	}
-	dblog_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
-	struct dblog_span v;
-	const char *it = NULL, *p;
-	size_t n, ncol = 0;
-	while (dblog_json_next_elem(f->columns, &it, &v)) {
-		/* SQLite's hidden rowid key becomes a real column here: the
-		 * events carry it and key by it */
-		struct dblog_span cn = dblog_json_member(v, "name", 4);
-		if (dblog_json_type(cn) != DBLOG_J_STRING)
-			continue;
-		if (ncol++)
-			dblog_buf_adds(&q, ", ");
-		ident_span(s, &q, cn);
-		char *ty = dblog_xstrdup("text");
-		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n)) {
-			free(ty);
-			ty = dblog_xstrndup(p, n);
-		}
-		/* the type name is checked by the server: a quoted-identifier-free
-		 * type name with only these characters, else text */
-		struct dblog_span drv = dblog_json_member(f->source, "driver", 6);
-		const char *tt = dblog_json_streq(drv, "sqlite", 6) ? pg_type(ty) : ty;
-		int ok = type_name_ok(tt) && server_type_ok(s, tt);
-		dblog_buf_printf(&q, " %s", ok ? tt : "text");
-		free(ty);
-		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
-			dblog_buf_adds(&q, " NOT NULL");
-		if (dblog_json_type(dblog_json_member(v, "key", 3)) == DBLOG_J_TRUE) {
-			if (pk.len)
-				dblog_buf_adds(&pk, ", ");
-			ident_span(s, &pk, cn);
-		}
-	}
-	if (pk.len)
-		dblog_buf_printf(&q, ", PRIMARY KEY (%s)", pk.p);
-	dblog_buf_addc(&q, ')');
-	int rc = ncol ? exec(s, q.p, err, errlen) : (snprintf(err, errlen, "schema event without columns"), -1);
-	forget(s, name);
-	dblog_buf_free(&q);
-	dblog_buf_free(&pk);
-	return rc;
-}
-
-static int
-p_load_pos(struct dblog_sink *base, const char *stream, json_t **pos, char *err, size_t errlen)
-{
-	struct psink *s = (struct psink *)base;
-	const char *p[1] = { stream };
-	*pos = NULL;
-	PGresult *r = PQexecParams(s->c, "SELECT position::text FROM dblog.applied WHERE stream = $1",
-				   1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (base->dry_run) {
-			PQclear(r);
-			return 0;
-		}
-		return fail(s, r, err, errlen);
-	}
-	if (PQntuples(r) == 1) {
-		json_error_t je;
-		*pos = json_loads(PQgetvalue(r, 0, 0), 0, &je);
-		if (!*pos) {
-			snprintf(err, errlen, "the applied position of stream \"%s\" is damaged", stream);
-			PQclear(r);
-			return -1;
-		}
-	}
-	PQclear(r);
-	return 0;
-}
-
-static int
-p_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char *err, size_t errlen)
-{
-	struct psink *s = (struct psink *)base;
-	if (base->dry_run)
-		return 0;
-	char *j = json_dumps(pos, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	const char *p[2] = { stream, j };
-	static const char sql[] = "INSERT INTO dblog.applied(stream, position, updated) VALUES "
-				  "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
-				  "EXCLUDED.position, updated = EXCLUDED.updated";
-	if (s->in_pipe) {
-		if (s->acc_rows && acc_flush(s, err, errlen)) {
-			free(j);
-			return -1;
-		}
-		s->cur = NULL;
-		int rc = pipe_queued(s, PQsendQueryParams(s->c, sql, 2, NULL, p, NULL, NULL, 0),
-				     "recording the applied position", err, errlen);
-		free(j);
-		return rc;
-	}
-	PGresult *r = PQexecParams(s->c, sql, 2, NULL, p, NULL, NULL, 0);
-	free(j);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return fail(s, r, err, errlen);
-	PQclear(r);
-	return 0;
-}
-
-static int
-p_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
-       const struct dblog_conflict_info *ci, char *err, size_t errlen)
-{
-	struct psink *s = (struct psink *)base;
-	char *ev = dblog_xstrndup(event, n);
-	const char *p[4] = { stream, ci->why, ev, ci->dest_row };
-	PGresult *r = PQexecParams(s->c, "INSERT INTO dblog.conflicts(time, stream, reason, event, dest_row) "
-				   "VALUES (now(), $1, $2, $3::jsonb, $4::jsonb)", 4, NULL, p, NULL, NULL, 0);
-	free(ev);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return fail(s, r, err, errlen);
-	PQclear(r);
-	return 0;
+	return psink_exec(s, "RELEASE SAVEPOINT dblog_change", err, errlen);
 }
 
 static int
@@ -1391,7 +1118,7 @@ p_begin(struct dblog_sink *b, char *e, size_t l)
 	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && PQenterPipelineMode(s->c))
 		s->in_pipe = 1;
 	b->in_pipeline = s->in_pipe;
-	return exec(s, "BEGIN", e, l);
+	return psink_exec(s, "BEGIN", e, l);
 }
 
 static int
@@ -1399,10 +1126,10 @@ p_commit(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
 	s->cur = NULL;
-	if (exec(s, "COMMIT", e, l))
+	if (psink_exec(s, "COMMIT", e, l))
 		return -1;
 	if (s->in_pipe && pipe_sync(s))
-		return pipe_failed(s, e, l);
+		return psink_pipe_failed(s, e, l);
 	return 0;
 }
 /* In pipeline mode there are no savepoints around source transactions:
@@ -1412,14 +1139,14 @@ static int
 p_savepoint(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
-	return s->in_pipe ? 0 : exec(s, "SAVEPOINT dblog_tx", e, l);
+	return s->in_pipe ? 0 : psink_exec(s, "SAVEPOINT dblog_tx", e, l);
 }
 
 static int
 p_release(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
-	return s->in_pipe ? 0 : exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
+	return s->in_pipe ? 0 : psink_exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
 }
 
 static int
@@ -1428,17 +1155,17 @@ p_rollback_to(struct dblog_sink *b, char *e, size_t l)
 	struct psink *s = (struct psink *)b;
 	if (s->in_pipe) {
 		snprintf(s->failure, sizeof s->failure, "a transaction was taken back");
-		return pipe_failed(s, e, l);
+		return psink_pipe_failed(s, e, l);
 	}
-	return exec(s, "ROLLBACK TO SAVEPOINT dblog_tx", e, l) ||
-	       exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
+	return psink_exec(s, "ROLLBACK TO SAVEPOINT dblog_tx", e, l) ||
+	       psink_exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
 }
 
 static int
 p_rollback(struct dblog_sink *b)
 {
 	char e[256];
-	return exec((struct psink *)b, "ROLLBACK", e, sizeof e);
+	return psink_exec((struct psink *)b, "ROLLBACK", e, sizeof e);
 }
 
 static void
@@ -1504,8 +1231,8 @@ p_close(struct dblog_sink *base)
 static const struct dblog_sink_ops pg_ops = {
 	.begin = p_begin, .commit = p_commit, .rollback = p_rollback,
 	.savepoint = p_savepoint, .release = p_release, .rollback_to = p_rollback_to,
-	.apply = p_apply, .schema = p_schema, .load_pos = p_load_pos, .save_pos = p_save_pos,
-	.park = p_park, .reset = p_reset, .close = p_close,
+	.apply = p_apply, .schema = psink_schema, .load_pos = psink_load_pos, .save_pos = psink_save_pos,
+	.park = psink_park, .reset = p_reset, .close = p_close,
 };
 
 static const char state_ddl[] =
@@ -1540,7 +1267,7 @@ dblog_sink_pg_open(const char *conninfo, enum dblog_conflict policy, FILE *dry_r
 	if (!dry_run) {
 		PGresult *r = PQexec(s->c, state_ddl);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			fail(s, r, err, errlen);
+			psink_fail(s, r, err, errlen);
 			PQfinish(s->c);
 			free(s);
 			return NULL;

@@ -248,12 +248,7 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 static void
 ident_span(struct ssink *s, struct dblog_buf *b, struct dblog_span name)
 {
-	const char *p;
-	size_t n;
-	dblog_json_str(name, &s->s2, &p, &n);
-	char *z = dblog_xstrndup(p, n);
-	dblog_sql_ident(b, z);
-	free(z);
+	dblog_sink_ident(b, name, &s->s2);
 }
 
 static int

@@ -1,0 +1,212 @@
+/* sink_pg_schema.c - the PostgreSQL apply backend's tables: CREATE TABLE
+ * from schema events (type names checked by the server), and the rows
+ * it keeps in the dblog schema (applied positions, parked conflicts). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sink_pg.h"
+
+/* A declared type from a schema event, for PostgreSQL: PostgreSQL names
+ * pass; SQLite's affinities map to their nearest type. */
+static const char *
+pg_type(const char *t)
+{
+	if (!*t)
+		return "text";
+	if (!strcasecmp(t, "BLOB"))
+		return "bytea";
+	if (!strcasecmp(t, "REAL") || !strcasecmp(t, "DOUBLE") || !strcasecmp(t, "FLOAT"))
+		return "double precision";
+	if (!strcasecmp(t, "INTEGER") || !strcasecmp(t, "INT"))
+		return "bigint";
+	return t;
+}
+
+/* A type name safe to put in CREATE TABLE: words (letters, digits, _,
+ * spaces, dots), then optional (digits, commas), then optional []s. */
+static int
+type_name_ok(const char *t)
+{
+	const char *p = t;
+	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
+		return 0;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+	       *p == '_' || *p == ' ' || *p == '.')
+		p++;
+	if (*p == '(') {
+		p++;
+		while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
+			p++;
+		if (*p++ != ')')
+			return 0;
+	}
+	while (p[0] == '[' && p[1] == ']')
+		p += 2;
+	return *p == 0;
+}
+
+/* Does the server read the text as one type name and nothing else? */
+static int
+server_type_ok(struct psink *s, const char *type)
+{
+	int was = s->in_pipe, ok = 0;
+	if (psink_pipe_pause(s))
+		return 0;
+	const char *p[1] = { type };
+	/* to_regtype raises on text that is no type name at all: a savepoint
+	 * keeps the transaction usable */
+	int in_tx = PQtransactionStatus(s->c) == PQTRANS_INTRANS;
+	if (in_tx)
+		PQclear(PQexec(s->c, "SAVEPOINT dblog_type"));
+	PGresult *r = PQexecParams(s->c, "SELECT to_regtype($1) IS NOT NULL", 1, NULL, p, NULL, NULL, 0);
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (in_tx)
+		PQclear(PQexec(s->c, ok ? "RELEASE SAVEPOINT dblog_type" :
+				   "ROLLBACK TO SAVEPOINT dblog_type; RELEASE SAVEPOINT dblog_type"));
+	psink_pipe_resume(s, was);
+	return ok;
+}
+
+int
+psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name, int create,
+	 char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	s->cur = f;
+	struct ptable *t = psink_table(s, name);
+	if (!t)
+		return psink_pipe_failed(s, err, errlen);
+	if (t->ncols || !create)
+		return 0;
+	struct dblog_buf q = { 0 }, pk = { 0 };
+	const char *dot = strchr(name, '.');
+	if (dot) {
+		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
+		dblog_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
+		dblog_sql_ident(&q, schema);
+		free(schema);
+		int e = psink_exec(s, q.p, err, errlen);
+		dblog_buf_clear(&q);
+		if (e) {
+			dblog_buf_free(&q);
+			return -1;
+		}
+	}
+	dblog_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s (", t->qname);
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n, ncol = 0;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		/* SQLite's hidden rowid key becomes a real column here: the
+		 * events carry it and key by it */
+		struct dblog_span cn = dblog_json_member(v, "name", 4);
+		if (dblog_json_type(cn) != DBLOG_J_STRING)
+			continue;
+		if (ncol++)
+			dblog_buf_adds(&q, ", ");
+		psink_ident_span(s, &q, cn);
+		char *ty = dblog_xstrdup("text");
+		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n)) {
+			free(ty);
+			ty = dblog_xstrndup(p, n);
+		}
+		/* the type name is checked by the server: a quoted-identifier-free
+		 * type name with only these characters, else text */
+		struct dblog_span drv = dblog_json_member(f->source, "driver", 6);
+		const char *tt = dblog_json_streq(drv, "sqlite", 6) ? pg_type(ty) : ty;
+		int ok = type_name_ok(tt) && server_type_ok(s, tt);
+		dblog_buf_printf(&q, " %s", ok ? tt : "text");
+		free(ty);
+		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
+			dblog_buf_adds(&q, " NOT NULL");
+		if (dblog_json_type(dblog_json_member(v, "key", 3)) == DBLOG_J_TRUE) {
+			if (pk.len)
+				dblog_buf_adds(&pk, ", ");
+			psink_ident_span(s, &pk, cn);
+		}
+	}
+	if (pk.len)
+		dblog_buf_printf(&q, ", PRIMARY KEY (%s)", pk.p);
+	dblog_buf_addc(&q, ')');
+	int rc = ncol ? psink_exec(s, q.p, err, errlen) : (snprintf(err, errlen, "schema event without columns"), -1);
+	psink_forget(s, name);
+	dblog_buf_free(&q);
+	dblog_buf_free(&pk);
+	return rc;
+}
+
+int
+psink_load_pos(struct dblog_sink *base, const char *stream, json_t **pos, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	const char *p[1] = { stream };
+	*pos = NULL;
+	PGresult *r = PQexecParams(s->c, "SELECT position::text FROM dblog.applied WHERE stream = $1",
+				   1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (base->dry_run) {
+			PQclear(r);
+			return 0;
+		}
+		return psink_fail(s, r, err, errlen);
+	}
+	if (PQntuples(r) == 1) {
+		json_error_t je;
+		*pos = json_loads(PQgetvalue(r, 0, 0), 0, &je);
+		if (!*pos) {
+			snprintf(err, errlen, "the applied position of stream \"%s\" is damaged", stream);
+			PQclear(r);
+			return -1;
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+int
+psink_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	if (base->dry_run)
+		return 0;
+	char *j = json_dumps(pos, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	const char *p[2] = { stream, j };
+	static const char sql[] = "INSERT INTO dblog.applied(stream, position, updated) VALUES "
+				  "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
+				  "EXCLUDED.position, updated = EXCLUDED.updated";
+	if (s->in_pipe) {
+		if (s->acc_rows && psink_acc_flush(s, err, errlen)) {
+			free(j);
+			return -1;
+		}
+		s->cur = NULL;
+		int rc = psink_pipe_queued(s, PQsendQueryParams(s->c, sql, 2, NULL, p, NULL, NULL, 0),
+				     "recording the applied position", err, errlen);
+		free(j);
+		return rc;
+	}
+	PGresult *r = PQexecParams(s->c, sql, 2, NULL, p, NULL, NULL, 0);
+	free(j);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return psink_fail(s, r, err, errlen);
+	PQclear(r);
+	return 0;
+}
+
+int
+psink_park(struct dblog_sink *base, const char *stream, const char *event, size_t n,
+       const struct dblog_conflict_info *ci, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	char *ev = dblog_xstrndup(event, n);
+	const char *p[4] = { stream, ci->why, ev, ci->dest_row };
+	PGresult *r = PQexecParams(s->c, "INSERT INTO dblog.conflicts(time, stream, reason, event, dest_row) "
+				   "VALUES (now(), $1, $2, $3::jsonb, $4::jsonb)", 4, NULL, p, NULL, NULL, 0);
+	free(ev);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return psink_fail(s, r, err, errlen);
+	PQclear(r);
+	return 0;
+}
