@@ -23,7 +23,7 @@ static const char usage_text[] =
 	"                           manual_review\n"
 	"\n"
 	"Batching (never splits a source transaction):\n"
-	"      --batch-rows N       commit after N changes (default 1000)\n"
+	"      --batch-rows N       commit after N changes (default 10000)\n"
 	"      --batch-bytes SIZE   commit after SIZE of events (default 16M)\n"
 	"      --batch-ms DUR       commit after DUR, or when input is idle that long\n"
 	"                           (default 200ms)\n"
@@ -85,8 +85,7 @@ struct apply {
 	/* state */
 	struct dblog_sink *sink;
 	struct dblog_dlq dlq;
-	json_t *applied;        /* the last committed position (NULL: none) */
-	json_t *pending;        /* the last complete position in the open batch */
+	struct dblog_progress pos;   /* applied, and complete in the open batch */
 	int open, in_tx, skip_tx;
 	int64_t rows, started;
 	uint64_t bytes;
@@ -127,7 +126,7 @@ parse_options(struct apply *a, int argc, char **argv)
 {
 	int c;
 	a->stream = "default";
-	a->batch_rows = 1000;
+	a->batch_rows = 10000;
 	a->batch_ms = 200;
 	a->batch_bytes = 16u << 20;
 	while ((c = getopt_long(argc, argv, "s:c:uhV", longopts, NULL)) != -1) {
@@ -207,55 +206,13 @@ dest_table(struct apply *a, const struct dblog_fields *f)
 
 /* ---------------------------------------------------------- positions */
 
-static json_t *
-position_of(const struct dblog_fields *f, int with_seq)
-{
-	json_t *p = json_object();
-	const struct { const char *name; struct dblog_span v; } fs[] = {
-		{ "source", f->source }, { "pos", f->pos }, { "seq", with_seq ? f->seq : (struct dblog_span){ 0 } },
-		{ "tx", f->tx }, { "commit_time", f->commit_time },
-	};
-	for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
-		if (!fs[i].v.p)
-			continue;
-		json_t *j = json_loadb(fs[i].v.p, fs[i].v.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-		if (j)
-			json_object_set_new(p, fs[i].name, j);
-	}
-	return p;
-}
-
-/* Is the event after what the destination has applied? 1, 0, or -1. */
-static int
-is_new(struct apply *a, const struct dblog_fields *f)
-{
-	/* against the last position completed, committed or still in the batch */
-	const json_t *ref = a->pending ? a->pending : a->applied;
-	if (!ref || !f->pos.p || f->cursor.p)
-		return 1;   /* incremental rows are idempotent upserts */
-	struct dblog_pos ep, cp;
-	int64_t cseq;
-	int has_seq;
-	if (dblog_pos_from_span(f->pos, &ep))
-		return -1;
-	dblog_checkpoint_pos(ref, &cp, &cseq, &has_seq);
-	const char *have = json_string_value(json_object_get(json_object_get(ref, "source"), "name"));
-	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
-	if (have && sn.p && !dblog_json_streq(sn, have, strlen(have)))
-		return -2;
-	int64_t eseq = f->seq.p && DBLOG_OP_IS_CHANGE(f->op) ? strtoll(f->seq.p, NULL, 10) : -1;
-	if (!DBLOG_OP_IS_CHANGE(f->op) && has_seq && !dblog_pos_cmp(&ep, &cp, NULL))
-		return 1;
-	return dblog_pos_after(&ep, eseq, &cp, cseq, has_seq);
-}
-
 static void
 write_checkpoint(struct apply *a)
 {
 	char err[512];
-	if (!a->checkpoint || !a->applied)
+	if (!a->checkpoint || !a->pos.applied)
 		return;
-	json_t *cp = json_deep_copy(a->applied);
+	json_t *cp = json_deep_copy(a->pos.applied);
 	json_object_set_new(cp, "stream", json_string(a->stream));
 	json_t *c = json_object();
 	json_object_set_new(c, "events", json_integer(a->n_events));
@@ -336,7 +293,8 @@ commit_batch(struct apply *a)
 	char err[512];
 	if (!a->open || a->failed)
 		return;
-	if (a->pending && a->sink->ops->save_pos(a->sink, a->stream, a->pending, err, sizeof err))
+	json_t *pending = dblog_progress_pending(&a->pos);
+	if (pending && a->sink->ops->save_pos(a->sink, a->stream, pending, err, sizeof err))
 		sink_fail("cannot record the applied position", err);
 	if (!a->failed && a->sink->ops->commit(a->sink, err, sizeof err))
 		sink_fail("cannot commit", err);
@@ -348,12 +306,8 @@ commit_batch(struct apply *a)
 	a->open = 0;
 	dblog_buf_clear(&a->batch);
 	a->batch_over = 0;
-	if (a->pending) {
-		json_decref(a->applied);
-		a->applied = a->pending;
-		a->pending = NULL;
+	if (dblog_progress_commit(&a->pos))
 		write_checkpoint(a);
-	}
 	if (a->unbuffered || a->dry_run)
 		fflush(stdout);
 }
@@ -366,22 +320,6 @@ maybe_commit(struct apply *a)
 	if (a->rows >= a->batch_rows || a->bytes >= a->batch_bytes ||
 	    dblog_now_ms() - a->started >= a->batch_ms)
 		commit_batch(a);
-}
-
-static void
-complete(struct apply *a, const struct dblog_fields *f, int with_seq)
-{
-	json_t *prev = a->pending ? a->pending : a->applied;
-	json_t *cursor = json_object_get(prev, "cursor");
-	json_t *p = position_of(f, with_seq);
-	if (cursor)
-		json_object_set_new(p, "cursor", json_deep_copy(cursor));
-	dblog_cursor_merge(p, f->cursor);
-	/* a position inside a snapshot: an interrupted snapshot is redone */
-	if (f->op == DBLOG_OP_SNAPSHOT && !f->cursor.p)
-		json_object_set_new(p, "snapshot", json_true());
-	json_decref(a->pending);
-	a->pending = p;
 }
 
 /* ------------------------------------------------------------ events */
@@ -483,11 +421,11 @@ static int
 on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const struct dblog_fields *f)
 {
 	char err[512];
-	int fresh = is_new(a, f);
+	int fresh = dblog_progress_is_new(&a->pos, f);
 	if (fresh == -2) {
 		dblog_err("line %llu: stream \"%s\" applies another source (%s); give each source its "
 			  "own --stream", (unsigned long long)lineno, a->stream,
-			  json_string_value(json_object_get(json_object_get(a->applied, "source"), "name")));
+			  a->pos.ref_src.p ? a->pos.ref_src.p : "?");
 		end_of_input(a, 1);
 		return -1;
 	}
@@ -526,14 +464,14 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 			sink_fail("cannot release a savepoint", err);
 		a->in_tx = 0;
 		a->n_tx++;
-		complete(a, f, 0);
+		dblog_progress_complete(&a->pos, f, line, n, 0);
 		maybe_commit(a);
 		return 0;
 	case DBLOG_OP_HEARTBEAT:
 		if (a->in_tx || !fresh || !f->pos.p)
 			return 0;
 		open_batch(a);
-		complete(a, f, 0);
+		dblog_progress_complete(&a->pos, f, line, n, 0);
 		maybe_commit(a);
 		return 0;
 	case DBLOG_OP_SCHEMA:
@@ -549,7 +487,7 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 		if (on_change(a, lineno, line, n, f))
 			return -1;
 		if (!a->in_tx) {
-			complete(a, f, 1);
+			dblog_progress_complete(&a->pos, f, line, n, 1);
 			maybe_commit(a);
 		}
 		return 0;
@@ -629,8 +567,7 @@ replay(struct apply *a, int at_end)
 		*c[i] = a->saved[i];
 	a->sink->ops->reset(a->sink);
 	a->failed = a->open = a->in_tx = a->skip_tx = 0;
-	json_decref(a->pending);
-	a->pending = NULL;
+	dblog_progress_drop(&a->pos);
 	a->sink->careful = 1;
 	a->replaying = 1;
 	int rc = 0;
@@ -742,8 +679,10 @@ main(int argc, char **argv)
 	if (!a.sink)
 		dblog_die(retry || strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY
 										 : DBLOG_EXIT_FAIL, "%s", err);
-	if (a.sink->ops->load_pos(a.sink, a.stream, &a.applied, err, sizeof err))
+	json_t *applied = NULL;
+	if (a.sink->ops->load_pos(a.sink, a.stream, &applied, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	dblog_progress_init(&a.pos, applied);
 	load_counters(&a);
 	dblog_catch_stop();
 	int status = run(&a);
@@ -753,8 +692,7 @@ main(int argc, char **argv)
 			   a.n_conflicts == 1 ? "" : "s", (long long)a.n_parked);
 	if (dblog_dlq_close(&a.dlq) && !status)
 		status = DBLOG_EXIT_FAIL;
-	json_decref(a.applied);
-	json_decref(a.pending);
+	dblog_progress_free(&a.pos);
 	for (size_t i = 0; i < a.nmaps; i++) {
 		free(a.maps[i].from);
 		free(a.maps[i].to);

@@ -340,4 +340,40 @@ void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
 void dblog_hmac_sha256(const void *key, size_t keylen, const void *msg,
                        size_t msglen, unsigned char out[32]);
 
+/* ----------------------------------------------------------- progress.c */
+
+/* The position a stream has applied (dblog-apply): committed, and
+ * complete in the open batch. */
+struct dblog_progress {
+	json_t *applied;          /* the last committed position, or NULL */
+	json_t *pending;          /* the batch's, once built (see below) */
+	struct dblog_buf lazy;    /* the event that completed the batch's */
+	int lazy_seq, lazy_set;
+	/* what dblog_progress_is_new compares with */
+	int ref_set, ref_has_seq, ref_src_set;
+	struct dblog_pos ref_pos;
+	int64_t ref_seq;
+	struct dblog_buf ref_src, scratch;
+};
+/* Start from the committed position applied (stolen; NULL: none). */
+void dblog_progress_init(struct dblog_progress *p, json_t *applied);
+void dblog_progress_free(struct dblog_progress *p);
+/* Is the event after the last position completed or committed? 1, 0; -1
+ * when the positions are of incomparable kinds, -2 when the event comes
+ * from another source (by name). */
+int dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f);
+/* The event f (scanned from line[0..n)) completed a position: a commit,
+ * a heartbeat, or a change outside a transaction (with_seq). Copies the
+ * line; no JSON is built unless the event carries a cursor. */
+void dblog_progress_complete(struct dblog_progress *p, const struct dblog_fields *f, const char *line,
+			     size_t n, int with_seq);
+/* The batch's position object (borrowed), built now if needed; NULL when
+ * no event completed one since the last commit. */
+json_t *dblog_progress_pending(struct dblog_progress *p);
+/* The batch was committed: its position becomes the applied one. Returns
+ * 1 if there was one, else 0. */
+int dblog_progress_commit(struct dblog_progress *p);
+/* The batch was rolled back: forget its position. */
+void dblog_progress_drop(struct dblog_progress *p);
+
 #endif

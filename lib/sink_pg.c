@@ -20,8 +20,8 @@ psink_fail(struct psink *s, PGresult *r, char *err, size_t errlen)
 }
 
 /* Describe the change being applied, for errors found later. */
-static void
-describe(struct psink *s, char *out, size_t n, const char *what)
+void
+psink_describe(struct psink *s, char *out, size_t n, const char *what)
 {
 	const struct dblog_fields *f = s->cur;
 	if (!f) {
@@ -42,7 +42,7 @@ pipe_sync(struct psink *s)
 {
 	int idx = 0, bad = 0;
 	char e[256];
-	if (s->acc_rows && psink_acc_flush(s, e, sizeof e))
+	if (s->stage.rows && psink_stage_flush(s, e, sizeof e))
 		return -1;
 	if (!s->queued)
 		return 0;
@@ -61,8 +61,10 @@ pipe_sync(struct psink *s)
 			PQclear(r);
 			break;
 		}
-		if (st == PGRES_COMMAND_OK && idx < PIPE_MAX && s->expect[idx] > 0) {
-			long done = atol(PQcmdTuples(r));
+		if ((st == PGRES_COMMAND_OK || (st == PGRES_TUPLES_OK && PQntuples(r) == 1)) &&
+		    idx < PIPE_MAX && s->expect[idx] > 0) {
+			/* rows changed: a command tag, or the bulk statement's count */
+			long done = atol(st == PGRES_COMMAND_OK ? PQcmdTuples(r) : PQgetvalue(r, 0, 0));
 			if (done < s->expect[idx])
 				s->base.noops += s->expect[idx] - done;
 		}
@@ -88,10 +90,8 @@ pipe_sync(struct psink *s)
 int
 psink_pipe_failed(struct psink *s, char *err, size_t errlen)
 {
-	/* gathered rows belong to the failed batch: never send them */
-	s->acc_rows = 0;
-	dblog_buf_clear(&s->acc_vals);
-	memset(s->acc_seen, 0, sizeof s->acc_seen);
+	/* staged rows belong to the failed batch: never send them */
+	psink_stage_drop(s);
 	s->queued = 0;
 	char keep[1024];
 	snprintf(keep, sizeof keep, "%s", s->failure);
@@ -119,7 +119,7 @@ psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t e
 			s->base.lost = 1;
 		return psink_pipe_failed(s, err, errlen);
 	}
-	describe(s, s->desc[s->queued], sizeof s->desc[0], what);
+	psink_describe(s, s->desc[s->queued], sizeof s->desc[0], what);
 	s->expect[s->queued] = s->next_expect;
 	s->next_expect = 0;
 	if (++s->queued >= PIPE_MAX - 2 && pipe_sync(s))
@@ -130,7 +130,7 @@ psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t e
 int
 psink_exec(struct psink *s, const char *sql, char *err, size_t errlen)
 {
-	if (s->acc_rows && psink_acc_flush(s, err, errlen))
+	if (s->stage.rows && psink_stage_flush(s, err, errlen))
 		return -1;
 	if (s->dead) {
 		snprintf(err, errlen, "%s", s->failure);
@@ -173,6 +173,7 @@ table_free(struct ptable *t)
 	for (int i = 0; i < t->ncols; i++) {
 		free(t->cols[i].name);
 		free(t->cols[i].type);
+		free(t->cols[i].btype);
 	}
 	free(t->cols);
 	free(t->name);
@@ -185,6 +186,11 @@ table_free(struct ptable *t)
 int
 psink_pipe_pause(struct psink *s)
 {
+	char e[256];
+	if (s->stage.copying && !s->stage.flushing && psink_stage_flush(s, e, sizeof e)) {
+		s->dead = 1;
+		return -1;
+	}
 	if (!s->in_pipe)
 		return 0;
 	if (pipe_sync(s)) {
@@ -205,16 +211,25 @@ psink_pipe_resume(struct psink *s, int was)
 }
 
 struct ptable *
-psink_table(struct psink *s, const char *name)
+psink_table_cached(struct psink *s, const char *name)
 {
 	for (size_t i = 0; i < s->ntables; i++)
 		if (!strcmp(s->tables[i].name, name))
 			return &s->tables[i];
-	int was = s->in_pipe;
+	return NULL;
+}
+
+struct ptable *
+psink_table(struct psink *s, const char *name)
+{
+	struct ptable *t = psink_table_cached(s, name);
+	if (t)
+		return t;
+	int was = psink_piped(s);
 	if (psink_pipe_pause(s))
 		return NULL;
 	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
-	struct ptable *t = &s->tables[s->ntables++];
+	t = &s->tables[s->ntables++];
 	memset(t, 0, sizeof *t);
 	t->name = dblog_xstrdup(name);
 	struct dblog_buf q = { 0 };
@@ -226,9 +241,13 @@ psink_table(struct psink *s, const char *name)
 		"NOT EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod "
 		"WHERE o.opcdefault AND m.amname IN ('btree', 'hash') AND o.opcintype IN (a.atttypid, "
 		"t.typbasetype, CASE WHEN t.typcategory = 'A' THEN 'anyarray'::regtype END)), "
-		"format_type(a.atttypid, a.atttypmod) "
+		"format_type(a.atttypid, a.atttypmod), "
+		/* the type without a modifier, by its quoted catalog name: "bpchar"
+		 * and "bit" keep a value whole where character and bit mean (1) */
+		"format('%I.%I', n.nspname, t.typname) "
 		"FROM pg_catalog.pg_attribute a "
-		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid LEFT JOIN pg_catalog.pg_index i ON "
+		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace LEFT JOIN pg_catalog.pg_index i ON "
 		"i.indrelid = a.attrelid AND i.indisprimary WHERE a.attrelid = to_regclass($1) AND "
 		"a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
@@ -240,6 +259,7 @@ psink_table(struct psink *s, const char *name)
 			t->cols[i].pk = PQgetvalue(r, i, 2)[0] == 't';
 			t->cols[i].noeq = PQgetvalue(r, i, 3)[0] == 't';
 			t->cols[i].type = dblog_xstrdup(PQgetvalue(r, i, 4));
+			t->cols[i].btype = dblog_xstrdup(PQgetvalue(r, i, 5));
 			t->cols[i].json = !strcmp(t->cols[i].type, "json") || !strcmp(t->cols[i].type, "jsonb");
 			if (!strcmp(t->cols[i].type, "json[]") || !strcmp(t->cols[i].type, "jsonb[]"))
 				t->cols[i].array = 3;
@@ -261,8 +281,8 @@ psink_forget(struct psink *s, const char *name)
 		}
 }
 
-static const struct pcol *
-col(const struct ptable *t, struct dblog_span name, struct dblog_buf *scratch)
+const struct pcol *
+psink_col(const struct ptable *t, struct dblog_span name, struct dblog_buf *scratch)
 {
 	const char *p;
 	size_t n;
@@ -371,17 +391,17 @@ key_params(struct psink *s, const struct ptable *t)
 	for (size_t i = 0; i < s->nkeys; i++) {
 		if (dblog_json_type(s->kv[i]) == DBLOG_J_NULL)
 			continue;
-		const struct pcol *c = col(t, s->knames[i], &s->s1);
+		const struct pcol *c = psink_col(t, s->knames[i], &s->s1);
 		param(s, s->kv[i], c ? (c->json ? 2 : c->array) : 0);
 	}
 }
 
-static void
-params_of(struct psink *s, const struct ptable *t, const struct dblog_span *names,
+void
+psink_params_of(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 	  const struct dblog_span *vals, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const struct pcol *c = col(t, names[i], &s->s1);
+		const struct pcol *c = psink_col(t, names[i], &s->s1);
 		param(s, vals[i], c ? (c->json ? 2 : c->array) : 0);
 	}
 }
@@ -394,8 +414,8 @@ psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name)
 	dblog_sink_ident(b, name, &s->s1);
 }
 
-static void
-mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_span *a, size_t na,
+void
+psink_mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_span *a, size_t na,
       const struct dblog_span *b, size_t nb)
 {
 	dblog_buf_clear(&s->key);
@@ -416,8 +436,8 @@ mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_spa
 		dblog_buf_addc(&s->key, dblog_json_type(s->kv[i]) == DBLOG_J_NULL ? 'n' : 'v');
 }
 
-static struct pstmt *
-find(struct psink *s)
+struct pstmt *
+psink_find(struct psink *s)
 {
 	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
 	for (struct pstmt *p = s->buckets[h]; p; p = p->next)
@@ -426,8 +446,8 @@ find(struct psink *s)
 	return NULL;
 }
 
-static struct pstmt *
-prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
+struct pstmt *
+psink_prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 {
 	struct pstmt *p = calloc(1, sizeof *p);
 	if (!p)
@@ -458,11 +478,11 @@ prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen)
 static int
 run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 {
-	if (s->acc_rows && !s->flushing) {
-		/* keep the statement's parameters while the gathered rows go out */
+	if (s->stage.rows && !s->stage.flushing) {
+		/* keep the statement's parameters while the staged rows go out */
 		struct dblog_buf keep = s->vals;
 		memset(&s->vals, 0, sizeof s->vals);
-		int np = s->np, rc = psink_acc_flush(s, err, errlen);
+		int np = s->np, rc = psink_stage_flush(s, err, errlen);
 		dblog_buf_free(&s->vals);
 		s->vals = keep;
 		s->np = np;
@@ -522,7 +542,7 @@ static void
 compare(struct psink *s, const struct ptable *t, const char *prefix, struct dblog_span name,
 	const char *op, const char *rhs)
 {
-	const struct pcol *c = col(t, name, &s->s1);
+	const struct pcol *c = psink_col(t, name, &s->s1);
 	int text = c && c->noeq;
 	dblog_buf_adds(&s->sql, text ? "(" : "");
 	dblog_buf_adds(&s->sql, prefix);
@@ -559,15 +579,59 @@ where(struct psink *s, const struct ptable *t, int *n, const struct dblog_span *
 static int
 is_pk(struct psink *s, const struct ptable *t, struct dblog_span name)
 {
-	const struct pcol *c = col(t, name, &s->s1);
+	const struct pcol *c = psink_col(t, name, &s->s1);
 	return c && c->pk;
 }
 
-/* The one-row INSERT of the after-image into s->sql: upsert (ON CONFLICT
- * on the primary key DO UPDATE, leaving a row already equal alone) or DO
- * NOTHING. */
+/* The ON CONFLICT clause of the upsert of s->names: on the primary key
+ * DO UPDATE, leaving a row already equal alone; DO NOTHING when every
+ * column is in the key. Appended to s->sql. */
 static void
-insert_sql(struct psink *s, const struct ptable *t, int upsert)
+conflict_clause(struct psink *s, const struct ptable *t)
+{
+	int any = 0;
+	dblog_buf_adds(&s->sql, " ON CONFLICT (");
+	for (int i = 0, k = 0; i < t->ncols; i++)
+		if (t->cols[i].pk) {
+			if (k++)
+				dblog_buf_adds(&s->sql, ", ");
+			dblog_sql_ident(&s->sql, t->cols[i].name);
+		}
+	dblog_buf_adds(&s->sql, ")");
+	for (size_t i = 0; i < s->ncols; i++) {
+		if (is_pk(s, t, s->names[i]))
+			continue;
+		dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
+		psink_ident_span(s, &s->sql, s->names[i]);
+		dblog_buf_adds(&s->sql, " = EXCLUDED.");
+		psink_ident_span(s, &s->sql, s->names[i]);
+	}
+	for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
+		if (is_pk(s, t, s->names[i]))
+			continue;
+		struct dblog_buf pre = { 0 }, ex = { 0 };
+		dblog_buf_printf(&pre, "%s.", t->qname);
+		dblog_buf_adds(&ex, "EXCLUDED.");
+		psink_ident_span(s, &ex, s->names[i]);
+		dblog_buf_adds(&s->sql, w++ ? " OR " : " WHERE (");
+		compare(s, t, pre.p, s->names[i], "IS DISTINCT FROM", ex.p);
+		dblog_buf_free(&pre);
+		dblog_buf_free(&ex);
+	}
+	dblog_buf_adds(&s->sql, any ? ")" : " DO NOTHING");
+}
+
+void
+psink_conflict_clause(struct psink *s, const struct ptable *t)
+{
+	dblog_buf_clear(&s->sql);
+	conflict_clause(s, t);
+}
+
+/* The one-row INSERT of the after-image into s->sql: upsert (see
+ * conflict_clause) or DO NOTHING. */
+void
+psink_insert_sql(struct psink *s, const struct ptable *t, int upsert)
 {
 	dblog_buf_clear(&s->sql);
 	dblog_buf_printf(&s->sql, "INSERT INTO %s (", t->qname);
@@ -580,44 +644,13 @@ insert_sql(struct psink *s, const struct ptable *t, int upsert)
 	for (size_t i = 0; i < s->ncols; i++)
 		dblog_buf_printf(&s->sql, i ? ", $%zu" : "$%zu", i + 1);
 	dblog_buf_adds(&s->sql, ")");
-	int any = 0, npk = 0, target = 0;
+	int npk = 0;
 	for (int i = 0; i < t->ncols; i++)
 		npk += t->cols[i].pk;
-	if (upsert && npk) {
-		target = 1;
-		dblog_buf_adds(&s->sql, " ON CONFLICT (");
-		for (int i = 0, k = 0; i < t->ncols; i++)
-			if (t->cols[i].pk) {
-				if (k++)
-					dblog_buf_adds(&s->sql, ", ");
-				dblog_sql_ident(&s->sql, t->cols[i].name);
-			}
-		dblog_buf_adds(&s->sql, ")");
-		for (size_t i = 0; i < s->ncols; i++) {
-			if (is_pk(s, t, s->names[i]))
-				continue;
-			dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
-			psink_ident_span(s, &s->sql, s->names[i]);
-			dblog_buf_adds(&s->sql, " = EXCLUDED.");
-			psink_ident_span(s, &s->sql, s->names[i]);
-		}
-		for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
-			if (is_pk(s, t, s->names[i]))
-				continue;
-			struct dblog_buf pre = { 0 }, ex = { 0 };
-			dblog_buf_printf(&pre, "%s.", t->qname);
-			dblog_buf_adds(&ex, "EXCLUDED.");
-			psink_ident_span(s, &ex, s->names[i]);
-			dblog_buf_adds(&s->sql, w++ ? " OR " : " WHERE (");
-			compare(s, t, pre.p, s->names[i], "IS DISTINCT FROM", ex.p);
-			dblog_buf_free(&pre);
-			dblog_buf_free(&ex);
-		}
-		if (any)
-			dblog_buf_addc(&s->sql, ')');
-	}
-	if (!any)
-		dblog_buf_adds(&s->sql, target ? " DO NOTHING" : " ON CONFLICT DO NOTHING");
+	if (upsert && npk)
+		conflict_clause(s, t);
+	else
+		dblog_buf_adds(&s->sql, " ON CONFLICT DO NOTHING");
 }
 
 /* The prepared statement for s->key, if any (none in a dry run), with
@@ -627,7 +660,7 @@ cached_stmt(struct psink *s)
 {
 	s->np = 0;
 	dblog_buf_clear(&s->vals);
-	return s->base.dry_run ? NULL : find(s);
+	return s->base.dry_run ? NULL : psink_find(s);
 }
 
 /* Run p, or the statement just built in s->sql when none was cached:
@@ -638,7 +671,7 @@ send_stmt(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen
 	if (!p) {
 		if (s->base.dry_run)
 			return dry(s);
-		if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
+		if (!(p = psink_prepare(s, s->sql.p, s->np, err, errlen)))
 			return -1;
 	}
 	return run(s, p, rows, err, errlen);
@@ -647,11 +680,11 @@ send_stmt(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen
 static int
 do_insert(struct psink *s, const struct ptable *t, int upsert, long *rows, char *err, size_t errlen)
 {
-	mkkey(s, upsert ? 'U' : 'I', t, s->names, s->ncols, NULL, 0);
+	psink_mkkey(s, upsert ? 'U' : 'I', t, s->names, s->ncols, NULL, 0);
 	struct pstmt *p = cached_stmt(s);
-	params_of(s, t, s->names, s->v, s->ncols);
+	psink_params_of(s, t, s->names, s->v, s->ncols);
 	if (!p)
-		insert_sql(s, t, upsert);
+		psink_insert_sql(s, t, upsert);
 	return send_stmt(s, p, rows, err, errlen);
 }
 
@@ -661,14 +694,14 @@ static int
 do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char *err, size_t errlen)
 {
 	size_t nb = guarded ? s->nbefore : 0;
-	mkkey(s, guarded ? 'G' : 'P', t, s->names, s->ncols, s->bnames, nb);
+	psink_mkkey(s, guarded ? 'G' : 'P', t, s->names, s->ncols, s->bnames, nb);
 	dblog_buf_addc(&s->key, 3);
 	for (size_t i = 0; i < s->nkeys; i++)
 		dblog_buf_add(&s->key, s->knames[i].p, s->knames[i].n);
 	struct pstmt *p = cached_stmt(s);
-	params_of(s, t, s->names, s->v, s->ncols);
+	psink_params_of(s, t, s->names, s->v, s->ncols);
 	key_params(s, t);
-	params_of(s, t, s->bnames, s->bv, nb);
+	psink_params_of(s, t, s->bnames, s->bv, nb);
 	if (!p) {
 		int n = 0;
 		dblog_buf_clear(&s->sql);
@@ -699,10 +732,10 @@ static int
 do_delete(struct psink *s, const struct ptable *t, int guarded, long *rows, char *err, size_t errlen)
 {
 	size_t nb = guarded ? s->nbefore : 0;
-	mkkey(s, guarded ? 'E' : 'D', t, s->knames, s->nkeys, s->bnames, nb);
+	psink_mkkey(s, guarded ? 'E' : 'D', t, s->knames, s->nkeys, s->bnames, nb);
 	struct pstmt *p = cached_stmt(s);
 	key_params(s, t);
-	params_of(s, t, s->bnames, s->bv, nb);
+	psink_params_of(s, t, s->bnames, s->bv, nb);
 	if (!p) {
 		int n = 0;
 		dblog_buf_clear(&s->sql);
@@ -719,18 +752,18 @@ probe(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 {
 	for (int pass = 0; pass < 2; pass++) {
 		size_t m = pass ? n : 0;
-		mkkey(s, 'S', t, s->knames, s->nkeys, names, m);
-		struct pstmt *p = find(s);
+		psink_mkkey(s, 'S', t, s->knames, s->nkeys, names, m);
+		struct pstmt *p = psink_find(s);
 		s->np = 0;
 		dblog_buf_clear(&s->vals);
 		key_params(s, t);
-		params_of(s, t, names, vals, m);
+		psink_params_of(s, t, names, vals, m);
 		if (!p) {
 			int k = 0;
 			dblog_buf_clear(&s->sql);
 			dblog_buf_printf(&s->sql, "SELECT 1 FROM %s", t->qname);
 			where(s, t, &k, names, m);
-			if (!(p = prepare(s, s->sql.p, s->np, err, errlen)))
+			if (!(p = psink_prepare(s, s->sql.p, s->np, err, errlen)))
 				return -1;
 		}
 		long rows = 0;
@@ -782,123 +815,6 @@ conflict(struct psink *s, const struct ptable *t, const char *why, enum dblog_ou
 	return 0;
 }
 
-/* Send the gathered upserts as one statement. */
-int
-psink_acc_flush(struct psink *s, char *err, size_t errlen)
-{
-	if (!s->acc_rows || s->flushing)
-		return 0;
-	s->flushing = 1;
-	int rc = -1;
-	dblog_buf_clear(&s->key);
-	dblog_buf_add(&s->key, s->acc_key.p, s->acc_key.len);
-	dblog_buf_printf(&s->key, "#%zu", s->acc_rows);
-	struct pstmt *p = find(s);
-	if (!p) {
-		/* the one-row statement with its VALUES repeated */
-		const char *one = s->acc_sql.p, *values = strstr(one, ") VALUES (") + 9;
-		const char *rest = strstr(values, ")") + 1;
-		dblog_buf_clear(&s->sql);
-		dblog_buf_add(&s->sql, one, (size_t)(values - one));
-		int n = 0;
-		for (size_t r = 0; r < s->acc_rows; r++) {
-			dblog_buf_adds(&s->sql, r ? ", (" : "(");
-			for (size_t c = 0; c < s->acc_ncols; c++)
-				dblog_buf_printf(&s->sql, c ? ", $%d" : "$%d", ++n);
-			dblog_buf_addc(&s->sql, ')');
-		}
-		dblog_buf_adds(&s->sql, rest);
-		if (!(p = prepare(s, s->sql.p, n, err, errlen)))
-			goto out;
-	}
-	s->np = (int)(s->acc_rows * s->acc_ncols);
-	for (size_t i = 0, off = 0; i < (size_t)s->np; i++) {
-		s->params[i] = s->acc_null[i] ? NULL : s->acc_vals.p + off;
-		off += strlen(s->acc_vals.p + off) + 1;
-	}
-	const struct dblog_fields *cur = s->cur;
-	s->cur = NULL;
-	s->next_expect = (int)s->acc_rows;
-	rc = psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
-			 s->acc_desc, err, errlen);
-	s->cur = cur;
-out:
-	s->acc_rows = 0;
-	dblog_buf_clear(&s->acc_vals);
-	memset(s->acc_seen, 0, sizeof s->acc_seen);
-	s->flushing = 0;
-	return rc;
-}
-
-/* Gather the upsert of the current change into the multi-row statement
- * (pipeline mode): the same table and columns, no key twice (ON CONFLICT
- * must not meet a row twice in one statement). */
-static int
-acc_add(struct psink *s, const struct ptable *t, char *err, size_t errlen)
-{
-	mkkey(s, 'U', t, s->names, s->ncols, NULL, 0);
-	unsigned h = 2166136261u;
-	for (size_t i = 0; i < s->nkeys; i++) {
-		for (size_t j = 0; j < s->kv[i].n; j++)
-			h = (h ^ (unsigned char)s->kv[i].p[j]) * 16777619u;
-		h = (h ^ 0xFF) * 16777619u;
-	}
-	h |= 1;
-	unsigned slot = h % ACC_SLOTS, k;
-	int seen = 0;
-	for (k = 0; k < ACC_SLOTS && s->acc_seen[(slot + k) % ACC_SLOTS]; k++)
-		if (s->acc_seen[(slot + k) % ACC_SLOTS] == h)
-			seen = 1;
-	int same = s->acc_key.len == s->key.len && !memcmp(s->acc_key.p, s->key.p, s->key.len);
-	/* the parameters of all gathered rows must fit s->params */
-	int full = s->acc_rows >= ACC_MAX || (s->acc_rows + 1) * s->ncols > 3 * MAXCOLS;
-	if (s->acc_rows && (!same || seen || full)) {
-		if (psink_acc_flush(s, err, errlen))
-			return -1;
-		mkkey(s, 'U', t, s->names, s->ncols, NULL, 0);
-		slot = h % ACC_SLOTS;
-	}
-	if (!s->acc_rows) {
-		dblog_buf_clear(&s->acc_key);
-		dblog_buf_add(&s->acc_key, s->key.p, s->key.len);
-		insert_sql(s, t, 1);
-		dblog_buf_clear(&s->acc_sql);
-		dblog_buf_add(&s->acc_sql, s->sql.p, s->sql.len);
-		s->acc_ncols = s->ncols;
-		describe(s, s->acc_desc, sizeof s->acc_desc, "");
-	}
-	s->np = 0;
-	dblog_buf_clear(&s->vals);
-	params_of(s, t, s->names, s->v, s->ncols);
-	if (s->acc_cap < (s->acc_rows + 1) * s->acc_ncols) {
-		s->acc_cap = (s->acc_rows + 1) * s->acc_ncols * 2;
-		s->acc_null = dblog_xrealloc(s->acc_null, s->acc_cap * sizeof *s->acc_null);
-	}
-	for (int i = 0; i < s->np; i++) {
-		s->acc_null[s->acc_rows * s->acc_ncols + (size_t)i] = s->isnull[i];
-		const char *v = s->isnull[i] ? "" : s->vals.p + s->offs[i];
-		dblog_buf_add(&s->acc_vals, v, strlen(v) + 1);
-	}
-	for (k = 0; k < ACC_SLOTS; k++)
-		if (!s->acc_seen[(slot + k) % ACC_SLOTS]) {
-			s->acc_seen[(slot + k) % ACC_SLOTS] = h;
-			break;
-		}
-	s->acc_rows++;
-	return 0;
-}
-
-/* Can the change's upsert be gathered? Pipeline mode, a primary key, a
- * first-come column list under ACC's parameter limit. */
-static int
-gatherable(struct psink *s, const struct ptable *t)
-{
-	int npk = 0;
-	for (int i = 0; i < t->ncols; i++)
-		npk += t->cols[i].pk;
-	return s->in_pipe && npk && s->ncols && s->ncols <= MAXCOLS;
-}
-
 /* Does the after-image hold every primary key column? */
 static int
 after_has_key(struct psink *s, const struct ptable *t)
@@ -940,8 +856,20 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 	int guarded = dblog_sink_guarded(s->base.policy), exists, equal;
 	long rows = 0;
 	*out = DBLOG_APPLIED;
-	if ((f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT) && !guarded && gatherable(s, t))
-		return acc_add(s, t, err, errlen);
+	/* the bulk path first (pipeline mode); what it does not take goes
+	 * after the rows it holds */
+	int staged = 1, piped = psink_piped(s), ins = f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT;
+	if (ins && !guarded && piped)
+		staged = psink_stage_add(s, t, 'i', err, errlen);
+	else if (f->op == DBLOG_OP_UPDATE && piped && after_has_key(s, t) && !f->unchanged.p &&
+		 !key_changed(s))
+		staged = psink_stage_add(s, t, 'u', err, errlen);
+	else if (f->op == DBLOG_OP_DELETE && !guarded && piped)
+		staged = psink_stage_add(s, t, 'd', err, errlen);
+	if (staged <= 0)
+		return staged;
+	if (s->stage.rows && psink_stage_flush(s, err, errlen))
+		return -1;
 	if (f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT) {
 		if (do_insert(s, t, !guarded, &rows, err, errlen))
 			return -1;
@@ -960,8 +888,6 @@ apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable 
 		 * (a missing row comes back), the old row removed on a key change */
 		if (key_changed(s))   /* an UPDATE keeps the columns the event does not send */
 			return do_update(s, t, 0, &rows, err, errlen);
-		if (gatherable(s, t))
-			return acc_add(s, t, err, errlen);
 		return do_insert(s, t, 1, &rows, err, errlen);
 	}
 	if (f->op == DBLOG_OP_UPDATE) {
@@ -1053,6 +979,8 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	if (f->op == DBLOG_OP_TRUNCATE) {
 		/* TRUNCATE refuses a table with open portals: let them finish
 		 * (before s->sql is built: sending gathered rows reuses it) */
+		if (s->stage.rows && psink_stage_flush(s, err, errlen))
+			return -1;
 		if (s->in_pipe && pipe_sync(s))
 			return psink_pipe_failed(s, err, errlen);
 		dblog_buf_clear(&s->sql);
@@ -1065,7 +993,7 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	s->nkeys = dblog_sink_split(f->key.p ? f->key : f->before, s->knames, s->kv, MAXCOLS);
 	/* a SQLite rowid table: the rowid of the key is a column here */
 	if (s->nkeys == 1 && dblog_json_streq(s->knames[0], "rowid", 5) && s->ncols &&
-	    s->ncols < MAXCOLS && col(t, s->knames[0], &s->s1)) {
+	    s->ncols < MAXCOLS && psink_col(t, s->knames[0], &s->s1)) {
 		int has = 0;
 		for (size_t i = 0; i < s->ncols && !has; i++)
 			has = dblog_json_streq(s->names[i], "rowid", 5);
@@ -1095,7 +1023,7 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 		}
 	}
 	/* pipelined changes need none: a failure replays the batch carefully */
-	if (base->dry_run || s->in_pipe)
+	if (base->dry_run || psink_piped(s))
 		return apply_change(s, f, t, out, ci, err, errlen);
 	/* a savepoint per change: a bad event has no effect, the rest goes on */
 	if (psink_exec(s, "SAVEPOINT dblog_change", err, errlen))
@@ -1139,21 +1067,21 @@ static int
 p_savepoint(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
-	return s->in_pipe ? 0 : psink_exec(s, "SAVEPOINT dblog_tx", e, l);
+	return psink_piped(s) ? 0 : psink_exec(s, "SAVEPOINT dblog_tx", e, l);
 }
 
 static int
 p_release(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
-	return s->in_pipe ? 0 : psink_exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
+	return psink_piped(s) ? 0 : psink_exec(s, "RELEASE SAVEPOINT dblog_tx", e, l);
 }
 
 static int
 p_rollback_to(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
-	if (s->in_pipe) {
+	if (psink_piped(s)) {
 		snprintf(s->failure, sizeof s->failure, "a transaction was taken back");
 		return psink_pipe_failed(s, e, l);
 	}
@@ -1172,7 +1100,7 @@ static void
 p_reset(struct dblog_sink *base)
 {
 	struct psink *s = (struct psink *)base;
-	s->acc_rows = 0;
+	psink_stage_drop(s);
 	if (s->in_pipe) {
 		pipe_sync(s);
 		PQexitPipelineMode(s->c);
@@ -1182,8 +1110,6 @@ p_reset(struct dblog_sink *base)
 	base->noops = 0;
 	s->dead = 0;
 	s->queued = 0;
-	dblog_buf_clear(&s->acc_vals);
-	memset(s->acc_seen, 0, sizeof s->acc_seen);
 	base->batch_failed = 0;
 	/* prepared statements made in the failed pipeline may be gone */
 	for (int i = 0; i < NBUCKETS; i++)
@@ -1215,11 +1141,10 @@ p_close(struct dblog_sink *base)
 		table_free(&s->tables[i]);
 	free(s->tables);
 	free(s->dest_row);
-	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals, &s->acc_key, &s->acc_vals,
-				     &s->acc_sql };
-	for (size_t i = 0; i < 7; i++)
+	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals };
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		dblog_buf_free(bufs[i]);
-	free(s->acc_null);
+	psink_stage_free(&s->stage);
 	if (s->in_pipe) {
 		pipe_sync(s);
 		PQexitPipelineMode(s->c);

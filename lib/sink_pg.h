@@ -12,8 +12,7 @@
 #define NBUCKETS 1024
 #define MAXCOLS 1600
 #define PIPE_MAX 1000           /* commands queued between sync points */
-#define ACC_MAX 256             /* rows in one multi-row upsert */
-#define ACC_SLOTS 1024
+#define STAGE_SLOTS 65536       /* key hashes of a stage (> its rows) */
 
 struct pstmt {
 	char *key, name[24];
@@ -23,6 +22,7 @@ struct pstmt {
 
 struct pcol {
 	char *name, *type;
+	char *btype;        /* the type without its modifier, for casts */
 	int array, pk, json;
 	int noeq;           /* the type has no equality: compare as text */
 };
@@ -32,6 +32,27 @@ struct ptable {
 	char *qname;        /* quoted */
 	struct pcol *cols;
 	int ncols;
+	int nocopy;         /* a COPY met a row already there: upsert instead */
+};
+
+/* A run of changes to one table and column set (sink_pg_bulk.c). */
+struct pstage {
+	int open, flushing, inserts, nocopy;
+	int copying, copy_bad;     /* a COPY is open (outside the pipeline) */
+	size_t copied, copy_at;    /* rows sent by it; where the next one starts */
+	struct dblog_buf key;      /* the statement key of table and columns */
+	struct dblog_buf names;    /* quoted column names, NUL-terminated */
+	char **types;              /* their types, for the casts */
+	size_t ncols, npk, *pkpos; /* primary key columns: positions in names */
+	char *table, *qname;
+	struct dblog_buf vals;     /* ncols NUL-terminated values per row */
+	char *null;                /* rows * ncols: the value is NULL */
+	size_t cap;
+	struct dblog_buf ops;      /* per row: 'i' insert, 'u' update, 'd' delete */
+	size_t rows;
+	uint64_t *seen;            /* key hashes, STAGE_SLOTS */
+	struct dblog_buf upsert, del, cast, out;
+	char desc[112];
 };
 
 struct psink {
@@ -61,15 +82,16 @@ struct psink {
 	int next_expect;
 	const struct dblog_fields *cur;
 	char failure[1024];
-	/* upserts of one table and column set gathered into one multi-row
-	 * statement (pipeline mode): their parameters, keys seen (hashes) */
-	struct dblog_buf acc_key, acc_vals, acc_sql;
-	int *acc_null;
-	size_t acc_rows, acc_cap, acc_ncols;
-	unsigned acc_seen[ACC_SLOTS];
-	char acc_desc[112];
-	int flushing;
+	struct pstage stage;
 };
+
+/* Are changes sent without waiting: in the pipeline, or in a COPY of the
+ * bulk path (which goes back to the pipeline when it ends)? */
+static inline int
+psink_piped(const struct psink *s)
+{
+	return s->in_pipe || s->stage.copying;
+}
 
 /* sink_pg.c */
 int psink_fail(struct psink *s, PGresult *r, char *err, size_t errlen);
@@ -78,10 +100,28 @@ int psink_pipe_failed(struct psink *s, char *err, size_t errlen);
 int psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen);
 int psink_pipe_pause(struct psink *s);
 void psink_pipe_resume(struct psink *s, int was);
-int psink_acc_flush(struct psink *s, char *err, size_t errlen);
 struct ptable *psink_table(struct psink *s, const char *name);
 void psink_forget(struct psink *s, const char *name);
 void psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name);
+struct ptable *psink_table_cached(struct psink *s, const char *name);
+const struct pcol *psink_col(const struct ptable *t, struct dblog_span name, struct dblog_buf *scratch);
+void psink_describe(struct psink *s, char *out, size_t n, const char *what);
+void psink_mkkey(struct psink *s, char kind, const struct ptable *t, const struct dblog_span *a,
+		 size_t na, const struct dblog_span *b, size_t nb);
+void psink_params_of(struct psink *s, const struct ptable *t, const struct dblog_span *names,
+		     const struct dblog_span *vals, size_t n);
+struct pstmt *psink_find(struct psink *s);
+struct pstmt *psink_prepare(struct psink *s, const char *sql, int nparams, char *err, size_t errlen);
+/* The one-row INSERT of s->names into s->sql (upsert: ON CONFLICT ...). */
+void psink_insert_sql(struct psink *s, const struct ptable *t, int upsert);
+/* s->sql cleared, then the ON CONFLICT clause of the upsert of s->names. */
+void psink_conflict_clause(struct psink *s, const struct ptable *t);
+
+/* sink_pg_bulk.c: the bulk path (pipeline mode) */
+int psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, size_t errlen);
+int psink_stage_flush(struct psink *s, char *err, size_t errlen);
+void psink_stage_drop(struct psink *s);
+void psink_stage_free(struct pstage *st);
 
 /* sink_pg_schema.c: the schema, load_pos, save_pos and park operations */
 int psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name,

@@ -50,7 +50,7 @@ type_name_ok(const char *t)
 static int
 server_type_ok(struct psink *s, const char *type)
 {
-	int was = s->in_pipe, ok = 0;
+	int was = psink_piped(s), ok = 0;
 	if (psink_pipe_pause(s))
 		return 0;
 	const char *p[1] = { type };
@@ -176,8 +176,8 @@ psink_save_pos(struct dblog_sink *base, const char *stream, const json_t *pos, c
 	static const char sql[] = "INSERT INTO dblog.applied(stream, position, updated) VALUES "
 				  "($1, $2::jsonb, now()) ON CONFLICT (stream) DO UPDATE SET position = "
 				  "EXCLUDED.position, updated = EXCLUDED.updated";
-	if (s->in_pipe) {
-		if (s->acc_rows && psink_acc_flush(s, err, errlen)) {
+	if (psink_piped(s)) {
+		if (s->stage.rows && psink_stage_flush(s, err, errlen)) {
 			free(j);
 			return -1;
 		}

@@ -107,7 +107,7 @@ no_apply_session() {
 # md5_rows DB TABLE KEY: "KEY|md5(row::text)" for every row of TABLE (SQL
 # name) in database DB, in KEY order.
 md5_rows() {
-	PGDATABASE="$1" q "SELECT $3, md5(x::text) FROM $2 AS x ORDER BY $3"
+	PGDATABASE="$1" q "SELECT $3, md5(dblog_row_::text) FROM $2 AS dblog_row_ ORDER BY $3"
 }
 
 # same_rows DB1 DB2 TABLE KEY: TABLE holds the same rows in both

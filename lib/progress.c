@@ -1,0 +1,159 @@
+/* progress.c - the position a stream has applied, as dblog-apply keeps
+ * it: the last one committed in the destination and the last one complete
+ * in the open batch. The batch's position is kept as the bytes of the
+ * event that completed it and built as JSON only when it is written, so
+ * following it costs no allocation per event. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dblog.h"
+
+/* The reference is_new compares with, from a position object. */
+static void
+ref_from_json(struct dblog_progress *p, const json_t *j)
+{
+	p->ref_set = j != NULL;
+	if (!j)
+		return;
+	dblog_checkpoint_pos(j, &p->ref_pos, &p->ref_seq, &p->ref_has_seq);
+	const char *src = json_string_value(json_object_get(json_object_get(j, "source"), "name"));
+	p->ref_src_set = src != NULL;
+	dblog_buf_clear(&p->ref_src);
+	if (src)
+		dblog_buf_adds(&p->ref_src, src);
+}
+
+void
+dblog_progress_init(struct dblog_progress *p, json_t *applied)
+{
+	memset(p, 0, sizeof *p);
+	p->applied = applied;
+	ref_from_json(p, applied);
+}
+
+void
+dblog_progress_free(struct dblog_progress *p)
+{
+	json_decref(p->applied);
+	json_decref(p->pending);
+	dblog_buf_free(&p->lazy);
+	dblog_buf_free(&p->ref_src);
+	dblog_buf_free(&p->scratch);
+	memset(p, 0, sizeof *p);
+}
+
+int
+dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f)
+{
+	if (!p->ref_set || !f->pos.p || f->cursor.p)
+		return 1;   /* incremental rows are idempotent upserts */
+	struct dblog_pos ep;
+	if (dblog_pos_from_span(f->pos, &ep))
+		return -1;
+	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
+	if (p->ref_src_set && sn.p && !dblog_json_streq(sn, p->ref_src.p, p->ref_src.len))
+		return -2;
+	int64_t eseq = f->seq.p && DBLOG_OP_IS_CHANGE(f->op) ? strtoll(f->seq.p, NULL, 10) : -1;
+	if (!DBLOG_OP_IS_CHANGE(f->op) && p->ref_has_seq && !dblog_pos_cmp(&ep, &p->ref_pos, NULL))
+		return 1;
+	return dblog_pos_after(&ep, eseq, &p->ref_pos, p->ref_seq, p->ref_has_seq);
+}
+
+/* The position object of an event: source, pos, [seq], tx, commit_time. */
+static json_t *
+position_of(const struct dblog_fields *f, int with_seq)
+{
+	json_t *j = json_object();
+	const struct { const char *name; struct dblog_span v; } fs[] = {
+		{ "source", f->source }, { "pos", f->pos },
+		{ "seq", with_seq ? f->seq : (struct dblog_span){ 0 } },
+		{ "tx", f->tx }, { "commit_time", f->commit_time },
+	};
+	for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) {
+		if (!fs[i].v.p)
+			continue;
+		json_t *v = json_loadb(fs[i].v.p, fs[i].v.n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		if (v)
+			json_object_set_new(j, fs[i].name, v);
+	}
+	return j;
+}
+
+/* Build the pending position from the event that completed it. */
+static void
+build(struct dblog_progress *p, const struct dblog_fields *f, int with_seq)
+{
+	json_t *prev = p->pending ? p->pending : p->applied;
+	json_t *cursor = json_object_get(prev, "cursor");
+	json_t *j = position_of(f, with_seq);
+	if (cursor)
+		json_object_set_new(j, "cursor", json_deep_copy(cursor));
+	dblog_cursor_merge(j, f->cursor);
+	/* a position inside a snapshot: an interrupted snapshot is redone */
+	if (f->op == DBLOG_OP_SNAPSHOT && !f->cursor.p)
+		json_object_set_new(j, "snapshot", json_true());
+	json_decref(p->pending);
+	p->pending = j;
+}
+
+json_t *
+dblog_progress_pending(struct dblog_progress *p)
+{
+	if (p->lazy_set) {
+		struct dblog_fields f;
+		struct dblog_jerr e;
+		if (dblog_event_scan(p->lazy.p, p->lazy.len, &f, &e, &p->scratch) == 0)
+			build(p, &f, p->lazy_seq);
+		p->lazy_set = 0;
+	}
+	return p->pending;
+}
+
+void
+dblog_progress_complete(struct dblog_progress *p, const struct dblog_fields *f, const char *line,
+			size_t n, int with_seq)
+{
+	if (f->cursor.p) {
+		/* cursors merge into the previous position: build it now */
+		dblog_progress_pending(p);
+		build(p, f, with_seq);
+	} else {
+		dblog_buf_clear(&p->lazy);
+		dblog_buf_add(&p->lazy, line, n);
+		p->lazy_seq = with_seq;
+		p->lazy_set = 1;
+	}
+	/* what the next events compare with */
+	p->ref_set = 1;
+	if (!f->pos.p || dblog_pos_from_span(f->pos, &p->ref_pos))
+		p->ref_pos = (struct dblog_pos){ 0 };
+	p->ref_has_seq = with_seq && f->seq.p;
+	p->ref_seq = p->ref_has_seq ? strtoll(f->seq.p, NULL, 10) : -1;
+	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
+	const char *s;
+	size_t sl;
+	p->ref_src_set = sn.p && dblog_json_str(sn, &p->scratch, &s, &sl);
+	dblog_buf_clear(&p->ref_src);
+	if (p->ref_src_set)
+		dblog_buf_add(&p->ref_src, s, sl);
+}
+
+int
+dblog_progress_commit(struct dblog_progress *p)
+{
+	if (!dblog_progress_pending(p))
+		return 0;
+	json_decref(p->applied);
+	p->applied = p->pending;
+	p->pending = NULL;
+	return 1;
+}
+
+void
+dblog_progress_drop(struct dblog_progress *p)
+{
+	json_decref(p->pending);
+	p->pending = NULL;
+	p->lazy_set = 0;
+	ref_from_json(p, p->applied);
+}

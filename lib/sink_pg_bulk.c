@@ -1,0 +1,572 @@
+/* sink_pg_bulk.c - the bulk path of the PostgreSQL sink. In pipeline mode
+ * (source_wins without --dlq) a run of changes to one table with one column
+ * set (inserts, snapshot rows, full-image updates that keep the key, and
+ * deletes by primary key) is staged here instead of being sent row by row,
+ * then goes out as one of:
+ *   - COPY straight into the table, under a savepoint, when the run holds
+ *     only inserts and is long: the snapshot load. A row that is already
+ *     there fails the COPY; the savepoint takes it back and the run goes
+ *     the next way (and so does every later run of that table);
+ *   - one set-based statement: the rows as text arrays, unnest()ed, cast to
+ *     the columns' types, then deleted or upserted (ON CONFLICT on the
+ *     primary key, a row already equal left alone);
+ *   - for a short run, the one-row upsert or delete per row.
+ * A run never holds two changes of one key: the second one starts the next
+ * run, so every change is applied (and fires the destination's triggers)
+ * exactly as applying them one by one would, never merged into another. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink_pg.h"
+
+#define STAGE_MIN 8             /* shorter runs go row by row */
+#define COPY_MIN 500            /* shorter insert runs are not worth a COPY */
+#define STAGE_MAX_ROWS 30000           /* < STAGE_SLOTS / 2 */
+#define STAGE_MAX_BYTES (32u << 20)
+#define STAGE_MAX_CELLS (1u << 20)   /* rows times columns */
+
+static int copy_start(struct psink *s);
+static void copy_rows(struct psink *s, int end);
+
+void
+psink_stage_free(struct pstage *st)
+{
+	struct dblog_buf *bufs[] = { &st->key, &st->names, &st->vals, &st->ops, &st->upsert,
+				     &st->del, &st->cast, &st->out };
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+		dblog_buf_free(bufs[i]);
+	for (size_t i = 0; i < st->ncols; i++)
+		free(st->types[i]);
+	free(st->types);
+	free(st->pkpos);
+	free(st->null);
+	free(st->seen);
+	free(st->table);
+	free(st->qname);
+	memset(st, 0, sizeof *st);
+}
+
+/* Forget the staged rows (a failed batch: they are never sent). */
+void
+psink_stage_drop(struct psink *s)
+{
+	struct pstage *st = &s->stage;
+	if (st->copying) {
+		/* end the COPY with an error: nothing of it stays */
+		PQputCopyEnd(s->c, "dblog: the batch failed");
+		PGresult *r;
+		while ((r = PQgetResult(s->c)))
+			PQclear(r);
+		st->copying = 0;
+		psink_pipe_resume(s, 1);
+	}
+	st->rows = st->copied = st->copy_at = 0;
+	dblog_buf_clear(&st->vals);
+	dblog_buf_clear(&st->ops);
+	if (st->seen)
+		memset(st->seen, 0, STAGE_SLOTS * sizeof *st->seen);
+}
+
+/* Does the change's key name exactly the table's primary key, non-NULL? */
+static int
+key_is_pk(struct psink *s, const struct ptable *t)
+{
+	int npk = 0;
+	for (int i = 0; i < t->ncols; i++)
+		npk += t->cols[i].pk;
+	if (!npk || (size_t)npk != s->nkeys)
+		return 0;
+	for (size_t i = 0; i < s->nkeys; i++) {
+		const struct pcol *c = psink_col(t, s->knames[i], &s->s1);
+		if (!c || !c->pk || dblog_json_type(s->kv[i]) == DBLOG_J_NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/* Open a stage for table t and the current change's columns: every column
+ * known with a type, the primary key among them. 0, or -1: not stageable. */
+static int
+stage_open(struct psink *s, const struct ptable *t)
+{
+	struct pstage *st = &s->stage;
+	int npk = 0;
+	for (int i = 0; i < t->ncols; i++)
+		npk += t->cols[i].pk;
+	for (size_t i = 0; i < st->ncols; i++)
+		free(st->types[i]);
+	st->ncols = 0;
+	st->npk = 0;
+	st->types = dblog_xrealloc(st->types, (s->ncols + 1) * sizeof *st->types);
+	st->pkpos = dblog_xrealloc(st->pkpos, ((size_t)npk + 1) * sizeof *st->pkpos);
+	for (int i = 0; i < t->ncols; i++) {
+		if (!t->cols[i].pk)
+			continue;
+		size_t j = 0;
+		while (j < s->ncols && !dblog_json_streq(s->names[j], t->cols[i].name,
+							 strlen(t->cols[i].name)))
+			j++;
+		if (j == s->ncols)
+			return -1;
+		st->pkpos[st->npk++] = j;
+	}
+	for (size_t j = 0; j < s->ncols; j++) {
+		const struct pcol *c = psink_col(t, s->names[j], &s->s1);
+		if (!c)
+			return -1;
+		st->types[st->ncols++] = dblog_xstrdup(c->btype);
+	}
+	dblog_buf_clear(&st->key);
+	dblog_buf_add(&st->key, s->key.p, s->key.len);
+	free(st->table);
+	free(st->qname);
+	st->table = dblog_xstrdup(t->name);
+	st->qname = dblog_xstrdup(t->qname);
+	st->nocopy = t->nocopy;
+	/* the column names, kept for the statements built at flush time */
+	dblog_buf_clear(&st->names);
+	for (size_t j = 0; j < s->ncols; j++)
+		psink_ident_span(s, &st->names, s->names[j]), dblog_buf_addc(&st->names, 0);
+	/* the one-row statements, for short runs */
+	psink_insert_sql(s, t, 1);
+	dblog_buf_clear(&st->upsert);
+	dblog_buf_add(&st->upsert, s->sql.p, s->sql.len);
+	psink_conflict_clause(s, t);   /* s->sql: " ON CONFLICT ..." alone */
+	dblog_buf_clear(&st->cast);
+	dblog_buf_add(&st->cast, s->sql.p, s->sql.len);
+	dblog_buf_clear(&st->del);
+	dblog_buf_printf(&st->del, "DELETE FROM %s", t->qname);
+	const char *nm = st->names.p;
+	for (size_t j = 0, k = 0; j < st->ncols; j++, nm += strlen(nm) + 1)
+		for (size_t q = 0; q < st->npk; q++)
+			if (st->pkpos[q] == j)
+				dblog_buf_printf(&st->del, "%s%s = $%zu", k++ ? " AND " : " WHERE ", nm, q + 1);
+	psink_describe(s, st->desc, sizeof st->desc, "");
+	st->open = 1;
+	return 0;
+}
+
+/* The 64-bit hash of the current change's primary key values. */
+static uint64_t
+key_hash(struct psink *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < s->nkeys; i++) {
+		for (size_t j = 0; j < s->kv[i].n; j++)
+			h = (h ^ (unsigned char)s->kv[i].p[j]) * 1099511628211ULL;
+		h = (h ^ 0xFF) * 1099511628211ULL;
+	}
+	return h | 1;
+}
+
+/* Note the current change's key in the stage: 1 if a change of the same
+ * key is staged already (or may be: hashes), else 0. */
+static int
+note_key(struct psink *s, int add)
+{
+	struct pstage *st = &s->stage;
+	if (!st->seen)
+		st->seen = calloc(STAGE_SLOTS, sizeof *st->seen);
+	if (!st->seen)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	uint64_t h = key_hash(s);
+	for (size_t k = 0, i = h % STAGE_SLOTS; k < STAGE_SLOTS; k++, i = (i + 1) % STAGE_SLOTS) {
+		if (st->seen[i] == h)
+			return 1;
+		if (!st->seen[i]) {
+			if (add)
+				st->seen[i] = h;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Stage the current change (op 'i' insert or snapshot, 'u' update, 'd'
+ * delete) of table t. 0 staged, 1 not stageable here (the caller sends it
+ * the ordinary way; the stage was flushed first), -1 failure. */
+int
+psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	if (!key_is_pk(s, t))
+		return st->rows && psink_stage_flush(s, err, errlen) ? -1 : 1;
+	if (op == 'd') {
+		/* a delete joins a stage of its table that holds the key */
+		if (!st->open || strcmp(st->table, t->name)) {
+			if (st->rows && psink_stage_flush(s, err, errlen))
+				return -1;
+			/* a stage of the key columns alone */
+			s->ncols = s->nkeys;
+			memcpy(s->names, s->knames, s->nkeys * sizeof *s->names);
+			memcpy(s->v, s->kv, s->nkeys * sizeof *s->v);
+			op = 'D';
+		}
+	}
+	if (op != 'd') {
+		psink_mkkey(s, 'B', t, s->names, s->ncols, NULL, 0);
+		int same = st->open && st->key.len == s->key.len &&
+			   !memcmp(st->key.p, s->key.p, s->key.len);
+		if (st->rows && !same && psink_stage_flush(s, err, errlen))
+			return -1;
+		if (!same && stage_open(s, t)) {
+			st->open = 0;
+			return 1;
+		}
+		if (op == 'D')
+			op = 'd';
+	}
+	if ((st->copying && op != 'i') || st->rows >= STAGE_MAX_ROWS || st->vals.len >= STAGE_MAX_BYTES ||
+	    (st->rows + 1) * st->ncols > STAGE_MAX_CELLS || (st->rows && note_key(s, 0))) {
+		if (psink_stage_flush(s, err, errlen))
+			return -1;
+	}
+	if (!st->rows) {
+		psink_describe(s, st->desc, sizeof st->desc, "");
+		st->inserts = 1;
+	}
+	/* the row's values in stage column order (a delete: its key only) */
+	s->np = 0;
+	dblog_buf_clear(&s->vals);
+	const char *nm = st->names.p;
+	for (size_t j = 0; j < st->ncols; j++, nm += strlen(nm) + 1) {
+		if (op != 'd') {
+			psink_params_of(s, t, &s->names[j], &s->v[j], 1);
+			continue;
+		}
+		size_t q = 0;
+		while (q < st->npk && st->pkpos[q] != j)
+			q++;
+		if (q == st->npk) {
+			s->isnull[s->np++] = 1;
+			continue;
+		}
+		/* the key values come in the change's order: find this column */
+		const struct pcol *pc = NULL;
+		size_t k = 0;
+		for (int c = 0, seen = 0; c < t->ncols; c++)
+			if (t->cols[c].pk && seen++ == (int)q)
+				pc = &t->cols[c];
+		while (k < s->nkeys && !dblog_json_streq(s->knames[k], pc->name, strlen(pc->name)))
+			k++;
+		psink_params_of(s, t, &s->knames[k], &s->kv[k], 1);
+	}
+	if (st->cap < (st->rows + 1) * st->ncols) {
+		st->cap = (st->rows + 1) * st->ncols * 2;
+		st->null = dblog_xrealloc(st->null, st->cap * sizeof *st->null);
+	}
+	for (int i = 0; i < s->np; i++) {
+		st->null[st->rows * st->ncols + (size_t)i] = (char)s->isnull[i];
+		const char *v = s->isnull[i] ? "" : s->vals.p + s->offs[i];
+		dblog_buf_add(&st->vals, v, strlen(v) + 1);
+	}
+	dblog_buf_addc(&st->ops, op);
+	st->inserts &= op == 'i';
+	note_key(s, 1);
+	st->rows++;
+	/* a long run of inserts: COPY it, from now on as it comes */
+	if (!st->copying && st->inserts && !st->nocopy && st->rows >= COPY_MIN && copy_start(s)) {
+		snprintf(err, errlen, "%s", s->failure);
+		return psink_pipe_failed(s, err, errlen);
+	}
+	if (st->copying)
+		copy_rows(s, 0);
+	return 0;
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* Row by row: the one-row upsert or delete, prepared once. */
+static int
+send_rows(struct psink *s, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	const char *v = st->vals.p;
+	for (size_t r = 0; r < st->rows; r++) {
+		int del = st->ops.p[r] == 'd';
+		const char *row[MAXCOLS];
+		for (size_t j = 0; j < st->ncols; j++, v += strlen(v) + 1)
+			row[j] = st->null[r * st->ncols + j] ? NULL : v;
+		s->np = 0;
+		if (del)
+			for (size_t q = 0; q < st->npk; q++)
+				s->params[s->np++] = row[st->pkpos[q]];
+		else
+			for (size_t j = 0; j < st->ncols; j++)
+				s->params[s->np++] = row[j];
+		dblog_buf_clear(&s->key);
+		dblog_buf_add(&s->key, st->key.p, st->key.len);
+		dblog_buf_adds(&s->key, del ? "#d" : "#u");
+		struct pstmt *p = psink_find(s);
+		if (!p && !(p = psink_prepare(s, del ? st->del.p : st->upsert.p, s->np, err, errlen)))
+			return -1;
+		s->next_expect = 1;
+		if (psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
+				      st->desc, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+/* Append s[0..n) as an element of a text[] literal. */
+static void
+array_elem(struct dblog_buf *b, const char *p, int null)
+{
+	if (null) {
+		dblog_buf_adds(b, "NULL");
+		return;
+	}
+	dblog_buf_addc(b, '"');
+	for (const char *q = p; *q; q++) {
+		size_t run = strcspn(q, "\"\\");
+		dblog_buf_add(b, q, run);
+		q += run;
+		if (!*q)
+			break;
+		dblog_buf_addc(b, '\\');
+		dblog_buf_addc(b, *q);
+	}
+	dblog_buf_addc(b, '"');
+}
+
+/* The set-based statement of the stage: unnest the arrays (the op, then
+ * the columns), delete or upsert; it returns how many rows it changed. */
+static void
+bulk_sql(struct psink *s)
+{
+	struct pstage *st = &s->stage;
+	struct dblog_buf *q = &s->sql;
+	dblog_buf_clear(q);
+	dblog_buf_adds(q, "WITH s AS MATERIALIZED (SELECT u.op");
+	for (size_t j = 0; j < st->ncols; j++)
+		dblog_buf_printf(q, ", u.c%zu::%s AS c%zu", j, st->types[j], j);
+	dblog_buf_adds(q, " FROM unnest($1::text[]");
+	for (size_t j = 0; j < st->ncols; j++)
+		dblog_buf_printf(q, ", $%zu::text[]", j + 2);
+	dblog_buf_adds(q, ") AS u(op");
+	for (size_t j = 0; j < st->ncols; j++)
+		dblog_buf_printf(q, ", c%zu", j);
+	dblog_buf_printf(q, ")), d AS (DELETE FROM %s USING s WHERE s.op = 'd'", st->qname);
+	const char *nm = st->names.p;
+	for (size_t j = 0; j < st->ncols; j++, nm += strlen(nm) + 1)
+		for (size_t k = 0; k < st->npk; k++)
+			if (st->pkpos[k] == j)
+				dblog_buf_printf(q, " AND %s.%s = s.c%zu", st->qname, nm, j);
+	dblog_buf_printf(q, " RETURNING 1), i AS (INSERT INTO %s (", st->qname);
+	nm = st->names.p;
+	for (size_t j = 0; j < st->ncols; j++, nm += strlen(nm) + 1)
+		dblog_buf_printf(q, "%s%s", j ? ", " : "", nm);
+	dblog_buf_adds(q, ") SELECT ");
+	for (size_t j = 0; j < st->ncols; j++)
+		dblog_buf_printf(q, "%ss.c%zu", j ? ", " : "", j);
+	dblog_buf_adds(q, " FROM s WHERE s.op <> 'd'");
+	dblog_buf_add(q, st->cast.p, st->cast.len);
+	dblog_buf_adds(q, " RETURNING 1) SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM i)");
+}
+
+static int
+send_bulk(struct psink *s, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	size_t np = st->ncols + 1, cells = st->rows * st->ncols;
+	/* where each value starts, then one text[] literal per column */
+	const char **vp = dblog_xmalloc((cells + 1) * sizeof *vp);
+	const char *v = st->vals.p;
+	for (size_t i = 0; i < cells; i++, v += strlen(v) + 1)
+		vp[i] = v;
+	dblog_buf_clear(&st->out);
+	size_t *off = dblog_xmalloc(np * sizeof *off);
+	for (size_t c = 0; c < np; c++) {
+		off[c] = st->out.len;
+		dblog_buf_addc(&st->out, '{');
+		for (size_t r = 0; r < st->rows; r++) {
+			if (r)
+				dblog_buf_addc(&st->out, ',');
+			if (c == 0)
+				dblog_buf_addc(&st->out, st->ops.p[r]);
+			else
+				array_elem(&st->out, vp[r * st->ncols + c - 1], st->null[r * st->ncols + c - 1]);
+		}
+		dblog_buf_addc(&st->out, '}');
+		dblog_buf_addc(&st->out, 0);
+	}
+	free(vp);
+	dblog_buf_clear(&s->key);
+	dblog_buf_add(&s->key, st->key.p, st->key.len);
+	dblog_buf_adds(&s->key, "#bulk");
+	struct pstmt *p = psink_find(s);
+	if (!p) {
+		bulk_sql(s);
+		p = psink_prepare(s, s->sql.p, (int)np, err, errlen);
+	}
+	int rc = -1;
+	if (p) {
+		for (size_t c = 0; c < np; c++)
+			s->params[c] = st->out.p + off[c];
+		s->next_expect = (int)st->rows;
+		rc = psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, NULL,
+							      NULL, 0), st->desc, err, errlen);
+	}
+	free(off);
+	return rc;
+}
+
+/* Append a value in COPY's text format. */
+static void
+copy_value(struct dblog_buf *b, const char *v, int null)
+{
+	if (null) {
+		dblog_buf_adds(b, "\\N");
+		return;
+	}
+	for (const char *q = v; *q; q++) {
+		size_t run = strcspn(q, "\\\t\n\r");
+		dblog_buf_add(b, q, run);
+		q += run;
+		if (!*q)
+			break;
+		dblog_buf_addc(b, '\\');
+		dblog_buf_addc(b, *q == '\t' ? 't' : *q == '\n' ? 'n' : *q == '\r' ? 'r' : '\\');
+	}
+}
+
+static int
+exec_ok(struct psink *s, const char *sql)
+{
+	PGresult *r = PQexec(s->c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		snprintf(s->failure, sizeof s->failure, "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return ok;
+}
+
+/* Start a COPY of the stage's rows into the table, under a savepoint and
+ * outside the pipeline; rows staged later are sent as they come (see
+ * copy_rows), so the server loads while events are read. 0, or -1 when
+ * the connection failed (s->failure set). */
+static int
+copy_start(struct psink *s)
+{
+	struct pstage *st = &s->stage;
+	st->flushing = 1;   /* the rows staged so far go into the COPY */
+	int paused = psink_pipe_pause(s);
+	st->flushing = 0;
+	if (paused)
+		return -1;
+	if (!exec_ok(s, "SAVEPOINT dblog_copy")) {
+		psink_pipe_resume(s, 1);
+		return -1;
+	}
+	dblog_buf_clear(&st->out);
+	dblog_buf_printf(&st->out, "COPY %s (", st->qname);
+	const char *nm = st->names.p;
+	for (size_t j = 0; j < st->ncols; j++, nm += strlen(nm) + 1)
+		dblog_buf_printf(&st->out, "%s%s", j ? ", " : "", nm);
+	dblog_buf_adds(&st->out, ") FROM STDIN");
+	PGresult *r = PQexec(s->c, st->out.p);
+	dblog_buf_clear(&st->out);
+	st->copying = 1;
+	s->base.in_pipeline = 1;   /* to the apply loop, still pipelined */
+	st->copy_bad = PQresultStatus(r) != PGRES_COPY_IN;
+	if (st->copy_bad)
+		snprintf(s->failure, sizeof s->failure, "%s", PQresultErrorMessage(r));
+	PQclear(r);
+	st->copy_at = 0;
+	st->copied = 0;
+	return 0;
+}
+
+/* Send the staged rows not sent yet (all of them at the end). */
+static void
+copy_rows(struct psink *s, int end)
+{
+	struct pstage *st = &s->stage;
+	if (st->copy_bad)
+		return;
+	const char *v = st->vals.p + st->copy_at;
+	for (size_t i = st->copied * st->ncols; i < st->rows * st->ncols; i++, v += strlen(v) + 1) {
+		copy_value(&st->out, v, st->null[i]);
+		dblog_buf_addc(&st->out, (i + 1) % st->ncols ? '\t' : '\n');
+	}
+	st->copy_at = (size_t)(v - st->vals.p);
+	st->copied = st->rows;
+	if (st->out.len >= (32u << 10) || (end && st->out.len)) {
+		if (PQputCopyData(s->c, st->out.p, (int)st->out.len) != 1) {
+			snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
+			st->copy_bad = 1;
+		}
+		dblog_buf_clear(&st->out);
+	}
+}
+
+/* End the COPY: 0 the rows are in, 1 it failed and was taken back (the
+ * rows go the next way, and so do the table's later runs), -1 the
+ * connection failed. Back in the pipeline either way. */
+static int
+copy_end(struct psink *s)
+{
+	struct pstage *st = &s->stage;
+	copy_rows(s, 1);
+	st->copying = 0;
+	int ok = !st->copy_bad;
+	if (PQputCopyEnd(s->c, st->copy_bad ? "dblog: taken back" : NULL) != 1) {
+		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
+		ok = 0;
+	}
+	PGresult *r;
+	while ((r = PQgetResult(s->c))) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			if (ok)
+				snprintf(s->failure, sizeof s->failure, "%s", PQresultErrorMessage(r));
+			ok = 0;
+		}
+		PQclear(r);
+	}
+	int rc;
+	if (ok) {
+		rc = exec_ok(s, "RELEASE SAVEPOINT dblog_copy") ? 0 : -1;
+	} else {
+		rc = exec_ok(s, "ROLLBACK TO SAVEPOINT dblog_copy") &&
+		     exec_ok(s, "RELEASE SAVEPOINT dblog_copy") ? 1 : -1;
+		/* rows of this table are already there: upsert its later runs */
+		struct ptable *t = psink_table_cached(s, st->table);
+		if (t)
+			t->nocopy = 1;
+		st->nocopy = 1;
+	}
+	if (rc < 0 && PQstatus(s->c) == CONNECTION_BAD)
+		s->base.lost = 1;
+	psink_pipe_resume(s, 1);
+	return rc;
+}
+
+/* Send the staged rows. 0, or -1 (the batch failed: see psink_pipe_failed). */
+int
+psink_stage_flush(struct psink *s, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	if (!st->rows || st->flushing)
+		return 0;
+	st->flushing = 1;
+	const struct dblog_fields *cur = s->cur;
+	s->cur = NULL;
+	int rc;
+	if (st->copying) {
+		rc = copy_end(s);
+		if (rc < 0) {
+			snprintf(err, errlen, "%s", s->failure);
+			rc = psink_pipe_failed(s, err, errlen);
+		} else if (rc > 0) {
+			rc = send_bulk(s, err, errlen);
+		}
+	} else if (st->rows < STAGE_MIN) {
+		rc = send_rows(s, err, errlen);
+	} else {
+		rc = send_bulk(s, err, errlen);
+	}
+	s->cur = cur;
+	psink_stage_drop(s);
+	st->flushing = 0;
+	return rc;
+}
