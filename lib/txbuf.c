@@ -91,11 +91,13 @@ struct dblog_txbuf {
 	struct table **tables;
 	size_t ntables;
 	uint64_t recent[RECENT];        /* hashes of delivered transactions */
+	struct tx *last;                /* the transaction of the last event */
 	uint64_t serial;
 	int64_t event_ct;               /* latest commit_time of the stream */
 	int64_t last_ms;                /* batch id clock */
 	uint32_t id_lo;
 	size_t mem;
+	size_t budget;                  /* max_memory less the fixed overhead */
 	struct dblog_buf line, tmp;
 	struct dblog_txbuf_stats st;
 	char err[512];
@@ -118,8 +120,15 @@ dblog_txbuf_reason_name(enum dblog_txbuf_reason r)
 static uint64_t
 hash_bytes(const char *p, size_t n, uint64_t h)
 {
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	/* 8 bytes a step: the keys are a source object and a tx id */
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		h = (h ^ v) * 0x9E3779B97F4A7C15ULL;
+		h ^= h >> 29;
+	}
+	for (; n; p++, n--)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
 	return h;
 }
 
@@ -462,10 +471,35 @@ tx_add_table(struct tx *t, struct table *tb)
 	t->tables[t->ntables++] = tb;
 }
 
-/* Store one change (or schema) line of t with sort key seq. */
-static void
+static int tx_spill(struct dblog_txbuf *b, struct tx *t);
+static int enforce_memory(struct dblog_txbuf *b, size_t extra);
+
+/* How much storing n more bytes in t would allocate. */
+static size_t
+tx_growth(const struct tx *t, size_t n)
+{
+	size_t g = 0;
+	if (t->data.len + n + 2 > t->data.cap) {
+		size_t cap = t->data.cap ? t->data.cap : 256;
+		while (cap < t->data.len + n + 2)
+			cap *= 2;
+		g += cap;   /* realloc may hold old and new for a moment */
+	}
+	if (t->nrec == t->caprec)
+		g += (t->caprec ? 2 * t->caprec : 16) * sizeof *t->rec;
+	return g;
+}
+
+/* Store one change (or schema) line of t with sort key seq; spill first
+ * if the memory it needs would pass the limit. 0 or -1. */
+static int
 tx_store(struct dblog_txbuf *b, struct tx *t, const char *line, size_t n, int64_t seq)
 {
+	size_t g = tx_growth(t, n);
+	if (g && b->mem + g > b->budget) {
+		if (enforce_memory(b, g))
+			return -1;
+	}
 	if (t->nrec == t->caprec) {
 		t->caprec = t->caprec ? 2 * t->caprec : 16;
 		t->rec = dblog_xrealloc(t->rec, t->caprec * sizeof *t->rec);
@@ -484,6 +518,7 @@ tx_store(struct dblog_txbuf *b, struct tx *t, const char *line, size_t n, int64_
 	t->bytes += n + 1;
 	b->st.pending_bytes += n + 1;
 	tx_recount(b, t);
+	return 0;
 }
 
 /* ---------------------------------------------------------- spilling */
@@ -605,11 +640,12 @@ tx_spill(struct dblog_txbuf *b, struct tx *t)
 	return 0;
 }
 
-/* Spill the largest transactions until memory is under the limit. */
+/* Spill the largest transactions until memory plus extra is within the
+ * budget. */
 static int
-enforce_memory(struct dblog_txbuf *b)
+enforce_memory(struct dblog_txbuf *b, size_t extra)
 {
-	while (b->mem > b->o.max_memory) {
+	while (b->mem + extra > b->budget) {
 		struct tx *big = NULL;
 		for (struct tx *t = b->head; t; t = t->next)
 			if (!big || t->data.cap > big->data.cap)
@@ -711,7 +747,7 @@ put_changes(struct dblog_txbuf *b, struct tx *t, struct writer *w)
 	size_t *idx, *off, k = 0, nr = t->nruns;
 	tx_order(t, &idx, &off);
 	struct runrd *rd = dblog_xmalloc((nr + 1) * sizeof *rd);
-	size_t cap = b->o.max_memory / 8 / (nr + 1);
+	size_t cap = b->o.max_memory / 16 / (nr + 1);
 	cap = cap < 4096 ? 4096 : cap > (1 << 20) ? (1 << 20) : cap;
 	int rc = 0;
 	for (size_t i = 0; i < nr; i++) {
@@ -914,6 +950,8 @@ static int
 deliver(struct dblog_txbuf *b, struct tx *t, enum dblog_txbuf_reason r)
 {
 	t->reason = r;
+	if (b->last == t)
+		b->last = NULL;
 	heap_remove(b, t);
 	tx_unhash(b, t);
 	tx_unlist(b, t);
@@ -1112,7 +1150,8 @@ on_change(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog_
 		seq = t->maxseq == INT64_MIN ? 0 : t->maxseq + 1;
 	else
 		t->count++;
-	tx_store(b, t, line, n, seq);
+	if (tx_store(b, t, line, n, seq))
+		return -1;
 	if (t->has_begin || src->markers) {
 		if (!t->pos_raw.len)
 			tx_note(t, f);
@@ -1148,9 +1187,19 @@ dblog_txbuf_event(struct dblog_txbuf *b, const char *line, size_t n,
 		return on_control(b, line, n, f);
 	struct source *src = source_of(b, f->source);
 	struct dblog_span txs = has_tx ? f->tx : (struct dblog_span){ 0 };
-	uint64_t h = key_hash(f->source, txs);
-	struct tx *t = tx_find(b, h, f->source, txs);
+	struct tx *t = b->last;
+	uint64_t h;
+	size_t sn = f->source.p ? f->source.n : 0, tn = txs.p ? txs.n : 0;
+	if (t && t->txoff == sn + 1 && t->key.len == sn + 1 + tn &&
+	    (!tn || !memcmp(t->key.p + sn + 1, txs.p, tn)) &&
+	    (!sn || !memcmp(t->key.p, f->source.p, sn))) {
+		h = t->hash;    /* most events belong to the transaction before */
+	} else {
+		h = key_hash(f->source, txs);
+		t = tx_find(b, h, f->source, txs);
+	}
 	int rc;
+
 	if (!has_tx && !marker && !(t && t->has_begin)) {
 		/* a change outside any transaction: at once */
 		emit(b, line, n);
@@ -1165,9 +1214,10 @@ dblog_txbuf_event(struct dblog_txbuf *b, const char *line, size_t n,
 		rc = on_change(b, line, n, f, src, h, t);
 	if (rc)
 		return rc;
+	b->last = f->op == DBLOG_OP_COMMIT ? NULL : tx_find(b, h, f->source, txs);
 	if (b->nheap && drain_markerless(b, 0))
 		return -1;
-	if (enforce_limits(b) || enforce_memory(b))
+	if (enforce_limits(b) || enforce_memory(b, 0))
 		return -1;
 	return ferror(b->out) ? write_fail(b) : 0;
 }
@@ -1242,6 +1292,8 @@ dblog_txbuf_new(const struct dblog_txbuf_opts *o, FILE *out)
 	b->buckets = dblog_xmalloc(b->nbuckets * sizeof *b->buckets);
 	memset(b->buckets, 0, b->nbuckets * sizeof *b->buckets);
 	b->event_ct = INT64_MIN;
+	/* a quarter of the limit for the rest: buffers, code, reading back */
+	b->budget = o->max_memory - o->max_memory / 4;
 	srand((unsigned)getpid() ^ (unsigned)dblog_time_now());
 	return b;
 }
