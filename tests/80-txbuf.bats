@@ -226,9 +226,10 @@ tx_events() {
 	{ tx_events "$SRC" 1 0 1; tx_events "$SRC" 2 0 | head -n 2; } >&7
 	wait_until 5 grep -q '"op":"commit"' "$T/out"
 	kill -TERM "$pid"
-	run wait "$pid"
+	st=0
+	wait "$pid" || st=$?
 	exec 7>&-
-	[ "$status" -eq 0 ]
+	[ "$st" -eq 0 ]
 	jq_true "$T/out" -s '[.[].op] == ["begin", "insert", "insert", "commit"]'
 	grep -q '1 pending transactions not delivered' "$T/err"
 	grep -q 'stats: delivered commit=1 ' "$T/err"
@@ -276,5 +277,6 @@ tx_events() {
 	[ -z "$(ls -A "$T/spill")" ]
 	rss=$(tail -n 1 "$T/rss")
 	echo "peak RSS ${rss} KiB"
-	[ "$rss" -lt 16384 ]   # under the limit itself
+	# under the limit itself; the sanitizers' shadow memory does not count
+	[ -n "${DBLOG_ASAN:-}" ] || [ "$rss" -lt 16384 ]
 }
