@@ -104,6 +104,32 @@ _dblog_spec_dblog-apply() {
 	)
 }
 
+_dblog_spec_dblog-txbuf() {
+	_dblog_subcmds=()
+	_dblog_operand=WORD    # no operands
+	_dblog_opts=(
+		# completeness
+		'- --poll-interval WORD'
+		'- --max-wait WORD'
+		# batching and limits
+		'- --batch-rows WORD'
+		'- --batch-ms WORD'
+		'- --max-tx WORD'
+		'- --max-bytes WORD'
+		'- --max-memory WORD'
+		'- --spill-dir FILE'
+		# output
+		'- --as-tx -'
+		'- --flush-incomplete -'
+		'- --stats -'
+		# common
+		'- --dlq FILE'
+		'-u --unbuffered -'
+		'-h --help -'
+		'-V --version -'
+	)
+}
+
 _dblog_spec_dblog-checkpoint() {
 	_dblog_subcmds=(show set track since)
 	_dblog_operand=FILE    # the checkpoint file

@@ -103,6 +103,28 @@ complete -c dblog-filter -s u -l unbuffered -d 'flush after every event'
 complete -c dblog-filter -s h -l help -d 'show the help and exit'
 complete -c dblog-filter -s V -l version -d 'show the version and exit'
 
+# ----------------------------------------------------------- dblog-txbuf
+complete -c dblog-txbuf -f # no operands
+# completeness
+complete -c dblog-txbuf -l poll-interval -x -d 'poll interval of a source without markers (default 500ms)'
+complete -c dblog-txbuf -l max-wait -x -d 'deliver a transaction that waited DUR (default 1m)'
+# batching and limits
+complete -c dblog-txbuf -l batch-rows -x -d 'deliver transactions together until they hold N changes'
+complete -c dblog-txbuf -l batch-ms -x -d 'or until the batch is DUR old'
+complete -c dblog-txbuf -l max-tx -x -d 'at most N pending transactions (default 10000)'
+complete -c dblog-txbuf -l max-bytes -x -d 'at most SIZE of pending events (default 1G)'
+complete -c dblog-txbuf -l max-memory -x -d 'keep at most SIZE in memory, spill the rest (default 64M)'
+complete -c dblog-txbuf -l spill-dir -x -a '(__fish_complete_directories)' -d 'where spill files go'
+# output
+complete -c dblog-txbuf -l as-tx -d 'one line per transaction'
+complete -c dblog-txbuf -l flush-incomplete -d 'deliver transactions that never committed at end of input'
+complete -c dblog-txbuf -l stats -d 'print counts on stderr at exit and on SIGUSR1'
+# common
+complete -c dblog-txbuf -l dlq -r -F -d 'append bad input lines to FILE and go on'
+complete -c dblog-txbuf -s u -l unbuffered -d 'flush after every event'
+complete -c dblog-txbuf -s h -l help -d 'show the help and exit'
+complete -c dblog-txbuf -s V -l version -d 'show the version and exit'
+
 # ------------------------------------------------------ dblog-checkpoint
 set -l subcmds show set track since
 complete -c dblog-checkpoint -f

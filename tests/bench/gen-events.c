@@ -1,7 +1,8 @@
 /* gen-events - a deterministic generator of realistic dblog events for
  * benchmarks and tests: transactions of 1-8 changes over ten tables, a mix
  * of insert/update/delete, 250-350 bytes per change event.
- * Usage: gen-events [-n EVENTS] [-s SEED] [--driver postgres|sqlite] */
+ * Usage: gen-events [-n EVENTS] [-s SEED] [--driver postgres|sqlite]
+ *                   [--tx-max N]  (transactions of 1 to N changes, default 8) */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -65,12 +66,15 @@ main(int argc, char **argv)
 {
 	uint64_t n = 1000000, seed = 42;
 	int sqlite = 0, c;
+	unsigned txmax = 8;
 	static const struct option lo[] = {
-		{ "driver", required_argument, NULL, 'd' }, { NULL, 0, NULL, 0 } };
+		{ "driver", required_argument, NULL, 'd' },
+		{ "tx-max", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 } };
 	while ((c = getopt_long(argc, argv, "n:s:", lo, NULL)) != -1) {
 		if (c == 'n') n = strtoull(optarg, NULL, 10);
 		else if (c == 's') seed = strtoull(optarg, NULL, 10);
 		else if (c == 'd') sqlite = !strcmp(optarg, "sqlite");
+		else if (c == 't' && atoi(optarg) > 0) txmax = (unsigned)atoi(optarg);
 		else return 2;
 	}
 	rng = seed * 0x9E3779B97F4A7C15ULL + 1;
@@ -82,7 +86,7 @@ main(int argc, char **argv)
 	int64_t t = 1795000000LL * 1000000;
 	char before[512], after[512], pos[32], ct[40];
 	while (emitted < n) {
-		unsigned k = 1 + (unsigned)(rnd() % 8);
+		unsigned k = 1 + (unsigned)(rnd() % txmax);
 		lsn += 0x100 + rnd() % 0x4000;
 		t += (int64_t)(rnd() % 5000000);
 		dblog_time_format(t, ct, sizeof ct);

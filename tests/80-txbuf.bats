@@ -1,0 +1,282 @@
+#!/usr/bin/env bats
+# dblog-txbuf: whole transactions in commit order, each delivery reason
+# (golden files), interleaved and shuffled transactions, batches, --as-tx,
+# end of input, bad input (--dlq), signals, --stats, and a 2,000,000-change
+# transaction through --max-memory 16M. The contract is issue 6 and
+# dblog-txbuf(1).
+load helpers
+
+bats_require_minimum_version 1.5.0
+
+setup() { setup_tmp; }
+teardown() { teardown_tmp; }
+
+# ---------------------------------------------------------------- helpers
+
+# Batch ids depend on the clock: golden files hold "B" instead.
+norm_batch() {
+	sed -E 's/"batch":"[0-9]{13}-[0-9a-f]{8}"/"batch":"B"/'
+}
+
+# golden_txb NAME ARGS...: dblog-txbuf ARGS on tests/golden/NAME.in.ndjson,
+# batch ids normalised, equals NAME.out.ndjson.
+golden_txb() {
+	local name="$1"; shift
+	dblog-txbuf "$@" < "$TESTS_DIR/golden/$name.in.ndjson" > "$T/$name.raw" || return 1
+	norm_batch < "$T/$name.raw" > "$T/$name.got"
+	diff -u "$TESTS_DIR/golden/$name.out.ndjson" "$T/$name.got"
+}
+
+SRC='{"driver":"postgres","name":"app"}'
+
+# tx_events SOURCE TX SEQ...: begin, one insert per SEQ (in that order), commit.
+tx_events() {
+	local src=$1 tx=$2 s; shift 2
+	echo "{\"op\":\"begin\",\"source\":$src,\"tx\":$tx,\"pos\":\"0/$tx\",\"commit_time\":\"2026-11-22T10:00:00Z\"}"
+	for s in "$@"; do
+		echo "{\"op\":\"insert\",\"table\":\"public.t\",\"source\":$src,\"tx\":$tx,\"pos\":\"0/$tx\",\"seq\":$s,\"key\":{\"id\":$s},\"after\":{\"id\":$s}}"
+	done
+	echo "{\"op\":\"commit\",\"source\":$src,\"tx\":$tx,\"pos\":\"0/$tx\",\"commit_time\":\"2026-11-22T10:00:00Z\",\"count\":$#}"
+}
+
+# ------------------------------------------------------ delivery reasons
+
+@test "commit: interleaved transactions of two sources come out whole, in commit order" {
+	# tx 7 of source b commits first; tx 7 of source a has the same id; a
+	# change without tx and a heartbeat pass at once; an old delivery and
+	# batch on a commit are replaced; a schema event with a tx stays in it
+	golden_txb txbuf-commit
+	run jq -r 'select(.op == "commit") | .delivery' "$T/txbuf-commit.raw"
+	[ "$output" = $'commit\ncommit\ncommit' ]
+}
+
+@test "commit_time: a marker-less transaction goes once its tables show later changes" {
+	golden_txb txbuf-commit-time --poll-interval 0
+}
+
+@test "poll_interval: a marker-less transaction older than twice --poll-interval in the stream" {
+	golden_txb txbuf-poll-interval --poll-interval 1s
+	# without poll-interval gating it waits until the end
+	dblog-txbuf --poll-interval 0 < "$TESTS_DIR/golden/txbuf-poll-interval.in.ndjson" > "$T/out"
+	jq_true "$T/out" -s '[.[] | select(.op == "commit") | .delivery] == ["flush", "flush"]'
+}
+
+@test "poll_interval: on the wall clock while input is idle" {
+	printf '%s\n' '{"op":"insert","table":"main.a","source":{"driver":"sqlite","name":"p"},"tx":1,"pos":1,"seq":0,"commit_time":"2020-01-01T00:00:00Z","key":{"id":1},"after":{"id":1}}' > "$T/in"
+	{ cat "$T/in"; sleep 0.5; } | dblog-txbuf --poll-interval 100ms > "$T/out"
+	jq_true "$T/out" -s '[.[] | select(.op == "commit") | .delivery] == ["poll_interval"]'
+}
+
+@test "timeout: --max-wait delivers a transaction still open, with a warning" {
+	run --separate-stderr bash -c "{ cat '$TESTS_DIR/golden/txbuf-timeout.in.ndjson'; sleep 0.6; } |
+		dblog-txbuf --poll-interval 0 --max-wait 200ms"
+	[ "$status" -eq 0 ]
+	norm_batch <<<"$output" > "$T/got"
+	diff -u "$TESTS_DIR/golden/txbuf-timeout.out.ndjson" "$T/got"
+	[[ "$stderr" == *"warning: transaction 1 of source"*"--max-wait"* ]]
+}
+
+@test "batch_limit: --max-tx forces the oldest marker-less transaction out" {
+	golden_txb txbuf-batch-limit --poll-interval 0 --max-tx 2
+}
+
+@test "flush: marker-less transactions at end of input, changes sorted by seq" {
+	golden_txb txbuf-flush --poll-interval 0
+}
+
+# ------------------------------------------------------- order and form
+
+@test "changes shuffled within a transaction come out in seq order" {
+	tx_events "$SRC" 5 3 0 4 1 2 > "$T/in"
+	dblog-txbuf < "$T/in" > "$T/out"
+	run jq -r 'select(.seq != null) | .seq' "$T/out"
+	[ "$output" = $'0\n1\n2\n3\n4' ]
+}
+
+@test "merged streams: every transaction whole and in its source's commit order" {
+	gen_events -n 3000 -s 5 --tx-max 20 > "$T/a"
+	gen_events -n 3000 -s 6 --tx-max 20 --driver sqlite > "$T/b"
+	# interleave the two streams line by line
+	paste -d '\n' "$T/a" "$T/b" | grep -v '^$' > "$T/in"
+	dblog-txbuf < "$T/in" > "$T/out" 2> "$T/err"
+	# no event between a begin and its commit belongs to another transaction
+	jq_true "$T/out" -s -c '
+		reduce .[] as $e ({open: null, ok: true};
+			if $e.op == "begin" then .ok = (.ok and .open == null) | .open = [$e.source, $e.tx]
+			elif $e.op == "commit" then .ok = (.ok and .open == [$e.source, $e.tx]) | .open = null
+			else .ok = (.ok and .open == [$e.source, $e.tx]) end) | .ok'
+	# each source's transactions keep their order, with all their changes
+	for s in app shop; do
+		jq -c "select(.source.name == \"$s\" and .seq != null)" "$T/out" > "$T/got.$s"
+		grep -h '"seq"' "$T/a" "$T/b" | jq -c "select(.source.name == \"$s\")" > "$T/want.$s"
+		# the last transaction of each stream has no commit
+		head -n "$(wc -l < "$T/got.$s")" "$T/want.$s" | diff -q - "$T/got.$s"
+		[ "$(($(wc -l < "$T/want.$s") - $(wc -l < "$T/got.$s")))" -le 20 ]
+	done
+	[ "$(grep -c 'incomplete at end of input' "$T/err")" -eq 2 ]
+}
+
+@test "--batch-rows: complete transactions share a batch id; ids increase" {
+	{ tx_events "$SRC" 1 0 1; tx_events "$SRC" 2 0; tx_events "$SRC" 3 0 1 2; tx_events "$SRC" 4 0; } > "$T/in"
+	dblog-txbuf --batch-rows 3 < "$T/in" > "$T/out"
+	run jq -r 'select(.op == "commit") | .batch' "$T/out"
+	b=($output)
+	[ "${#b[@]}" -eq 4 ]
+	[ "${b[0]}" = "${b[1]}" ]     # 2 + 1 changes: one batch
+	[ "${b[2]}" != "${b[1]}" ]    # 3 changes: a batch alone
+	[ "${b[3]}" != "${b[2]}" ]    # the rest at end of input
+	[[ "${b[1]}" < "${b[2]}" && "${b[2]}" < "${b[3]}" ]]
+	# without batching every transaction has its own, increasing
+	dblog-txbuf < "$T/in" | jq -r 'select(.op == "commit") | .batch' > "$T/ids"
+	[ "$(sort -u "$T/ids" | wc -l)" -eq 4 ]
+	sort -c "$T/ids"
+}
+
+@test "--batch-ms: a batch closes when it is that old, also while input is idle" {
+	tx_events "$SRC" 1 0 > "$T/in"
+	{ cat "$T/in"; sleep 0.6; tx_events "$SRC" 2 0; } | dblog-txbuf --batch-ms 200ms > "$T/out"
+	run jq -r 'select(.op == "commit") | .batch' "$T/out"
+	b=($output)
+	[ "${#b[@]}" -eq 2 ]
+	[ "${b[0]}" != "${b[1]}" ]
+}
+
+@test "--as-tx: one line per transaction that jq reads" {
+	{ tx_events "$SRC" 1 1 0; tx_events "$SRC" 2 0; } > "$T/in"
+	dblog-txbuf --as-tx < "$T/in" > "$T/out"
+	[ "$(wc -l < "$T/out")" -eq 2 ]
+	jq_true "$T/out" -s '[.[] | .op == "tx" and .delivery == "commit" and (.batch | test("^[0-9]{13}-[0-9a-f]{8}$"))
+		and (.changes | length) == .count and ([.changes[].seq] == [range(.count)])] == [true, true]'
+	jq_true "$T/out" -s '[.[].tx] == [1, 2] and .[0].source.name == "app" and .[0].pos == "0/1"'
+}
+
+# ------------------------------------------------------- end of input
+
+@test "a transaction without commit at end of input is reported, not delivered" {
+	{ tx_events "$SRC" 1 0; tx_events "$SRC" 2 0 1 | head -n 3; } > "$T/in"
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r .tx <<<"$output" | sort -u)" = 1 ]
+	[[ "$stderr" == *"transaction 2 of source"*"incomplete at end of input"*"2 changes"*"not delivered"* ]]
+}
+
+@test "--flush-incomplete delivers it, marked flush and incomplete" {
+	tx_events "$SRC" 2 0 1 | head -n 3 > "$T/in"
+	dblog-txbuf --flush-incomplete < "$T/in" > "$T/out" 2> "$T/err"
+	jq_true "$T/out" -s '[.[].op] == ["begin", "insert", "insert", "commit"] and
+		.[3].delivery == "flush" and .[3].incomplete == true and .[3].count == 2 and .[3].tx == 2'
+	grep -q 'delivered (--flush-incomplete)' "$T/err"
+}
+
+# ------------------------------------------------------- bad input
+
+@test "malformed events: line number and status 1; what came before is out" {
+	{ tx_events "$SRC" 1 0; echo '{"op":"insert",'; tx_events "$SRC" 2 0; } > "$T/in"
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"dblog-txbuf: line 4: malformed JSON"* ]]
+	[ "$(jq -r .tx <<<"$output" | sort -u)" = 1 ]
+	printf '%s\n' '{"op":"upsert","table":"t"}' > "$T/bad"
+	run --separate-stderr dblog-txbuf < "$T/bad"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"line 1: unknown op"* ]]
+}
+
+@test "--dlq parks bad lines and goes on" {
+	{ tx_events "$SRC" 1 0; echo 'not json'; tx_events "$SRC" 2 0; } > "$T/in"
+	run --separate-stderr dblog-txbuf --dlq "$T/dlq" < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$(jq -r 'select(.op == "commit") | .tx' <<<"$output" | tr '\n' ' ')" = "1 2 " ]
+	jq_true "$T/dlq" '.line == 4 and .raw == "not json"'
+}
+
+@test "a change after its transaction was delivered is a data error" {
+	{ tx_events "$SRC" 1 0; tx_events "$SRC" 1 1 | sed -n 2p; } > "$T/in"
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"line 4: change of transaction 1 after the transaction was delivered"* ]]
+}
+
+@test "usage errors: stray argument, bad duration, bad size" {
+	run dblog-txbuf extra
+	[ "$status" -eq 2 ]
+	run dblog-txbuf --max-wait soon
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"Try 'dblog-txbuf --help'."* ]]
+	run dblog-txbuf --max-memory lots
+	[ "$status" -eq 2 ]
+	run dblog-txbuf --spill-dir "$T/none"
+	[ "$status" -eq 2 ]
+}
+
+@test "a write error fails loudly" {
+	tx_events "$SRC" 1 0 > "$T/in"
+	run bash -c "dblog-txbuf < '$T/in' > /dev/full"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"dblog-txbuf: "* ]]
+}
+
+# ------------------------------------------------------- signals, stats
+
+@test "SIGTERM: complete transactions are out, status 0, the open one reported" {
+	mkfifo "$T/fifo"
+	dblog-txbuf --stats < "$T/fifo" > "$T/out" 2> "$T/err" &
+	pid=$!
+	exec 7> "$T/fifo"
+	{ tx_events "$SRC" 1 0 1; tx_events "$SRC" 2 0 | head -n 2; } >&7
+	wait_until 5 grep -q '"op":"commit"' "$T/out"
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	exec 7>&-
+	[ "$st" -eq 0 ]
+	jq_true "$T/out" -s '[.[].op] == ["begin", "insert", "insert", "commit"]'
+	grep -q '1 pending transactions not delivered' "$T/err"
+	grep -q 'stats: delivered commit=1 ' "$T/err"
+}
+
+@test "--stats on SIGUSR1 and at exit: reasons, pending, spills" {
+	mkfifo "$T/fifo"
+	dblog-txbuf --stats < "$T/fifo" > "$T/out" 2> "$T/err" &
+	pid=$!
+	exec 7> "$T/fifo"
+	{ tx_events "$SRC" 1 0; tx_events "$SRC" 2 0 | head -n 2; } >&7
+	wait_until 5 grep -q '"op":"commit"' "$T/out"
+	kill -USR1 "$pid"
+	wait_until 5 grep -q 'pending tx=1 ' "$T/err"
+	exec 7>&-
+	wait "$pid"
+	grep -q 'stats: delivered commit=1 commit_time=0 poll_interval=0 timeout=0 batch_limit=0 flush=0; batches=1; pending tx=1 bytes=[0-9]*; spills=0 ' "$T/err"
+	[ "$(grep -c 'stats:' "$T/err")" -eq 2 ]
+}
+
+# ------------------------------------------------------- bounded memory
+
+@test "a 2,000,000-change transaction through --max-memory 16M: spilled, whole, in order, RSS bounded" {
+	[ -x /usr/bin/time ] || skip "GNU time (/usr/bin/time) is not installed"
+	mkdir "$T/spill"
+	# seq descends inside blocks of 1000 so that the spilled runs must be
+	# merged, not just concatenated
+	awk -v src="$SRC" 'BEGIN {
+		printf "{\"op\":\"begin\",\"source\":%s,\"tx\":9,\"pos\":\"0/9\"}\n", src
+		for (i = 0; i < 2000000; i++) {
+			s = int(i / 1000) * 1000 + 999 - i % 1000
+			printf "{\"op\":\"insert\",\"table\":\"t\",\"tx\":9,\"source\":%s,\"seq\":%d,\"after\":{\"id\":%d}}\n", src, s, s
+		}
+		printf "{\"op\":\"commit\",\"source\":%s,\"tx\":9,\"pos\":\"0/9\",\"count\":2000000}\n", src
+	}' > "$T/in"
+	/usr/bin/time -f '%M' -o "$T/rss" dblog-txbuf --stats --max-memory 16M --spill-dir "$T/spill" \
+		< "$T/in" > "$T/out" 2> "$T/err"
+	[ "$(wc -l < "$T/out")" -eq 2000002 ]
+	# every seq once, in order
+	awk -F'"seq":' 'NR > 1 && NF > 1 { split($2, a, ","); if (a[1] != n++) { print "seq " a[1] " at " NR; exit 1 } }
+		END { if (n != 2000000) { print n " changes"; exit 1 } }' "$T/out"
+	head -n 1 "$T/out" | grep -q '"op":"begin"'
+	tail -n 1 "$T/out" | grep -q '"op":"commit".*"delivery":"commit"'
+	grep -Eq 'spills=([2-9]|[1-9][0-9]+) ' "$T/err"
+	[ -z "$(ls -A "$T/spill")" ]
+	rss=$(tail -n 1 "$T/rss")
+	echo "peak RSS ${rss} KiB"
+	# under the limit itself; the sanitizers' shadow memory does not count
+	[ -n "${DBLOG_ASAN:-}" ] || [ "$rss" -lt 16384 ]
+}
