@@ -96,6 +96,7 @@ struct apply {
 	int batch_over, replaying, failed;
 	json_int_t saved[7];
 	struct dblog_buf name, scratch;
+	struct dblog_buf txline;     /* the events of a transaction line */
 };
 
 /* ------------------------------------------------------------ options */
@@ -593,16 +594,50 @@ replay(struct apply *a, int at_end)
 	return rc || a->failed ? -1 : 0;
 }
 
+/* One event line: scanned, kept for a replay, applied. 0 go on, 1 stop
+ * with status 1. */
+static int
+one_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
+{
+	struct dblog_fields f;
+	struct dblog_jerr e;
+	char why[300];
+	int s = dblog_event_scan(line, n, &f, &e, &a->scratch);
+	if (s == 1)
+		return 0;
+	if (s < 0) {
+		/* a whole transaction on one line (dblog-txbuf --as-tx) */
+		const char *txwhy = NULL;
+		int k = dblog_txline_expand(line, n, &a->txline, &txwhy);
+		if (k > 0) {
+			struct dblog_buf lines = a->txline;   /* on_event may expand no other */
+			memset(&a->txline, 0, sizeof a->txline);
+			int rc = 0;
+			for (const char *p = lines.p; k-- > 0 && !rc; p += strlen(p) + 1)
+				rc = one_line(a, lineno, p, strlen(p));
+			dblog_buf_free(&a->txline);
+			a->txline = lines;
+			return rc;
+		}
+		if (e.col)
+			snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);
+		else
+			snprintf(why, sizeof why, "%s", txwhy ? txwhy : e.why);
+		if (!a->dlq.f && a->in_tx && abandon_tx(a))
+			return 1;
+		return dblog_bad_line(&a->dlq, lineno, line, n, why) ? 1 : 0;
+	}
+	keep_line(a, lineno, line, n);
+	return on_event(a, lineno, line, n, &f) || (a->failed && replay(a, 0)) ? 1 : 0;
+}
+
 static int
 run(struct apply *a)
 {
 	struct dblog_reader r;
-	struct dblog_fields f;
-	struct dblog_jerr e;
 	const char *line;
 	size_t n;
 	int rc, status = DBLOG_EXIT_OK;
-	char why[300];
 	dblog_reader_init(&r, 0);
 	r.idle_ms = a->batch_ms > 0 ? a->batch_ms : 1;
 	r.stop = &dblog_stop;
@@ -618,26 +653,7 @@ run(struct apply *a)
 			}
 			continue;
 		}
-		int s = dblog_event_scan(line, n, &f, &e, &a->scratch);
-		if (s == 1)
-			continue;
-		if (s < 0) {
-			if (e.col)
-				snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);
-			else
-				snprintf(why, sizeof why, "%s", e.why);
-			if (!a->dlq.f && a->in_tx && abandon_tx(a)) {
-				status = DBLOG_EXIT_FAIL;
-				break;
-			}
-			if (dblog_bad_line(&a->dlq, r.lineno, line, n, why)) {
-				status = DBLOG_EXIT_FAIL;
-				break;
-			}
-			continue;
-		}
-		keep_line(a, r.lineno, line, n);
-		if (on_event(a, r.lineno, line, n, &f) || (a->failed && replay(a, 0))) {
+		if (one_line(a, r.lineno, line, n)) {
 			status = DBLOG_EXIT_FAIL;
 			break;
 		}
@@ -706,6 +722,7 @@ main(int argc, char **argv)
 	dblog_buf_free(&a.name);
 	dblog_buf_free(&a.scratch);
 	dblog_buf_free(&a.batch);
+	dblog_buf_free(&a.txline);
 	if (dblog_stdout_close() && !status)
 		status = DBLOG_EXIT_FAIL;
 	return status;

@@ -340,6 +340,16 @@ void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
 void dblog_hmac_sha256(const void *key, size_t keylen, const void *msg,
                        size_t msglen, unsigned char out[32]);
 
+/* ------------------------------------------------------------- txline.c */
+
+/* If line[0..n) is a transaction line ({"op":"tx", ..., "changes":[...]},
+ * as dblog-txbuf --as-tx writes), write the events it stands for into out,
+ * each followed by a NUL: a begin (its members but count, delivery, batch
+ * and changes), the changes as they are, a commit (its members but
+ * changes). Returns how many, 0 when the line is not a transaction line,
+ * -1 with *why (static) when it is one but malformed. */
+int dblog_txline_expand(const char *line, size_t n, struct dblog_buf *out, const char **why);
+
 /* ----------------------------------------------------------- progress.c */
 
 /* The position a stream has applied (dblog-apply): committed, and
