@@ -695,6 +695,14 @@ main(int argc, char **argv)
 	if (!a.sink)
 		dblog_die(retry || strstr(err, "locked") || strstr(err, "busy") ? DBLOG_EXIT_RETRY
 										 : DBLOG_EXIT_FAIL, "%s", err);
+	/* one run per stream and destination at a time: the position is read
+	 * under the lock */
+	int locked = a.dry_run ? 0 : a.sink->ops->lock(a.sink, a.stream, err, sizeof err);
+	if (locked < 0)
+		dblog_die(a.sink->lost ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL, "%s", err);
+	if (locked)
+		dblog_die(DBLOG_EXIT_RETRY, "stream \"%s\" is being applied to this destination by another "
+			  "dblog-apply; run again when it is done", a.stream);
 	json_t *applied = NULL;
 	if (a.sink->ops->load_pos(a.sink, a.stream, &applied, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);

@@ -52,6 +52,10 @@ struct dblog_sink_ops {
 	/* Park a conflict in the destination's conflict table. */
 	int (*park)(struct dblog_sink *, const char *stream, const char *event, size_t n,
 		    const struct dblog_conflict_info *ci, char *err, size_t errlen);
+	/* Hold the stream for this run: no other dblog-apply applies it into
+	 * this destination until close (or until the process dies). 0, 1 when
+	 * another holds it, -1 on error. */
+	int (*lock)(struct dblog_sink *, const char *stream, char *err, size_t errlen);
 	/* After batch_failed: leave the failed state so that the batch can be
 	 * applied again (carefully). */
 	void (*reset)(struct dblog_sink *);

@@ -1153,11 +1153,27 @@ p_close(struct dblog_sink *base)
 	free(s);
 }
 
+/* The stream's lock: a session advisory lock keyed by the stream name; it
+ * goes with the connection, also when the process is killed. */
+static int
+p_lock(struct dblog_sink *base, const char *stream, char *err, size_t errlen)
+{
+	struct psink *s = (struct psink *)base;
+	const char *p[1] = { stream };
+	PGresult *r = PQexecParams(s->c, "SELECT pg_try_advisory_lock(hashtextextended("
+				   "'dblog-apply stream ' || $1, 0))", 1, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		return psink_fail(s, r, err, errlen);
+	int got = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	return got ? 0 : 1;
+}
+
 static const struct dblog_sink_ops pg_ops = {
 	.begin = p_begin, .commit = p_commit, .rollback = p_rollback,
 	.savepoint = p_savepoint, .release = p_release, .rollback_to = p_rollback_to,
 	.apply = p_apply, .schema = psink_schema, .load_pos = psink_load_pos, .save_pos = psink_save_pos,
-	.park = psink_park, .reset = p_reset, .close = p_close,
+	.park = psink_park, .reset = p_reset, .close = p_close, .lock = p_lock,
 };
 
 static const char state_ddl[] =

@@ -2,6 +2,7 @@
  * table, op and column set; values bound from the event's JSON spans;
  * conflict detection by comparing the destination row with the event. */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ struct ssink {
 	struct dblog_span bnames[MAXCOLS], bvals[MAXCOLS];
 	size_t nbefore;
 	char *dest_row;
+	char *path;     /* the database file, for the lock file beside it */
+	int lockfd;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -1086,6 +1089,9 @@ s_close(struct dblog_sink *base)
 	for (size_t i = 0; i < 4; i++)
 		dblog_buf_free(bufs[i]);
 	sqlite3_close(s->db);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	free(s->path);
 	free(s);
 }
 
@@ -1095,11 +1101,39 @@ s_reset(struct dblog_sink *b)
 	b->batch_failed = 0;
 }
 
+/* The stream's lock: a one-byte open-file-description lock in PATH-dblog.lock
+ * at an offset hashed from the stream name (SQLite's own locks are on the
+ * database file; these never meet them). It goes with the process. */
+static int
+s_lock(struct dblog_sink *base, const char *stream, char *err, size_t errlen)
+{
+	struct ssink *s = (struct ssink *)base;
+	if (s->lockfd < 0) {
+		struct dblog_buf p = { 0 };
+		dblog_buf_printf(&p, "%s-dblog.lock", s->path);
+		s->lockfd = open(p.p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (s->lockfd < 0) {
+			snprintf(err, errlen, "cannot open the lock file %s: %s", p.p, strerror(errno));
+			dblog_buf_free(&p);
+			return -1;
+		}
+		dblog_buf_free(&p);
+	}
+	struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			   .l_start = dblog_sink_hash(stream, strlen(stream)) & 0x3fffffff, .l_len = 1 };
+	if (fcntl(s->lockfd, F_OFD_SETLK, &l) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES)
+		return 1;
+	snprintf(err, errlen, "cannot lock %s-dblog.lock: %s", s->path, strerror(errno));
+	return -1;
+}
+
 static const struct dblog_sink_ops sqlite_ops = {
 	.begin = s_begin, .commit = s_commit, .rollback = s_rollback,
 	.savepoint = s_savepoint, .release = s_release, .rollback_to = s_rollback_to,
 	.apply = s_apply, .schema = s_schema, .load_pos = s_load_pos, .save_pos = s_save_pos,
-	.park = s_park, .reset = s_reset, .close = s_close,
+	.park = s_park, .reset = s_reset, .close = s_close, .lock = s_lock,
 };
 
 static const char state_ddl[] =
@@ -1120,9 +1154,12 @@ dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_r
 	s->base.ops = &sqlite_ops;
 	s->base.policy = policy;
 	s->base.dry_run = dry_run;
+	s->lockfd = -1;
+	s->path = dblog_xstrdup(path);
 	/* --dry-run writes nothing: the database read-only, or an empty one */
 	if (dblog_sqlite_open(dry_run && access(path, F_OK) ? ":memory:" : path, dry_run != NULL,
 			      &s->db, err, errlen)) {
+		free(s->path);
 		free(s);
 		return NULL;
 	}
@@ -1130,6 +1167,7 @@ dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_r
 	sqlite3_exec(s->db, "PRAGMA cache_size = -65536", NULL, NULL, NULL);
 	if (!dry_run && dblog_sqlite_exec(s->db, state_ddl, err, errlen)) {
 		sqlite3_close(s->db);
+		free(s->path);
 		free(s);
 		return NULL;
 	}

@@ -765,3 +765,24 @@ for line in sys.stdin:
 	[ "$status" -eq 0 ]
 	[ "$(jq -r .line "$T/dlq")" = 1 ]
 }
+
+@test "apply: two runs of one stream into one destination: the second refuses (status 3), another stream goes on" {
+	mkfifo "$T/fifo"
+	dblog-apply "sqlite:$D" < "$T/fifo" &
+	pid=$!
+	exec 4> "$T/fifo"
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')" >&4
+	first_in() { [ "$(rows)" = "1|a|x" ]; }
+	wait_until 10 first_in
+	ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')" > "$T/in2"
+	run dblog-apply "sqlite:$D" < "$T/in2"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *'stream "default" is being applied to this destination by another dblog-apply'* ]]
+	[ "$(rows)" = "1|a|x" ]
+	dblog-apply --stream other "sqlite:$D" < "$T/in2"
+	[ "$(rows | wc -l)" = 2 ]
+	exec 4>&-
+	wait "$pid"
+	# the first run is over: the stream is free again
+	dblog-apply "sqlite:$D" < "$T/in2"
+}

@@ -1561,3 +1561,26 @@ PY
 	[ "$(q "SELECT sum(hits) FROM k")" = "$(jq -c 'select(.op == "update")' "$T/in" | wc -l)" ]
 	[ "$(jq -r .pos "$T/cp")" = "$last" ]
 }
+
+@test "pg apply: two runs of one stream into one database: the second refuses (status 3); the lock goes with a killed run" {
+	mkfifo "$T/fifo"
+	dblog-apply "$DEST" < "$T/fifo" &
+	pid=$!
+	exec 4> "$T/fifo"
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')" >&4
+	eventually 10 '[ "$(rows)" = "1|a|x" ]'
+	ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')" > "$T/in2"
+	run dblog-apply "$DEST" < "$T/in2"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *'stream "default" is being applied to this destination by another dblog-apply'* ]]
+	[ "$(rows)" = "1|a|x" ]
+	dblog-apply --stream other "$DEST" < "$T/in2"
+	[ "$(rows | wc -l)" = 2 ]
+	# killed: its session ends, and the lock with it
+	kill -9 "$pid"
+	wait "$pid" 2> /dev/null || true
+	exec 4>&-
+	eventually 10 '[ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = '"'dblog-apply'"'")" = 0 ]'
+	ev_tx 3 "$(ev insert 3 0 '{"id":3}' - '{"id":3,"v":"c","w":"z"}')" | dblog-apply "$DEST"
+	[ "$(rows | wc -l)" = 3 ]
+}
