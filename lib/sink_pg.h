@@ -51,6 +51,8 @@ struct pstage {
 	struct dblog_buf ops;      /* per row: 'i' insert, 'u' update, 'd' delete */
 	size_t rows;
 	uint64_t *seen;            /* key hashes, STAGE_SLOTS */
+	uint32_t *used;            /* the slots of seen in use */
+	size_t nused;
 	struct dblog_buf upsert, del, cast, out;
 	char desc[112];
 };

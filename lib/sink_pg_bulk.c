@@ -41,6 +41,7 @@ psink_stage_free(struct pstage *st)
 	free(st->pkpos);
 	free(st->null);
 	free(st->seen);
+	free(st->used);
 	free(st->table);
 	free(st->qname);
 	memset(st, 0, sizeof *st);
@@ -64,7 +65,9 @@ psink_stage_drop(struct psink *s)
 	dblog_buf_clear(&st->vals);
 	dblog_buf_clear(&st->ops);
 	if (st->seen)
-		memset(st->seen, 0, STAGE_SLOTS * sizeof *st->seen);
+		for (size_t i = 0; i < st->nused; i++)   /* the slots in use only */
+			st->seen[st->used[i]] = 0;
+	st->nused = 0;
 }
 
 /* Does the change's key name exactly the table's primary key, non-NULL? */
@@ -165,17 +168,21 @@ static int
 note_key(struct psink *s, int add)
 {
 	struct pstage *st = &s->stage;
-	if (!st->seen)
+	if (!st->seen) {
 		st->seen = calloc(STAGE_SLOTS, sizeof *st->seen);
-	if (!st->seen)
-		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+		st->used = calloc(STAGE_SLOTS / 2, sizeof *st->used);
+		if (!st->seen || !st->used)
+			dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	}
 	uint64_t h = key_hash(s);
 	for (size_t k = 0, i = h % STAGE_SLOTS; k < STAGE_SLOTS; k++, i = (i + 1) % STAGE_SLOTS) {
 		if (st->seen[i] == h)
 			return 1;
 		if (!st->seen[i]) {
-			if (add)
+			if (add && st->nused < STAGE_SLOTS / 2) {
 				st->seen[i] = h;
+				st->used[st->nused++] = (uint32_t)i;
+			}
 			return 0;
 		}
 	}
@@ -216,10 +223,14 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 		if (op == 'D')
 			op = 'd';
 	}
+	/* a key already staged starts the next run (a COPY needs no check: a
+	 * key twice fails it, and the rows go the careful way) */
+	int copy = st->copying && op == 'i';
 	if ((st->copying && op != 'i') || st->rows >= STAGE_MAX_ROWS || st->vals.len >= STAGE_MAX_BYTES ||
-	    (st->rows + 1) * st->ncols > STAGE_MAX_CELLS || (st->rows && note_key(s, 0))) {
+	    (st->rows + 1) * st->ncols > STAGE_MAX_CELLS || (!copy && note_key(s, 1) && st->rows)) {
 		if (psink_stage_flush(s, err, errlen))
 			return -1;
+		note_key(s, 1);
 	}
 	if (!st->rows) {
 		psink_describe(s, st->desc, sizeof st->desc, "");
@@ -262,7 +273,6 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 	}
 	dblog_buf_addc(&st->ops, op);
 	st->inserts &= op == 'i';
-	note_key(s, 1);
 	st->rows++;
 	/* a long run of inserts: COPY it, from now on as it comes */
 	if (!st->copying && st->inserts && !st->nocopy && st->rows >= COPY_MIN && copy_start(s)) {
