@@ -957,6 +957,25 @@ lww_newer(struct psink *s, const struct dblog_fields *f, const char *table, int 
 	return rc;
 }
 
+/* Does a string value (of a column that is not json or jsonb) hold a NUL
+ * character? */
+static int
+has_nul(struct psink *s, const struct ptable *t, const struct dblog_span *names,
+	const struct dblog_span *vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (dblog_json_type(vals[i]) != DBLOG_J_STRING || !memmem(vals[i].p, vals[i].n, "\\u0000", 6))
+			continue;
+		const struct pcol *c = psink_col(t, names[i], &s->s1);
+		if (c && c->json)   /* json keeps the escape; jsonb refuses it itself */
+			continue;
+		dblog_json_unescape(vals[i], &s->s1);
+		if (memchr(s->s1.p, 0, s->s1.len))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
@@ -1006,6 +1025,15 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	    !dblog_sink_names_ok(s->knames, s->nkeys, &s->s1) ||
 	    !dblog_sink_names_ok(s->bnames, s->nbefore, &s->s1)) {
 		snprintf(err, errlen, "a column name is empty or holds a NUL character");
+		return -1;
+	}
+	const char *nul = has_nul(s, t, s->names, s->v, s->ncols) ? "after" :
+			  has_nul(s, t, s->knames, s->kv, s->nkeys) ? "key" :
+			  has_nul(s, t, s->bnames, s->bv, s->nbefore) ? "before" : NULL;
+	if (nul) {
+		/* sent as a C string it would be cut there: refuse it instead */
+		snprintf(err, errlen, "a value in \"%s\" holds a NUL character (\\u0000), which "
+			 "PostgreSQL cannot store in a text value", nul);
 		return -1;
 	}
 	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {

@@ -1584,3 +1584,17 @@ PY
 	ev_tx 3 "$(ev insert 3 0 '{"id":3}' - '{"id":3,"v":"c","w":"z"}')" | dblog-apply "$DEST"
 	[ "$(rows | wc -l)" = 3 ]
 }
+
+@test "pg apply: a text value holding a NUL character is refused, not cut short (pipelined and with --dlq)" {
+	printf '%s\n' '{"op":"insert","table":"public.t","pos":"0/10","seq":0,"key":{"id":1},"after":{"id":1,"v":"ok","w":null}}' \
+		'{"op":"insert","table":"public.t","pos":"0/10","seq":1,"key":{"id":2},"after":{"id":2,"v":"a\u0000b","w":null}}' > "$T/in"
+	run dblog-apply "$DEST" < "$T/in"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"line 2:"*"holds a NUL character"* ]] || { echo "$output"; return 1; }
+	[ "$(rows)" = "1|ok|" ]
+	qq "DROP SCHEMA dblog CASCADE; TRUNCATE t"
+	run dblog-apply --dlq "$T/dlq" "$DEST" < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$(rows)" = "1|ok|" ]
+	[ "$(jq -r .line "$T/dlq")" = 2 ]
+}
