@@ -977,6 +977,19 @@ INSERT INTO ty VALUES (4, 1, 1, 1, 1, '1e-5', '0', 'NaN',
 SQL
 }
 
+# torture_snapshot SRCDB: a snapshot of ty in SRCDB applied (checkpoint
+# $T/cp1) into a new ty of the current database: the same rows, and no
+# statement failed on the way.
+torture_snapshot() {
+	dblog-capture --mode snapshot --tables ty "$(conninfo "$1")" > "$T/snap"
+	torture_ddl | psql -qX -v ON_ERROR_STOP=1
+	local r0
+	r0=$(rollbacks)
+	dblog-apply -c "$T/cp1" "$DEST" < "$T/snap"
+	same_rows "$1" "$PGDATABASE" ty id
+	[ "$(rollbacks)" = "$r0" ]
+}
+
 @test "pg apply: a type-torture table round-trips PostgreSQL -> NDJSON -> PostgreSQL with equal md5(row::text)" {
 	new_database "s$N"
 	src=$(conninfo "s$N")
@@ -985,12 +998,7 @@ SQL
 	torture_rows | PGDATABASE="s$N" psql -qX -v ON_ERROR_STOP=1
 	[ "$(PGDATABASE="s$N" q "SELECT count(*) FROM ty")" = 4 ]
 	# a snapshot into one database
-	dblog-capture --mode snapshot --tables ty "$src" > "$T/snap"
-	torture_ddl | psql -qX -v ON_ERROR_STOP=1
-	r0=$(rollbacks)
-	dblog-apply -c "$T/cp1" "$DEST" < "$T/snap"
-	same_rows "s$N" "$A" ty id
-	[ "$(rollbacks)" = "$r0" ]
+	torture_snapshot "s$N"
 	# the change stream (inserts, then an update of every row) into another
 	PGDATABASE="s$N" q "UPDATE ty SET b = NOT coalesce(b, false), t = coalesce(t, '') || ' é'"
 	dblog-capture --slot tt --publication tt --until-caught-up "$src" > "$T/cdc"
@@ -1032,12 +1040,7 @@ SQL
 		END \$\$"
 	[ "$(PGDATABASE="s$N" q "SELECT count(*) FROM ty")" = 804 ]
 	# a snapshot: long runs of snapshot rows go in by COPY
-	dblog-capture --mode snapshot --tables ty "$src" > "$T/snap"
-	torture_ddl | psql -qX -v ON_ERROR_STOP=1
-	r0=$(rollbacks)
-	dblog-apply -c "$T/cp1" "$DEST" < "$T/snap"
-	same_rows "s$N" "$A" ty id
-	[ "$(rollbacks)" = "$r0" ]
+	torture_snapshot "s$N"
 	# every row updated in one transaction: one set-based upsert
 	PGDATABASE="s$N" q "UPDATE ty SET b = NOT coalesce(b, false), t = coalesce(t, '') || ' é\"{},'"
 	dblog-capture --slot tb --publication tb --until-caught-up "$src" > "$T/cdc"
