@@ -7,9 +7,10 @@
  *     only inserts and is long: the snapshot load. A row that is already
  *     there fails the COPY; the savepoint takes it back and the run goes
  *     the next way (and so does every later run of that table);
- *   - one set-based statement: the rows as text arrays, unnest()ed, cast to
- *     the columns' types, then deleted or upserted (ON CONFLICT on the
- *     primary key, a row already equal left alone);
+ *   - two set-based statements: the rows as text arrays, unnest()ed, cast
+ *     to the columns' types; one deletes the run's deleted keys, the other
+ *     upserts the rest (ON CONFLICT on the primary key, a row already
+ *     equal left alone);
  *   - for a short run, the one-row upsert or delete per row.
  * A run never holds two changes of one key: the second one starts the next
  * run, so every change is applied (and fires the destination's triggers)
@@ -339,85 +340,111 @@ array_elem(struct dblog_buf *b, const char *p, int null)
 	dblog_buf_addc(b, '"');
 }
 
-/* The set-based statement of the stage: unnest the arrays (the op, then
- * the columns), delete or upsert; it returns how many rows it changed. */
+/* The set-based statements of the stage, over text arrays unnest()ed and
+ * cast to the columns' types: the deletes by primary key (dels), or the
+ * upserts (ON CONFLICT on the key, a row already equal left alone). Each
+ * changes one row per array element unless the row already was so. */
 static void
-bulk_sql(struct psink *s)
+bulk_sql(struct psink *s, int dels)
 {
 	struct pstage *st = &s->stage;
 	struct dblog_buf *q = &s->sql;
+	size_t n = dels ? st->npk : st->ncols;
 	dblog_buf_clear(q);
-	dblog_buf_adds(q, "WITH s AS MATERIALIZED (SELECT u.op");
-	for (size_t j = 0; j < st->ncols; j++)
-		dblog_buf_printf(q, ", u.c%zu::%s AS c%zu", j, st->types[j], j);
-	dblog_buf_adds(q, " FROM unnest($1::text[]");
-	for (size_t j = 0; j < st->ncols; j++)
-		dblog_buf_printf(q, ", $%zu::text[]", j + 2);
-	dblog_buf_adds(q, ") AS u(op");
-	for (size_t j = 0; j < st->ncols; j++)
-		dblog_buf_printf(q, ", c%zu", j);
-	dblog_buf_printf(q, ")), d AS (DELETE FROM %s USING s WHERE s.op = 'd'", st->qname);
-	const char *nm = st->names.p;
-	for (size_t j = 0; j < st->ncols; j++, nm += strlen(nm) + 1)
-		for (size_t k = 0; k < st->npk; k++)
-			if (st->pkpos[k] == j)
-				dblog_buf_printf(q, " AND %s.%s = s.c%zu", st->qname, nm, j);
-	dblog_buf_printf(q, " RETURNING 1), i AS (INSERT INTO %s (", st->qname);
-	nm = st->names.p;
-	for (size_t j = 0; j < st->ncols; j++, nm += strlen(nm) + 1)
-		dblog_buf_printf(q, "%s%s", j ? ", " : "", nm);
-	dblog_buf_adds(q, ") SELECT ");
-	for (size_t j = 0; j < st->ncols; j++)
-		dblog_buf_printf(q, "%ss.c%zu", j ? ", " : "", j);
-	dblog_buf_adds(q, " FROM s WHERE s.op <> 'd'");
-	dblog_buf_add(q, st->cast.p, st->cast.len);
-	dblog_buf_adds(q, " RETURNING 1) SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM i)");
+	if (dels)
+		dblog_buf_printf(q, "DELETE FROM %s USING unnest(", st->qname);
+	else {
+		dblog_buf_printf(q, "INSERT INTO %s (%s", st->qname, st->names.p);
+		const char *nm = st->names.p + strlen(st->names.p) + 1;
+		for (size_t j = 1; j < st->ncols; j++, nm += strlen(nm) + 1)
+			dblog_buf_printf(q, ", %s", nm);
+		dblog_buf_adds(q, ") SELECT ");
+		for (size_t j = 0; j < st->ncols; j++)
+			dblog_buf_printf(q, "%su.c%zu::%s", j ? ", " : "", j, st->types[j]);
+		dblog_buf_adds(q, " FROM unnest(");
+	}
+	for (size_t j = 0; j < n; j++)
+		dblog_buf_printf(q, "%s$%zu::text[]", j ? ", " : "", j + 1);
+	dblog_buf_adds(q, ") AS u(");
+	for (size_t j = 0; j < n; j++)
+		dblog_buf_printf(q, "%sc%zu", j ? ", " : "", dels ? st->pkpos[j] : j);
+	dblog_buf_addc(q, ')');
+	if (!dels) {
+		dblog_buf_add(q, st->cast.p, st->cast.len);
+		return;
+	}
+	for (size_t k = 0; k < st->npk; k++) {
+		const char *nm = st->names.p;
+		for (size_t j = 0; j < st->pkpos[k]; j++)
+			nm += strlen(nm) + 1;
+		dblog_buf_printf(q, " %s %s.%s = u.c%zu::%s", k ? "AND" : "WHERE", st->qname, nm,
+				 st->pkpos[k], st->types[st->pkpos[k]]);
+	}
 }
 
+/* Send the deletes (dels) or the upserts of the stage as one statement;
+ * vp: where each staged value starts. */
 static int
-send_bulk(struct psink *s, char *err, size_t errlen)
+send_set(struct psink *s, const char **vp, int dels, char *err, size_t errlen)
 {
 	struct pstage *st = &s->stage;
-	size_t np = st->ncols + 1, cells = st->rows * st->ncols;
-	/* where each value starts, then one text[] literal per column */
-	const char **vp = dblog_xmalloc((cells + 1) * sizeof *vp);
-	const char *v = st->vals.p;
-	for (size_t i = 0; i < cells; i++, v += strlen(v) + 1)
-		vp[i] = v;
+	size_t np = dels ? st->npk : st->ncols, rows = 0;
+	size_t off[MAXCOLS];
 	dblog_buf_clear(&st->out);
-	size_t *off = dblog_xmalloc(np * sizeof *off);
 	for (size_t c = 0; c < np; c++) {
+		size_t col = dels ? st->pkpos[c] : c;
 		off[c] = st->out.len;
 		dblog_buf_addc(&st->out, '{');
+		rows = 0;
 		for (size_t r = 0; r < st->rows; r++) {
-			if (r)
+			if ((st->ops.p[r] == 'd') != dels)
+				continue;
+			if (rows++)
 				dblog_buf_addc(&st->out, ',');
-			if (c == 0)
-				dblog_buf_addc(&st->out, st->ops.p[r]);
-			else
-				array_elem(&st->out, vp[r * st->ncols + c - 1], st->null[r * st->ncols + c - 1]);
+			array_elem(&st->out, vp[r * st->ncols + col], st->null[r * st->ncols + col]);
 		}
 		dblog_buf_addc(&st->out, '}');
 		dblog_buf_addc(&st->out, 0);
 	}
-	free(vp);
-	dblog_buf_clear(&s->key);
-	dblog_buf_add(&s->key, st->key.p, st->key.len);
-	dblog_buf_adds(&s->key, "#bulk");
-	struct pstmt *p = psink_find(s);
-	if (!p) {
-		bulk_sql(s);
-		p = psink_prepare(s, s->sql.p, (int)np, err, errlen);
-	}
-	int rc = -1;
-	if (p) {
-		for (size_t c = 0; c < np; c++)
-			s->params[c] = st->out.p + off[c];
-		s->next_expect = (int)st->rows;
-		rc = psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, NULL,
+	if (!rows)
+		return 0;
+	for (size_t c = 0; c < np; c++)
+		s->params[c] = st->out.p + off[c];
+	if (dels) {
+		s->next_expect = (int)rows;
+		/* planned each time, with the keys at hand: a plan kept from when
+		 * the table was small would scan the whole of it once it is not */
+		bulk_sql(s, 1);
+		return psink_pipe_queued(s, PQsendQueryParams(s->c, s->sql.p, (int)np, NULL, s->params, NULL,
 							      NULL, 0), st->desc, err, errlen);
 	}
-	free(off);
+	dblog_buf_clear(&s->key);
+	dblog_buf_add(&s->key, st->key.p, st->key.len);
+	dblog_buf_adds(&s->key, "#bulk-u");
+	struct pstmt *p = psink_find(s);
+	if (!p) {
+		bulk_sql(s, 0);
+		if (!(p = psink_prepare(s, s->sql.p, (int)np, err, errlen)))
+			return -1;
+	}
+	s->next_expect = (int)rows;
+	return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, NULL, NULL, 0),
+				 st->desc, err, errlen);
+}
+
+/* The run as set-based statements: its deletes, then its upserts (no key
+ * is in both, so their order does not matter). */
+static int
+send_bulk(struct psink *s, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	size_t cells = st->rows * st->ncols;
+	const char **vp = dblog_xmalloc((cells + 1) * sizeof *vp);
+	const char *v = st->vals.p;
+	for (size_t i = 0; i < cells; i++, v += strlen(v) + 1)
+		vp[i] = v;
+	int rc = send_set(s, vp, 1, err, errlen) || send_set(s, vp, 0, err, errlen) ? -1 : 0;
+	free(vp);
 	return rc;
 }
 
