@@ -1601,3 +1601,29 @@ PY
 	[ "$(rows)" = "1|ok|" ]
 	[ "$(jq -r .line "$T/dlq")" = 2 ]
 }
+
+@test "pg apply: PostgreSQL -> SQLite (snapshot, then the change stream) equals the source row for row" {
+	# the source is the test's database; the replica a SQLite file
+	q "CREATE TABLE items(id int PRIMARY KEY, name text NOT NULL, qty bigint, price float8, raw bytea, note text);
+	   CREATE TABLE pairs(a int, b text, v text, PRIMARY KEY (b, a));
+	   INSERT INTO items VALUES (1, 'a', 10, 0.1, '\xdeadbeef', 'it''s'), (2, 'é 😀', NULL, -1e300, NULL, NULL),
+	     (3, '\"); DROP TABLE items; --', 9223372036854775807, 1e-300, '\x', 'x');
+	   INSERT INTO pairs VALUES (1, 'x', 'v1'), (2, 'y', 'v2'), (3, 'z', NULL)"
+	src=$(conninfo "$A")
+	dblog-capture --setup --slot ps --publication ps --tables items,pairs "$src"
+	R="$T/replica.db"
+	dblog-capture --mode snapshot_then_cdc --slot ps --publication ps --until-caught-up -c "$T/cp" "$src" |
+		dblog-apply --create-tables -c "$T/cp" "sqlite:$R"
+	same_sqlite_pg "$R"
+	q "UPDATE items SET qty = qty + 1, raw = '\x0102', note = NULL WHERE id = 1;
+	   UPDATE items SET id = 5 WHERE id = 2;
+	   DELETE FROM items WHERE id = 3;
+	   INSERT INTO items VALUES (4, 'new', 1, NULL, '\x00', 'n');
+	   UPDATE pairs SET a = 7, v = 'v1b' WHERE a = 1;
+	   DELETE FROM pairs WHERE b = 'z'"
+	dblog-capture --slot ps --publication ps --until-caught-up -c "$T/cp" "$src" |
+		dblog-apply -c "$T/cp" "sqlite:$R"
+	same_sqlite_pg "$R"
+	[ "$(sqlite3 "$R" "SELECT count(*) FROM items")" = 3 ]
+	dblog-capture --teardown --slot ps --publication ps "$src"
+}
