@@ -17,11 +17,19 @@ static const char *const op_names[] = {
 	[DBLOG_OP_HEARTBEAT] = "heartbeat",
 };
 
+/* Lengths of op_names, so that parsing needs no strlen. */
+static const unsigned char op_lens[] = {
+	[DBLOG_OP_UNKNOWN] = 7, [DBLOG_OP_INSERT] = 6, [DBLOG_OP_UPDATE] = 6,
+	[DBLOG_OP_DELETE] = 6, [DBLOG_OP_TRUNCATE] = 8, [DBLOG_OP_SNAPSHOT] = 8,
+	[DBLOG_OP_BEGIN] = 5, [DBLOG_OP_COMMIT] = 6, [DBLOG_OP_SCHEMA] = 6,
+	[DBLOG_OP_HEARTBEAT] = 9,
+};
+
 enum dblog_op
 dblog_op_parse(const char *s, size_t n)
 {
 	for (int i = DBLOG_OP_INSERT; i <= DBLOG_OP_HEARTBEAT; i++)
-		if (strlen(op_names[i]) == n && !memcmp(op_names[i], s, n))
+		if (op_lens[i] == n && op_names[i][0] == s[0] && !memcmp(op_names[i], s, n))
 			return (enum dblog_op)i;
 	return DBLOG_OP_UNKNOWN;
 }
@@ -64,38 +72,63 @@ bad(struct dblog_jerr *e, const char *why)
 	return -1;
 }
 
+/* The first byte of a present (validated, so non-empty) value, which tells
+ * its type as dblog_json_type does; 0 for an absent one. */
+static inline char
+lead(struct dblog_span v)
+{
+	return v.p ? v.p[0] : 0;
+}
+
+/* Does the lead byte c start a number (a validated value that is not an
+ * object, array, string or literal)? */
+static inline int
+is_num(char c)
+{
+	return c == '-' || (c >= '0' && c <= '9');
+}
+
 /* Field types: a present field of the wrong JSON type is a data error. */
 static int
 check_types(const struct dblog_fields *f, struct dblog_jerr *e)
 {
-	enum dblog_jtype t;
-	if (f->table.p && dblog_json_type(f->table) != DBLOG_J_STRING)
+	char c;
+	if ((c = lead(f->table)) && c != '"')
 		return bad(e, "field \"table\" must be a string");
-	if (f->source.p && dblog_json_type(f->source) != DBLOG_J_OBJECT)
+	if ((c = lead(f->source)) && c != '{')
 		return bad(e, "field \"source\" must be an object");
-	t = dblog_json_type(f->pos);
-	if (f->pos.p && t != DBLOG_J_STRING && t != DBLOG_J_NUMBER)
+	if ((c = lead(f->pos)) && c != '"' && !is_num(c))
 		return bad(e, "field \"pos\" must be a string (LSN) or a number");
-	if (f->seq.p && dblog_json_type(f->seq) != DBLOG_J_NUMBER)
+	if ((c = lead(f->seq)) && !is_num(c))
 		return bad(e, "field \"seq\" must be a number");
-	if (f->commit_time.p && dblog_json_type(f->commit_time) != DBLOG_J_STRING &&
-	    dblog_json_type(f->commit_time) != DBLOG_J_NULL)
+	if ((c = lead(f->commit_time)) && c != '"' && c != 'n')
 		return bad(e, "field \"commit_time\" must be an RFC 3339 string");
-	const struct dblog_span *objs[] = { &f->key, &f->before, &f->after };
-	for (int i = 0; i < 3; i++) {
-		t = dblog_json_type(*objs[i]);
-		if (objs[i]->p && t != DBLOG_J_OBJECT && t != DBLOG_J_NULL)
-			return bad(e, i == 0 ? "field \"key\" must be an object" :
-				   i == 1 ? "field \"before\" must be an object" :
-				   "field \"after\" must be an object");
-	}
-	if (f->unchanged.p && dblog_json_type(f->unchanged) != DBLOG_J_ARRAY)
+	if ((c = lead(f->key)) && c != '{' && c != 'n')
+		return bad(e, "field \"key\" must be an object");
+	if ((c = lead(f->before)) && c != '{' && c != 'n')
+		return bad(e, "field \"before\" must be an object");
+	if ((c = lead(f->after)) && c != '{' && c != 'n')
+		return bad(e, "field \"after\" must be an object");
+	if ((c = lead(f->unchanged)) && c != '[')
 		return bad(e, "field \"unchanged\" must be an array of column names");
-	if (f->count.p && dblog_json_type(f->count) != DBLOG_J_NUMBER)
+	if ((c = lead(f->count)) && !is_num(c))
 		return bad(e, "field \"count\" must be a number");
-	if (f->cursor.p && dblog_json_type(f->cursor) != DBLOG_J_OBJECT)
+	if ((c = lead(f->cursor)) && c != '{')
 		return bad(e, "field \"cursor\" must be an object");
 	return 0;
+}
+
+/* A string span's contents when it has no escape (sets *s,*n, returns 1);
+ * 0 otherwise. */
+static int
+plain_str(struct dblog_span v, const char **s, size_t *n)
+{
+	for (size_t i = 1; i + 1 < v.n; i++)
+		if (v.p[i] == '\\')
+			return 0;
+	*s = v.p + 1;
+	*n = v.n - 2;
+	return 1;
 }
 
 static int
@@ -105,8 +138,10 @@ check_op(struct dblog_fields *f, struct dblog_jerr *e, struct dblog_buf *scratch
 	size_t n;
 	if (!f->op_raw.p)
 		return bad(e, "missing field \"op\"");
-	if (!dblog_json_str(f->op_raw, scratch, &s, &n))
+	if (f->op_raw.p[0] != '"')
 		return bad(e, "field \"op\" must be a string");
+	if (!plain_str(f->op_raw, &s, &n))
+		dblog_json_str(f->op_raw, scratch, &s, &n);
 	f->op = dblog_op_parse(s, n);
 	if (f->op == DBLOG_OP_UNKNOWN) {
 		/* the message names the op; it lives until the next scan */
@@ -121,13 +156,84 @@ check_op(struct dblog_fields *f, struct dblog_jerr *e, struct dblog_buf *scratch
 	return check_types(f, e);
 }
 
+/* Skip whitespace: the common case (none) without a call. */
+static inline const char *
+ws(const char *p, const char *end)
+{
+	if (p < end && (unsigned char)*p <= ' ')
+		p = dblog_json_ws(p, end);
+	return p;
+}
+
+/* Index the value span v under the member name key (quotes included). A
+ * name with an escape never equals a field name as it stands, so it is
+ * decoded only when the plain lookup fails: the same slot as decoding
+ * first, without a memchr per member. */
+static inline void
+index_member(struct dblog_fields *f, struct dblog_span key, struct dblog_span v,
+	     struct dblog_buf *scratch)
+{
+	struct dblog_span *sl = key.n > 2 ? slot(f, key.p + 1, key.n - 2) : NULL;
+	if (!sl && memchr(key.p, '\\', key.n)) {
+		dblog_json_unescape(key, scratch);
+		sl = scratch->len ? slot(f, scratch->p, scratch->len) : NULL;
+	}
+	if (sl)
+		*sl = v;
+}
+
+/* The members of the object whose '{' is at p: their end, or NULL with *e
+ * filled. */
+static const char *
+scan_members(const char *line, const char *p, const char *end, struct dblog_fields *f,
+	     struct dblog_jerr *e, struct dblog_buf *scratch)
+{
+	p = ws(p + 1, end);
+	if (p < end && *p == '}')
+		return p + 1;
+	for (;;) {
+		if (p >= end || *p != '"') {
+			e->col = (size_t)(p - line) + 1;
+			e->why = "expected a member name";
+			return NULL;
+		}
+		const char *ks = p;
+		p = dblog_json_skip(ks, end, line, e);
+		if (!p)
+			return NULL;
+		struct dblog_span key = { ks, (size_t)(p - ks) };
+		p = ws(p, end);
+		if (p >= end || *p != ':') {
+			e->col = (size_t)(p - line) + 1;
+			e->why = "expected ':'";
+			return NULL;
+		}
+		p = ws(p + 1, end);
+		const char *vs = p;
+		p = dblog_json_skip(p, end, line, e);
+		if (!p)
+			return NULL;
+		index_member(f, key, (struct dblog_span){ vs, (size_t)(p - vs) }, scratch);
+		p = ws(p, end);
+		if (p < end && *p == ',') {
+			p = ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == '}')
+			return p + 1;
+		e->col = (size_t)(p - line) + 1;
+		e->why = "expected ',' or '}'";
+		return NULL;
+	}
+}
+
 int
 dblog_event_scan(const char *line, size_t n, struct dblog_fields *f,
 		 struct dblog_jerr *e, struct dblog_buf *scratch)
 {
 	const char *end = line + n;
 	memset(f, 0, sizeof *f);
-	const char *p = dblog_json_ws(line, end);
+	const char *p = ws(line, end);
 	if (p == end)
 		return 1;
 	if (*p != '{') {
@@ -135,58 +241,10 @@ dblog_event_scan(const char *line, size_t n, struct dblog_fields *f,
 			return -1;
 		return bad(e, "not a JSON object");
 	}
-	p = dblog_json_ws(p + 1, end);
-	if (p < end && *p == '}') {
-		p++;
-	} else {
-		for (;;) {
-			if (p >= end || *p != '"') {
-				e->col = (size_t)(p - line) + 1;
-				e->why = "expected a member name";
-				return -1;
-			}
-			const char *ks = p;
-			p = dblog_json_skip(p, end, line, e);
-			if (!p)
-				return -1;
-			struct dblog_span key = { ks, (size_t)(p - ks) };
-			p = dblog_json_ws(p, end);
-			if (p >= end || *p != ':') {
-				e->col = (size_t)(p - line) + 1;
-				e->why = "expected ':'";
-				return -1;
-			}
-			p = dblog_json_ws(p + 1, end);
-			const char *vs = p;
-			p = dblog_json_skip(p, end, line, e);
-			if (!p)
-				return -1;
-			struct dblog_span *sl;
-			if (memchr(key.p, '\\', key.n)) {
-				dblog_json_unescape(key, scratch);
-				sl = scratch->len ? slot(f, scratch->p, scratch->len) : NULL;
-			} else {
-				sl = key.n > 2 ? slot(f, key.p + 1, key.n - 2) : NULL;
-			}
-			if (sl) {
-				sl->p = vs;
-				sl->n = (size_t)(p - vs);
-			}
-			p = dblog_json_ws(p, end);
-			if (p < end && *p == ',') {
-				p = dblog_json_ws(p + 1, end);
-				continue;
-			}
-			if (p < end && *p == '}') {
-				p++;
-				break;
-			}
-			e->col = (size_t)(p - line) + 1;
-			e->why = "expected ',' or '}'";
-			return -1;
-		}
-	}
-	p = dblog_json_ws(p, end);
+	p = scan_members(line, p, end, f, e, scratch);
+	if (!p)
+		return -1;
+	p = ws(p, end);
 	if (p != end) {
 		e->col = (size_t)(p - line) + 1;
 		e->why = "unexpected characters after the event object";

@@ -1,24 +1,19 @@
 /* json.c - a validating JSON scanner over raw bytes: no tree, no
  * allocation. Values are located as spans so that untouched events can be
  * passed through byte for byte. */
+#include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 #include "dblog.h"
 
-/* Byte classes inside strings: 0 plain, 1 quote, 2 backslash, 3 control,
- * 4 start of a multi-byte UTF-8 sequence (or invalid byte). */
-static unsigned char scls[256];
-static int scls_ready;
-
-static void
-scls_init(void)
-{
-	for (int c = 0; c < 256; c++)
-		scls[c] = c < 0x20 ? 3 : c >= 0x80 ? 4 : 0;
-	scls['"'] = 1;
-	scls['\\'] = 2;
-	scls_ready = 1;
-}
+#ifdef __GNUC__
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
 
 static const char *
 fail(struct dblog_jerr *e, const char *base, const char *p, const char *why)
@@ -30,12 +25,20 @@ fail(struct dblog_jerr *e, const char *base, const char *p, const char *why)
 	return NULL;
 }
 
+static inline const char *
+ws(const char *s, const char *end)
+{
+	/* one test for the common case: no whitespace at all */
+	while (s < end && (unsigned char)*s <= ' ' &&
+	       (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+		s++;
+	return s;
+}
+
 const char *
 dblog_json_ws(const char *s, const char *end)
 {
-	while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
-		s++;
-	return s;
+	return ws(s, end);
 }
 
 static int
@@ -88,70 +91,147 @@ utf8_len(const unsigned char *p, const unsigned char *end)
 	return n;
 }
 
-/* Does the 8-byte word hold a quote, a backslash, a control character
- * or a non-ASCII byte? (SWAR: a zero-byte test per pattern.) */
+/* Plain string content: not a quote, a backslash, a control character or
+ * a byte >= 0x80 (the start of a multi-byte UTF-8 sequence, or invalid). */
 static inline int
-word_special(uint64_t v)
+plain(unsigned char c)
 {
-	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-	uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v) | v;
-	return (t & high) != 0;
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* The high bit of each byte of the 8-byte word v that is not plain (SWAR:
+ * a zero-byte test per pattern). A borrow only runs upward from a flagged
+ * byte, so the lowest flag in memory order is exact; the ones above it may
+ * not be, and nothing looks at them. */
+static inline uint64_t
+word_special(uint64_t v)
+{
+	uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+	return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v) | v) & HIGH;
+}
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_FLAG(m) (__builtin_ctzll(m) >> 3)
+#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FIRST_FLAG(m) (__builtin_clzll(m) >> 3)
+#endif
+
+#if defined(__SSE2__) && defined(__GNUC__)
+/* A bit per byte of the 16 bytes at p that is not plain: a signed compare
+ * below 0x20 catches the control characters and the bytes >= 0x80. */
+static HOT_INLINE unsigned
+special16(const char *p)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+					      _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+				 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* The first byte of [p, end) that is not plain, or end. q <= p is the
+ * string's opening quote: [q, end) is readable. With SSE2 (every x86-64)
+ * 32 or 16 bytes at a time, the last ones by a 16-byte load that ends at
+ * end when the string started 16 bytes before; elsewhere (arm64...) a word
+ * at a time while 8 bytes remain. Then a byte at a time. Unaligned loads by
+ * memcpy or loadu, never outside [q, end). */
+static HOT_INLINE const char *
+string_special(const char *q, const char *p, const char *end)
+{
+#if defined(__SSE2__) && defined(__GNUC__)
+	/* 32 bytes a step: most strings end within the first */
+	for (; end - p >= 32; p += 32) {
+		unsigned m = special16(p) | special16(p + 16) << 16;
+		if (m)
+			return p + __builtin_ctz(m);
+	}
+	if (end - p >= 16) {
+		unsigned m = special16(p);
+		if (m)
+			return p + __builtin_ctz(m);
+		p += 16;
+	}
+	if (p < end && end - q >= 16) {
+		const char *t = end - 16;
+		unsigned m = special16(t) >> (p - t);
+		return m ? p + __builtin_ctz(m) : end;
+	}
+#else
+	(void)q;
+#endif
+	for (; end - p >= 8; p += 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		uint64_t m = word_special(v);
+		if (m) {
+#ifdef FIRST_FLAG
+			return p + FIRST_FLAG(m);
+#else
+			break;
+#endif
+		}
+	}
+	while (p < end && plain((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* The escape at p (a backslash inside a string): its end, or NULL. */
 static const char *
+skip_escape(const char *p, const char *end, const char *base, struct dblog_jerr *e)
+{
+	if (p + 1 >= end)
+		return fail(e, base, p, "unterminated string");
+	char c = p[1];
+	if (c == 'u') {
+		unsigned u;
+		if (hex4(p + 2, end, &u))
+			return fail(e, base, p, "bad \\u escape");
+		p += 6;
+		if (u >= 0xDC00 && u <= 0xDFFF)
+			return fail(e, base, p - 6, "lone low surrogate in \\u escape");
+		if (u >= 0xD800 && u <= 0xDBFF) {
+			unsigned lo;
+			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+			    hex4(p + 2, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+				return fail(e, base, p - 6, "lone high surrogate in \\u escape");
+			p += 6;
+		}
+		return p;
+	}
+	if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' ||
+	    c == 'r' || c == 't')
+		return p + 2;
+	return fail(e, base, p, "bad escape in string");
+}
+
+/* The string at p (a quote): its end, or NULL. */
+static inline const char *
 skip_string(const char *p, const char *end, const char *base, struct dblog_jerr *e)
 {
-	p++;
+	const char *q = p++;
 	for (;;) {
-		while (end - p >= 8) {
-			uint64_t v;
-			memcpy(&v, p, 8);
-			if (word_special(v))
-				break;
-			p += 8;
-		}
-		while (p < end && !scls[(unsigned char)*p])
-			p++;
+		p = string_special(q, p, end);
 		if (p >= end)
 			return fail(e, base, p, "unterminated string");
-		switch (scls[(unsigned char)*p]) {
-		case 1:
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
 			return p + 1;
-		case 2: {
-			if (p + 1 >= end)
-				return fail(e, base, p, "unterminated string");
-			char c = p[1];
-			if (c == 'u') {
-				unsigned u;
-				if (hex4(p + 2, end, &u))
-					return fail(e, base, p, "bad \\u escape");
-				p += 6;
-				if (u >= 0xDC00 && u <= 0xDFFF)
-					return fail(e, base, p - 6, "lone low surrogate in \\u escape");
-				if (u >= 0xD800 && u <= 0xDBFF) {
-					unsigned lo;
-					if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
-					    hex4(p + 2, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-						return fail(e, base, p - 6, "lone high surrogate in \\u escape");
-					p += 6;
-				}
-			} else if (c == '"' || c == '\\' || c == '/' || c == 'b' ||
-				   c == 'f' || c == 'n' || c == 'r' || c == 't') {
-				p += 2;
-			} else {
-				return fail(e, base, p, "bad escape in string");
-			}
-			break;
-		}
-		case 3:
+		if (c == '\\') {
+			p = skip_escape(p, end, base, e);
+			if (!p)
+				return NULL;
+		} else if (c < 0x20) {
 			return fail(e, base, p, "control character in string");
-		default: {
+		} else {
 			size_t n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
 			if (!n)
 				return fail(e, base, p, "invalid UTF-8");
 			p += n;
-		}
 		}
 	}
 }
@@ -211,7 +291,7 @@ skip_container(const char *p, const char *end, const char *base,
 	int obj = *p == '{';
 	if (depth >= DBLOG_JSON_MAX_DEPTH)
 		return fail(e, base, p, "nesting too deep");
-	p = dblog_json_ws(p + 1, end);
+	p = ws(p + 1, end);
 	if (p < end && *p == close)
 		return p + 1;
 	for (;;) {
@@ -221,17 +301,17 @@ skip_container(const char *p, const char *end, const char *base,
 			p = skip_string(p, end, base, e);
 			if (!p)
 				return NULL;
-			p = dblog_json_ws(p, end);
+			p = ws(p, end);
 			if (p >= end || *p != ':')
 				return fail(e, base, p, "expected ':'");
-			p = dblog_json_ws(p + 1, end);
+			p = ws(p + 1, end);
 		}
 		p = skip_value(p, end, base, e, depth + 1);
 		if (!p)
 			return NULL;
-		p = dblog_json_ws(p, end);
+		p = ws(p, end);
 		if (p < end && *p == ',') {
-			p = dblog_json_ws(p + 1, end);
+			p = ws(p + 1, end);
 			continue;
 		}
 		if (p < end && *p == close)
@@ -263,8 +343,6 @@ skip_value(const char *p, const char *end, const char *base,
 const char *
 dblog_json_skip(const char *s, const char *end, const char *base, struct dblog_jerr *e)
 {
-	if (!scls_ready)
-		scls_init();
 	return skip_value(s, end, base, e, 0);
 }
 
@@ -333,16 +411,16 @@ dblog_json_next(struct dblog_span obj, const char **it, struct dblog_span *k,
 {
 	const char *end = obj.p + obj.n;
 	const char *p = *it ? *it : obj.p + 1;
-	p = dblog_json_ws(p, end);
+	p = ws(p, end);
 	if (p < end && *p == ',')
-		p = dblog_json_ws(p + 1, end);
+		p = ws(p + 1, end);
 	if (p >= end || *p != '"')
 		return 0;
 	const char *q = fast_skip(p, end);
 	k->p = p;
 	k->n = (size_t)(q - p);
-	p = dblog_json_ws(q, end);
-	p = dblog_json_ws(p + 1, end);  /* ':' */
+	p = ws(q, end);
+	p = ws(p + 1, end);  /* ':' */
 	q = fast_skip(p, end);
 	v->p = p;
 	v->n = (size_t)(q - p);
@@ -355,9 +433,9 @@ dblog_json_next_elem(struct dblog_span arr, const char **it, struct dblog_span *
 {
 	const char *end = arr.p + arr.n;
 	const char *p = *it ? *it : arr.p + 1;
-	p = dblog_json_ws(p, end);
+	p = ws(p, end);
 	if (p < end && *p == ',')
-		p = dblog_json_ws(p + 1, end);
+		p = ws(p + 1, end);
 	if (p >= end || *p == ']')
 		return 0;
 	const char *q = fast_skip(p, end);
