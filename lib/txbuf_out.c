@@ -33,6 +33,8 @@ txb_write_fail(struct dblog_txbuf *b)
 void
 txb_emit(struct dblog_txbuf *b, const char *p, size_t n)
 {
+	if (!n)
+		return;
 	fwrite(p, 1, n, b->out);
 	if (b->o.unbuffered && memchr(p, '\n', n))
 		fflush(b->out);
