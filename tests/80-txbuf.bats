@@ -280,3 +280,190 @@ tx_events() {
 	# under the limit itself; the sanitizers' shadow memory does not count
 	[ -n "${DBLOG_ASAN:-}" ] || [ "$rss" -lt 16384 ]
 }
+
+# ------------------------------------------------ stress (tests/lib/txbuf_stress.py)
+
+stress() { python3 "$TESTS_DIR/lib/txbuf_stress.py" "$@"; }
+
+# peak_rss FILE CMD...: run CMD, its peak RSS in KiB into FILE.
+peak_rss() {
+	local f=$1; shift
+	/usr/bin/time -f '%M' -o "$f" "$@"
+}
+
+@test "stress: merged sources with markers, interleaved and shuffled: each transaction once, whole, in commit order" {
+	stress gen-markers 11 5 400 25 4 > "$T/in"
+	dblog-txbuf < "$T/in" > "$T/out"
+	stress check "$T/in" "$T/out"
+	dblog-txbuf --as-tx < "$T/in" > "$T/tx"
+	stress check "$T/in" "$T/tx" --as-tx
+	# batched, and spilled through a small memory limit
+	dblog-txbuf --batch-rows 50 --max-memory 1M --spill-dir "$T" < "$T/in" > "$T/b"
+	stress check "$T/in" "$T/b"
+	[ "$(grep -o '"batch":"[^"]*"' "$T/b" | sort -u | wc -l)" -lt 2000 ]
+}
+
+@test "stress: marker-less polling rounds with heartbeats naming tables: commit_time, flush, batch_limit" {
+	stress gen-markerless 5 200 5 > "$T/in"
+	dblog-txbuf --poll-interval 0 < "$T/in" > "$T/out"
+	stress check "$T/in" "$T/out" --markerless --reasons commit_time
+	stress gen-markerless 5 200 5 --no-last-heartbeats > "$T/in2"
+	dblog-txbuf --poll-interval 0 < "$T/in2" > "$T/out2"
+	stress check "$T/in2" "$T/out2" --markerless --reasons commit_time,flush
+	# --max-tx with batching: a forced transaction stops counting as
+	# pending when it is delivered, not when its batch is written, so only
+	# the oldest go and none is cut short
+	dblog-txbuf --poll-interval 0 --max-tx 3 --batch-rows 50 < "$T/in2" > "$T/out3"
+	run stress check "$T/in2" "$T/out3" --markerless --reasons commit_time,flush,batch_limit
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"batch_limit="* ]]
+}
+
+@test "a heartbeat naming a table delivers at once, input still open" {
+	mkfifo "$T/fifo"
+	dblog-txbuf --poll-interval 0 < "$T/fifo" > "$T/out" &
+	pid=$!
+	exec 7> "$T/fifo"
+	echo '{"op":"insert","table":"main.a","source":{"driver":"sqlite","name":"p"},"tx":1,"pos":1,"seq":0,"commit_time":"2026-01-01T00:00:01Z","key":{"id":1},"after":{"id":1}}' >&7
+	echo '{"op":"heartbeat","table":"main.a","source":{"driver":"sqlite","name":"p"},"pos":1,"commit_time":"2026-01-01T00:00:02Z"}' >&7
+	wait_until 5 grep -q '"op":"heartbeat"' "$T/out"
+	exec 7>&-
+	wait "$pid"
+	jq_true "$T/out" -s '[.[].op] == ["begin", "insert", "commit", "heartbeat"] and .[2].delivery == "commit_time"'
+}
+
+@test "an event without tx passes after the complete transactions of the open batch" {
+	{ tx_events "$SRC" 1 0; echo '{"op":"insert","table":"public.t","source":'"$SRC"',"pos":"0/9","seq":0,"key":{"id":9},"after":{"id":9}}'; } > "$T/in"
+	dblog-txbuf --batch-rows 100 < "$T/in" > "$T/out"
+	jq_true "$T/out" -s '[.[].op] == ["begin", "insert", "commit", "insert"] and .[3].key.id == 9'
+}
+
+@test "a schema event after a spill stays after the changes before it" {
+	{ echo "{\"op\":\"begin\",\"source\":$SRC,\"tx\":3,\"pos\":\"0/3\"}"
+	  awk -v src="$SRC" -v pad="$(printf '%0500d' 0)" 'BEGIN { for (i = 0; i < 6000; i++)
+		printf "{\"op\":\"insert\",\"table\":\"t\",\"source\":%s,\"tx\":3,\"seq\":%d,\"after\":{\"p\":\"%s\"}}\n", src, i, pad }'
+	  echo "{\"op\":\"schema\",\"table\":\"t\",\"source\":$SRC,\"tx\":3,\"columns\":[]}"
+	  echo "{\"op\":\"insert\",\"table\":\"t\",\"source\":$SRC,\"tx\":3,\"seq\":6000,\"after\":{}}"
+	  echo "{\"op\":\"commit\",\"source\":$SRC,\"tx\":3,\"pos\":\"0/3\",\"count\":6001}"; } > "$T/in"
+	dblog-txbuf --stats --max-memory 1M --spill-dir "$T" < "$T/in" > "$T/out" 2> "$T/err"
+	grep -Eq 'spills=[1-9]' "$T/err"
+	[ "$(grep -n '"op":"schema"' "$T/out" | cut -d: -f1)" -eq 6002 ]
+}
+
+@test "records longer than the read-back buffer come back whole" {
+	{ echo "{\"op\":\"begin\",\"source\":$SRC,\"tx\":4,\"pos\":\"0/4\"}"
+	  python3 -c 'import sys
+for i in range(300):
+    print("{\"op\":\"insert\",\"table\":\"t\",\"source\":%s,\"tx\":4,\"seq\":%d,\"after\":{\"p\":\"%s\"}}"
+          % (sys.argv[1], 299 - i, "x" * (7000 + i * 97)))' "$SRC"
+	  echo "{\"op\":\"commit\",\"source\":$SRC,\"tx\":4,\"pos\":\"0/4\",\"count\":300}"; } > "$T/in"
+	dblog-txbuf --stats --max-memory 1M --spill-dir "$T" < "$T/in" > "$T/out" 2> "$T/err"
+	grep -Eq 'spills=[1-9]' "$T/err"
+	stress check "$T/in" "$T/out"
+}
+
+@test "bounded memory: several big interleaved transactions, and many medium ones, under --max-memory 16M" {
+	[ -x /usr/bin/time ] || skip "GNU time (/usr/bin/time) is not installed"
+	mkdir "$T/spill"
+	stress gen-big 4 100000 2 > "$T/big"
+	peak_rss "$T/rss1" dblog-txbuf --max-memory 16M --spill-dir "$T/spill" < "$T/big" > "$T/out1"
+	stress check "$T/big" "$T/out1"
+	python3 -c '
+N, C = 2000, 60
+s = "{\"driver\":\"postgres\",\"name\":\"m\"}"
+w = __import__("sys").stdout.write
+for k in range(N): w("{\"op\":\"begin\",\"source\":%s,\"tx\":%d,\"pos\":\"0/%X\"}\n" % (s, k, k + 1))
+for q in range(C):
+    w("".join("{\"op\":\"insert\",\"table\":\"t\",\"tx\":%d,\"source\":%s,\"seq\":%d,\"after\":{\"p\":\"%s\"}}\n" % (k, s, C - 1 - q, "p" * 60) for k in range(N)))
+for k in range(N): w("{\"op\":\"commit\",\"source\":%s,\"tx\":%d,\"pos\":\"0/%X\",\"count\":%d}\n" % (s, k, k + 1, C))
+' > "$T/med"
+	peak_rss "$T/rss2" dblog-txbuf --max-memory 16M --spill-dir "$T/spill" < "$T/med" > "$T/out2"
+	stress check "$T/med" "$T/out2"
+	[ -z "$(ls -A "$T/spill")" ]
+	echo "peak RSS: big $(tail -n 1 "$T/rss1") KiB, medium $(tail -n 1 "$T/rss2") KiB"
+	[ -n "${DBLOG_ASAN:-}" ] || [ "$(tail -n 1 "$T/rss1")" -lt 16384 ]
+	[ -n "${DBLOG_ASAN:-}" ] || [ "$(tail -n 1 "$T/rss2")" -lt 16384 ]
+}
+
+@test "spill files have no name: none visible while spilling, none after SIGTERM or kill -9" {
+	mkdir "$T/spill"
+	stress gen-big 1 100000 > "$T/big"
+	head -n 80000 "$T/big" > "$T/part"
+	for sig in TERM KILL; do
+		mkfifo "$T/fifo.$sig"
+		dblog-txbuf --stats --max-memory 1M --spill-dir "$T/spill" < "$T/fifo.$sig" > "$T/out.$sig" 2> "$T/err.$sig" &
+		pid=$!
+		exec 7> "$T/fifo.$sig"
+		cat "$T/part" >&7
+		kill -USR1 "$pid"
+		wait_until 5 grep -Eq 'spills=[1-9]' "$T/err.$sig"
+		[ -z "$(ls -A "$T/spill")" ]
+		kill -"$sig" "$pid"
+		st=0
+		wait "$pid" || st=$?
+		exec 7>&-
+		if [ "$sig" = TERM ]; then
+			[ "$st" -eq 0 ]
+			grep -q '1 pending transactions not delivered' "$T/err.$sig"
+		fi
+		[ ! -s "$T/out.$sig" ]
+		[ -z "$(ls -A "$T/spill")" ]
+	done
+	# and the next run is not confused
+	dblog-txbuf --max-memory 1M --spill-dir "$T/spill" < "$T/big" > "$T/out"
+	stress check "$T/big" "$T/out"
+}
+
+@test "bad input: duplicate seq, unknown op, a second commit; a change without tx passes; --dlq parks" {
+	{ tx_events "$SRC" 1 0 1 2 | sed '3p'; tx_events "$SRC" 2 0; } > "$T/in"
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"dblog-txbuf: line 4: duplicate seq 1 in transaction 1"* ]]
+	run --separate-stderr dblog-txbuf --dlq "$T/dlq" < "$T/in"
+	[ "$status" -eq 0 ]
+	jq_true "$T/dlq" '.line == 4'
+	[ "$(jq -r 'select(.op == "commit") | "\(.tx):\(.count)"' <<<"$output" | tr '\n' ' ')" = "1:3 2:1 " ]
+	[ "$(jq -c 'select(.tx == 1 and .seq != null) | .seq' <<<"$output" | tr '\n' ' ')" = "0 1 2 " ]
+	# a commit without its begin completes it (the input started inside
+	# it); the same commit again is an error
+	{ tx_events "$SRC" 5 0 | tail -n 1; tx_events "$SRC" 5 0 | tail -n 1; } > "$T/in2"
+	run --separate-stderr dblog-txbuf < "$T/in2"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"line 2: commit of transaction 5, which was already delivered"* ]]
+	echo "$output" > "$T/out2"
+	jq_true "$T/out2" -s '[.[].op] == ["begin", "commit"]'
+	printf '%s\n' '{"op":"frobnicate","table":"t"}' > "$T/in3"
+	run --separate-stderr dblog-txbuf < "$T/in3"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"dblog-txbuf: line 1: unknown op"* ]]
+	# a change without tx in the middle of a transaction passes at once
+	{ tx_events "$SRC" 6 0 | head -n 2; echo '{"op":"insert","table":"public.t","source":'"$SRC"',"pos":"0/7","seq":0,"key":{"id":7},"after":{"id":7}}'; tx_events "$SRC" 6 0 | tail -n 1; } > "$T/in4"
+	dblog-txbuf < "$T/in4" > "$T/out4"
+	jq_true "$T/out4" -s '[.[] | "\(.op):\(.tx)"] == ["insert:null", "begin:6", "insert:6", "commit:6"]'
+}
+
+@test "write errors fail loudly: --as-tx, and a spilled transaction" {
+	tx_events "$SRC" 1 0 1 > "$T/in"
+	run bash -c "dblog-txbuf --as-tx < '$T/in' > /dev/full"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"dblog-txbuf: cannot write standard output"* ]]
+	stress gen-big 1 50000 > "$T/big"
+	run bash -c "dblog-txbuf --max-memory 1M --spill-dir '$T' < '$T/big' > /dev/full"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"dblog-txbuf: cannot write standard output"* ]]
+}
+
+@test "batch ids: unique across runs started together, increasing within a run" {
+	for i in $(seq 30); do tx_events "$SRC" "$i" 0; done > "$T/in"
+	for k in 1 2 3 4 5 6 7 8; do
+		dblog-txbuf < "$T/in" > "$T/out.$k" &
+	done
+	wait
+	for k in 1 2 3 4 5 6 7 8; do
+		jq -r 'select(.op == "commit") | .batch' "$T/out.$k" > "$T/ids.$k"
+		[ "$(wc -l < "$T/ids.$k")" -eq 30 ]
+		sort -c "$T/ids.$k"
+		grep -Evq '^[0-9]{13}-[0-9a-f]{8}$' "$T/ids.$k" && false
+	done
+	[ "$(cat "$T"/ids.* | sort -u | wc -l)" -eq 240 ]
+}
