@@ -11,9 +11,9 @@ CC ?= cc
 OPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 CFLAGS ?= $(OPT)
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) $(SAN) \
 	$(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Ilib
-LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 # Build directory: build/ normally, build-asan/ for the sanitizer run.
 B ?= build

@@ -217,33 +217,23 @@ tick_ms(const struct dblog_txbuf_opts *o)
 	return t < 5 ? 5 : t;
 }
 
+/* One scanned line: 0 go on, 1 stop with status 1. */
 static int
-bad_line(struct cmd *c, struct dblog_reader *r, const char *line, size_t n, const char *why)
+on_line(struct cmd *c, struct dblog_txbuf *b, const struct dblog_scanned *l)
 {
-	return dblog_bad_line(&c->dlq, r->lineno, line, n, why);
-}
-
-/* One line: 0 go on, 1 stop with status 1. */
-static int
-on_line(struct cmd *c, struct dblog_txbuf *b, struct dblog_reader *r, const char *line,
-	size_t n)
-{
-	struct dblog_fields f;
-	struct dblog_jerr e;
 	char why[300];
-	int s = dblog_event_scan(line, n, &f, &e, &c->scratch);
-	if (s == 1)
+	if (l->status == 1)
 		return 0;
-	if (s < 0) {
-		if (e.col)
-			snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);
+	if (l->status < 0) {
+		if (l->col)
+			snprintf(why, sizeof why, "malformed JSON at column %zu: %s", l->col, l->why);
 		else
-			snprintf(why, sizeof why, "%s", e.why);
-		return bad_line(c, r, line, n, why) ? 1 : 0;
+			snprintf(why, sizeof why, "%s", l->why);
+		return dblog_bad_line(&c->dlq, l->lineno, l->line, l->n, why) ? 1 : 0;
 	}
-	s = dblog_txbuf_event(b, line, n, &f);
+	int s = dblog_txbuf_event(b, l->line, l->n, &l->f);
 	if (s == 1)
-		return bad_line(c, r, line, n, dblog_txbuf_error(b)) ? 1 : 0;
+		return dblog_bad_line(&c->dlq, l->lineno, l->line, l->n, dblog_txbuf_error(b)) ? 1 : 0;
 	if (s < 0) {
 		dblog_err("%s", dblog_txbuf_error(b));
 		return 1;
@@ -251,21 +241,18 @@ on_line(struct cmd *c, struct dblog_txbuf *b, struct dblog_reader *r, const char
 	return 0;
 }
 
+/* The lines are read and scanned on a second thread (dblog_scanq), so
+ * that validating them runs beside the work on transactions. */
 static int
 run(struct cmd *c, struct dblog_txbuf *b)
 {
-	struct dblog_reader r;
-	const char *line;
-	size_t n;
+	const struct dblog_scanned *l;
 	int rc, status = DBLOG_EXIT_OK;
 	int64_t tick = tick_ms(&c->o), next = dblog_now_ms() + tick;
 	unsigned lines = 0;
-	dblog_reader_init(&r, 0);
-	r.flush_before_read = stdout;
-	r.stop = &dblog_stop;
-	r.idle_ms = tick;
-	while ((rc = dblog_read_line(&r, &line, &n)) == 1 || rc == 2) {
-		if (rc == 1 && on_line(c, b, &r, line, n)) {
+	struct dblog_scanq *q = dblog_scanq_start(0);
+	while ((rc = dblog_scanq_next(q, tick, stdout, &dblog_stop, &l)) == 1 || rc == 2) {
+		if (rc == 1 && on_line(c, b, l)) {
 			status = DBLOG_EXIT_FAIL;
 			break;
 		}
@@ -290,7 +277,7 @@ run(struct cmd *c, struct dblog_txbuf *b)
 		dblog_err("%s", dblog_txbuf_error(b));
 		status = DBLOG_EXIT_FAIL;
 	}
-	dblog_reader_free(&r);
+	dblog_scanq_free(q);
 	return status;
 }
 
@@ -304,7 +291,10 @@ main(int argc, char **argv)
 		return DBLOG_EXIT_FAIL;
 	dblog_stdout_init(c.o.unbuffered);
 	catch_signals();
-	struct dblog_txbuf *b = dblog_txbuf_new(&c.o, stdout);
+	/* the reading thread's blocks (about 1 MiB) come out of the limit */
+	struct dblog_txbuf_opts core = c.o;
+	core.max_memory -= core.max_memory / 8 < (2u << 20) ? core.max_memory / 8 : (2u << 20);
+	struct dblog_txbuf *b = dblog_txbuf_new(&core, stdout);
 	int status = run(&c, b);
 	struct dblog_txbuf_stats st;
 	dblog_txbuf_get_stats(b, &st);

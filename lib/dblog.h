@@ -340,6 +340,31 @@ void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
 void dblog_hmac_sha256(const void *key, size_t keylen, const void *msg,
                        size_t msglen, unsigned char out[32]);
 
+/* -------------------------------------------------------------- scanq.c */
+
+/* A line of input, scanned on the reading thread. */
+struct dblog_scanned {
+	const char *line;       /* without its '\n'; borrowed until the next call */
+	size_t n;
+	uint64_t lineno;
+	int status;             /* dblog_event_scan: 0 event, 1 blank, -1 bad */
+	struct dblog_fields f;  /* status 0: the event's fields */
+	size_t col;             /* status -1: where, 0 for a data error */
+	const char *why;        /* status -1: why */
+	size_t why_off;         /* (inside scanq.c) */
+};
+struct dblog_scanq;
+/* Start reading fd on a thread of its own (which takes no signals). */
+struct dblog_scanq *dblog_scanq_start(int fd);
+/* The next scanned line in *out: 1; 0 at end of input; 2 after idle_ms
+ * without input; 3 when *stop was set (once the lines at hand are done);
+ * -1 on a read error (errno set). flush (if not NULL) is flushed before
+ * waiting for input. */
+int dblog_scanq_next(struct dblog_scanq *q, int64_t idle_ms, FILE *flush,
+		     volatile sig_atomic_t *stop, const struct dblog_scanned **out);
+/* Stop the thread and free everything. */
+void dblog_scanq_free(struct dblog_scanq *q);
+
 /* ------------------------------------------------------------- txline.c */
 
 /* If line[0..n) is a transaction line ({"op":"tx", ..., "changes":[...]},

@@ -145,7 +145,7 @@ check_op(struct dblog_fields *f, struct dblog_jerr *e, struct dblog_buf *scratch
 	f->op = dblog_op_parse(s, n);
 	if (f->op == DBLOG_OP_UNKNOWN) {
 		/* the message names the op; it lives until the next scan */
-		static char msg[160];
+		static _Thread_local char msg[160];
 		snprintf(msg, sizeof msg, "unknown op \"%.*s\" (expected insert, update, delete, "
 			 "truncate, snapshot, begin, commit, schema or heartbeat)",
 			 n > 32 ? 32 : (int)n, s);
