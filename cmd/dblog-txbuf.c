@@ -291,7 +291,7 @@ main(int argc, char **argv)
 		return DBLOG_EXIT_FAIL;
 	dblog_stdout_init(c.o.unbuffered);
 	catch_signals();
-	/* the reading thread's blocks (about 1 MiB) come out of the limit */
+	/* the reading thread's blocks (under 1 MiB) come out of the limit */
 	struct dblog_txbuf_opts core = c.o;
 	core.max_memory -= core.max_memory / 8 < (2u << 20) ? core.max_memory / 8 : (2u << 20);
 	struct dblog_txbuf *b = dblog_txbuf_new(&core, stdout);

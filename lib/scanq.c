@@ -15,8 +15,8 @@
 
 #include "dblog.h"
 
-#define NBLOCKS 3
-#define BLOCK (256u << 10)      /* bytes read into a block before it goes */
+#define NBLOCKS 2
+#define BLOCK (192u << 10)      /* bytes read into a block before it goes */
 
 struct block {
 	char *buf;
