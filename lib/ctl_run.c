@@ -237,6 +237,7 @@ child(struct pipeline *p, struct stage *s, int in, int out, int errw, pid_t pare
 		int64_t ms = 0;
 		dblog_parse_duration(keep, &ms);
 		dblog_prog = "dblogctl";
+		signal(SIGTERM, SIG_IGN);    /* drain: it ends at end of input */
 		_exit(dblog_ctl_archive_tee(0, 1, p->r->c->archive, ms));
 	}
 	char *bin = dblog_ctl_bin(s->prog);
@@ -312,6 +313,17 @@ alive(const struct pipeline *p)
 	return n;
 }
 
+/* Has a stage failed, or one after the first ended (the pipeline cannot
+ * go on)? */
+static int
+broken(const struct pipeline *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->st[i].done && (p->st[i].status || i > 0))
+			return 1;
+	return 0;
+}
+
 /* Wait for every stage, forwarding a stop to the capture (which ends at a
  * transaction boundary; the others follow at end of input). */
 static void
@@ -329,6 +341,11 @@ wait_all(struct pipeline *p)
 			nanosleep(&ts, NULL);
 		}
 		reap(p);
+		if (!deadline && broken(p) && alive(p)) {
+			/* a stage failed, or the consumer ended: end the others */
+			deadline = dblog_now_ms() + STOP_GRACE_MS;
+			kill(-p->pgid, SIGTERM);
+		}
 		if (*p->r->stop && !deadline) {
 			deadline = dblog_now_ms() + STOP_GRACE_MS;
 			if (p->st[0].pid > 0 && !p->st[0].done)
@@ -348,16 +365,16 @@ enum outcome { OUT_OK, OUT_RETRY, OUT_FAIL };
 /* What the stages' statuses mean; why gets the message of the stage to
  * blame. A stage killed by SIGPIPE only followed another one. */
 static enum outcome
-judge(struct pipeline *p, char *why, size_t n)
+judge_pass(struct pipeline *p, char *why, size_t n, int with_term)
 {
 	enum outcome o = OUT_OK;
 	for (int i = 0; i < p->n; i++) {
 		struct stage *s = &p->st[i];
 		int st = s->status;
-		if (st == 0 || st == 128 + SIGPIPE)
+		if (st == 0 || st == 128 + SIGPIPE || (!with_term && st == 128 + SIGTERM))
 			continue;
 		enum outcome so = st == DBLOG_EXIT_RETRY || st > 128 ? OUT_RETRY : OUT_FAIL;
-		if (so > o || (so == o && !*why)) {
+		if (so > o) {
 			if (st > 128)
 				snprintf(why, n, "%s was killed by signal %d", s->prog, st - 128);
 			else if (*s->last)
@@ -368,6 +385,16 @@ judge(struct pipeline *p, char *why, size_t n)
 		}
 	}
 	return o;
+}
+
+/* What the stages' statuses mean; why gets the message of the stage to
+ * blame. Stages killed by SIGPIPE, or by the SIGTERM that ends the others
+ * after a failure, only followed another one. */
+static enum outcome
+judge(struct pipeline *p, char *why, size_t n)
+{
+	enum outcome o = judge_pass(p, why, n, 0);
+	return o != OUT_OK ? o : judge_pass(p, why, n, 1);
 }
 
 static void
