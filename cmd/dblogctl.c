@@ -520,8 +520,10 @@ static int
 cmd_run(struct opts *o)
 {
 	json_t *spec = load_spec(o);
-	if (is_paused(o, spec))
+	if (is_paused(o, spec)) {
+		json_decref(spec);
 		return DBLOG_EXIT_OK;
+	}
 	int fd = lock_or_die(o, "a second run");
 	int rc = run_locked(o, spec, fd, 1);
 	close(fd);
@@ -535,8 +537,10 @@ static int
 cmd_start(struct opts *o)
 {
 	json_t *spec = load_spec(o);
-	if (is_paused(o, spec))
+	if (is_paused(o, spec)) {
+		json_decref(spec);
 		return DBLOG_EXIT_OK;
+	}
 	int fd = lock_or_die(o, "start");
 	close(fd);
 	int p[2];

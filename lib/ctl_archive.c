@@ -48,7 +48,8 @@ dblog_ctl_archive_segments(const char *dir, struct dblog_list *out)
 		out->v[out->n++] = p.p;
 	}
 	closedir(d);
-	qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
+	if (out->n > first)
+		qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
 	return 0;
 }
 

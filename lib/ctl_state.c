@@ -174,7 +174,8 @@ dblog_ctl_names(const char *home, struct dblog_list *out, char *err, size_t errl
 	}
 	closedir(d);
 	free(dir);
-	qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
+	if (out->n > first)
+		qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
 	return 0;
 }
 
