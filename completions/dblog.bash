@@ -147,6 +147,36 @@ _dblog_spec_dblog-checkpoint() {
 	)
 }
 
+_dblog_spec_dblogctl() {
+	_dblog_subcmds=(upsert delete list status run start stop pause resume replay checkpoint conflicts)
+	_dblog_operand=WORD    # the stream NAME
+	_dblog_opts=(
+		'- --home FILE'
+		# upsert
+		'- --source DB upsert'
+		'- --dest DB upsert'
+		'- --mode cdc|snapshot|snapshot_then_cdc upsert'
+		'- --tables WORD upsert'
+		'- --filter WORD upsert'
+		'- --conflict source_wins|dest_wins|last_writer_wins|manual_review upsert'
+		'- --checkpoint-interval WORD upsert'
+		'- --region WORD upsert'
+		'- --auth-ref WORD upsert'
+		'- --archive WORD upsert'
+		'- --force - upsert'
+		# the other commands
+		'- --teardown - delete'
+		'- --json - list,status,conflicts'
+		'- --once - run'
+		'- --from FILE replay'
+		'- --set WORD checkpoint'
+		'- --retry WORD conflicts'
+		'- --discard WORD conflicts'
+		'-h --help -'
+		'-V --version -'
+	)
+}
+
 # ------------------------------------------------------------------ engine
 
 # The change ops that -o/--op takes.

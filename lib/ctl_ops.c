@@ -1,0 +1,175 @@
+/* ctl_ops.c - dblogctl operations that run a one-off pipeline: replay from
+ * the archive, applying a parked conflict again; and removing a stream. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dblog.h"
+
+/* Write the segments of dir, in order, to fd; runs in a child. */
+static _Noreturn void
+cat_segments(const char *dir, int fd)
+{
+	struct dblog_list segs = { 0 };
+	char buf[1 << 16];
+	signal(SIGPIPE, SIG_DFL);
+	if (dblog_ctl_archive_segments(dir, &segs))
+		_exit(DBLOG_EXIT_FAIL);
+	for (size_t i = 0; i < segs.n; i++) {
+		int in = open(segs.v[i], O_RDONLY | O_CLOEXEC);
+		if (in < 0)
+			continue;   /* deleted by the retention meanwhile */
+		ssize_t n;
+		while ((n = read(in, buf, sizeof buf)) > 0)
+			for (ssize_t off = 0; off < n;) {
+				ssize_t w = write(fd, buf + off, (size_t)(n - off));
+				if (w < 0)
+					_exit(DBLOG_EXIT_FAIL);
+				off += w;
+			}
+		close(in);
+	}
+	_exit(DBLOG_EXIT_OK);
+}
+
+/* The arguments of dblog-checkpoint since for a replay point. */
+static int
+since_args(const char *from, const char **argv, int *n, char *err, size_t errlen)
+{
+	struct dblog_pos pos;
+	int64_t t;
+	struct stat st;
+	argv[(*n)++] = "dblog-checkpoint";
+	argv[(*n)++] = "since";
+	if (!stat(from, &st) && S_ISREG(st.st_mode)) {
+		argv[(*n)++] = from;
+	} else if (!dblog_pos_parse(from, strlen(from), &pos)) {
+		argv[(*n)++] = "--pos";
+		argv[(*n)++] = from;
+	} else if (!dblog_time_parse_arg(from, &t)) {
+		argv[(*n)++] = "--time";
+		argv[(*n)++] = from;
+	} else {
+		snprintf(err, errlen, "--from: '%s' is not a checkpoint file, a position (0/16B3748, "
+			 "42) or a time (2026-11-22T10:00:00Z, 2h)", from);
+		return -1;
+	}
+	argv[*n] = NULL;
+	return 0;
+}
+
+int
+dblog_ctl_replay(const struct dblog_ctl *c, const json_t *spec, const char *from,
+		 char *err, size_t errlen)
+{
+	const char *since[8], *apply[12];
+	int ns = 0, na = 0;
+	struct dblog_list segs = { 0 };
+	if (since_args(from, since, &ns, err, errlen))
+		return DBLOG_EXIT_USAGE;
+	if (dblog_ctl_archive_segments(c->archive, &segs) || !segs.n) {
+		dblog_list_free(&segs);
+		snprintf(err, errlen, "stream \"%s\" has no archive to replay from (upsert it with "
+			 "--archive DUR)", c->name);
+		return DBLOG_EXIT_FAIL;
+	}
+	dblog_list_free(&segs);
+	const char *dest = dblog_ctl_str(spec, "dest");
+	/* the destination forgets the stream's position: everything replayed
+	 * is applied, idempotently (upserts, deletes of what is there) */
+	if (dblog_ctl_dest_set_applied(dest, c->name, NULL, err, errlen))
+		return DBLOG_EXIT_FAIL;
+	const char *a[] = { "dblog-apply", "--stream", c->name, "--checkpoint", c->checkpoint,
+			    "--conflict", dblog_ctl_str(spec, "conflict"), "--create-tables" };
+	for (size_t i = 0; i < sizeof a / sizeof *a; i++)
+		apply[na++] = a[i];
+	if (!dblog_ctl_is_pg(dblog_ctl_str(spec, "source")) && dblog_ctl_is_pg(dest)) {
+		apply[na++] = "--map-schema";
+		apply[na++] = "main=public";
+	}
+	apply[na++] = dest;
+	apply[na] = NULL;
+	int p1[2], p2[2];
+	if (pipe2(p1, O_CLOEXEC) || pipe2(p2, O_CLOEXEC)) {
+		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+		return DBLOG_EXIT_FAIL;
+	}
+	pid_t cat = fork();
+	if (cat == 0) {
+		close(p1[0]);
+		cat_segments(c->archive, p1[1]);
+	}
+	close(p1[1]);
+	long sp = dblog_ctl_spawn(since, p1[0], p2[1]);
+	close(p1[0]);
+	close(p2[1]);
+	long ap = dblog_ctl_spawn(apply, p2[0], -1);
+	close(p2[0]);
+	int s_ap = dblog_ctl_wait(ap), s_sp = dblog_ctl_wait(sp), s_cat = dblog_ctl_wait(cat);
+	if (s_ap || s_sp || s_cat) {
+		snprintf(err, errlen, "replay failed (dblog-checkpoint since %d, dblog-apply %d)", s_sp,
+			 s_ap);
+		return s_ap == DBLOG_EXIT_RETRY ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
+	}
+	return DBLOG_EXIT_OK;
+}
+
+int
+dblog_ctl_retry_conflict(const char *dest, const char *stream, int64_t id, const json_t *event,
+			 char *err, size_t errlen)
+{
+	struct dblog_buf s = { 0 };
+	dblog_buf_printf(&s, "%s.retry.%lld", stream, (long long)id);
+	const char *argv[] = { "dblog-apply", "--stream", s.p, "--conflict", "source_wins", dest,
+			       NULL, NULL, NULL };
+	if (dblog_ctl_is_pg(dest)) {
+		argv[5] = "--map-schema";
+		argv[6] = "main=public";
+		argv[7] = dest;
+	}
+	int p[2];
+	if (pipe2(p, O_CLOEXEC)) {
+		dblog_buf_free(&s);
+		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+		return DBLOG_EXIT_FAIL;
+	}
+	long pid = dblog_ctl_spawn(argv, p[0], -1);
+	close(p[0]);
+	char *line = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	signal(SIGPIPE, SIG_IGN);
+	int wr = line && write(p[1], line, strlen(line)) >= 0 && write(p[1], "\n", 1) == 1;
+	close(p[1]);
+	free(line);
+	int rc = dblog_ctl_wait(pid);
+	if (!rc && wr)
+		rc = dblog_ctl_dest_set_applied(dest, s.p, NULL, err, errlen) ? DBLOG_EXIT_FAIL : 0;
+	else
+		snprintf(err, errlen, "dblog-apply could not apply conflict %lld (status %d)",
+			 (long long)id, rc);
+	dblog_buf_free(&s);
+	return rc ? rc : !wr;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+int
+dblog_ctl_remove(const struct dblog_ctl *c, char *err, size_t errlen)
+{
+	if (nftw(c->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove \"%s\": %s", c->dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,291 @@
+#!/usr/bin/env bats
+# dblogctl: streams through their lifecycle as a shell or cron user drives
+# them: upsert, run --once, status figures checked against the databases
+# and the checkpoint, pause and resume, two runs refused, kill -9 of the
+# supervisor and of a stage, replay from a time, conflicts, delete with
+# teardown, secrets kept out of ps, logs, status and the spec. SQLite ->
+# SQLite for most; PostgreSQL -> SQLite on one cluster for the file.
+load helpers
+load lib/sqlite
+load lib/pg
+
+setup_file() {
+	pg_file_start
+}
+teardown_file() {
+	pg_file_stop
+}
+
+setup() {
+	setup_tmp
+	export DBLOG_HOME="$T/home"
+	S="$T/src.db"
+	D="$T/dst.db"
+	new_db "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+}
+teardown() {
+	local d
+	for d in "$DBLOG_HOME"/streams/*; do
+		[ -f "$d/pid" ] && kill -9 "$(cat "$d/pid")" 2> /dev/null
+	done
+	local p
+	for p in $(jobs -p); do kill -9 "$p" 2> /dev/null || true; done
+	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ] || pg_clean
+	teardown_tmp
+}
+
+# st NAME FILTER: a member of dblogctl status NAME --json.
+st() {
+	dblogctl status "$1" --json | jq -r "$2"
+}
+
+# same: the rows of t agree in the source and the destination.
+same() {
+	[ "$(sq "$S" 'SELECT * FROM t ORDER BY id')" = "$(sq "$D" 'SELECT * FROM t ORDER BY id')" ]
+}
+
+# apply_pid NAME: the pid of the stream's dblog-apply.
+apply_pid() {
+	pgrep -f "dblog-apply --stream $1 " | head -1
+}
+
+# restarted NAME OLD: a new dblog-apply runs for NAME, not OLD.
+restarted() {
+	local p
+	p=$(apply_pid "$1")
+	[ -n "$p" ] && [ "$p" != "$2" ]
+}
+
+# dest_v ID: the v of row ID of table pt in the destination.
+dest_v() {
+	sq "$D" "SELECT v FROM pt WHERE id = $1"
+}
+
+@test "ctl: upsert prepares the source, run --once replicates, status figures match the databases" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --region eu
+	# prepared at once: the triggers are there before any run
+	[ "$(sq "$S" "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 't'")" -ge 3 ]
+	sq "$S" "INSERT INTO t VALUES (1, 'a'), (2, 'b'); UPDATE t SET v = 'B' WHERE id = 2"
+	# before the run: three changes wait in the changelog
+	[ "$(st s1 .lag_events)" = 3 ]
+	[ "$(st s1 .state)" = stopped ]
+	run dblogctl run s1 --once
+	[ "$status" -eq 0 ]
+	same
+	cp="$DBLOG_HOME/streams/s1/checkpoint.json"
+	dblogctl status s1 --json > "$T/st"
+	jq_true "$T/st" '.name == "s1" and .state == "stopped" and .lag_events == 0 and .lag_seconds == 0
+		and .errors_last_hour == 0 and .last_error == null and .region == "eu"'
+	[ "$(jq .events_replicated "$T/st")" = 3 ]
+	[ "$(jq .last_checkpoint.pos "$T/st")" = "$(last_change "$S")" ]
+	[ "$(jq .last_checkpoint.pos "$T/st")" = "$(jq .pos "$cp")" ]
+	[ "$(jq -r .last_checkpoint.wall "$T/st")" = "$(jq -r .written "$cp")" ]
+	[ "$(jq .bytes_replicated "$T/st")" = "$(jq .counters.bytes "$cp")" ]
+	[ "$(jq -r .last_event "$T/st")" = "$(jq -r .commit_time "$cp")" ]
+	# the same stream in the destination
+	[ "$(sq "$D" "SELECT json_extract(position, '$.pos') FROM _dblog_applied WHERE stream = 's1'")" = "$(last_change "$S")" ]
+	# status and list: an array with every stream
+	dblogctl upsert s2 --source "sqlite:$S" --dest "sqlite:$T/other.db"
+	[ "$(dblogctl status --json | jq -c 'map(.name)')" = '["s1","s2"]' ]
+	[ "$(dblogctl list --json | jq -c 'map(.name)')" = '["s1","s2"]' ]
+	dblogctl list | grep -q '^s1 .*eu'
+	# figures wait for the next run
+	sq "$S" "INSERT INTO t VALUES (3, 'c')"
+	sleep 1.1
+	dblogctl status s1 --json > "$T/st"
+	jq_true "$T/st" '.lag_events == 1 and .lag_seconds >= 1'
+}
+
+@test "ctl: usage errors, passwords refused in URIs, a new source needs --force" {
+	run dblogctl upsert s1 --source "postgres://u:s3cret@localhost/db" --dest "sqlite:$D"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--auth-ref"* ]]
+	run dblogctl upsert s1 --source "host=x password=s3cret dbname=y" --dest "sqlite:$D"
+	[ "$status" -eq 2 ]
+	[ ! -e "$DBLOG_HOME/streams/s1" ]
+	run dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --mode bogus
+	[ "$status" -eq 2 ]
+	run dblogctl run s1 --json
+	[ "$status" -eq 2 ]
+	run dblogctl status nosuch --json
+	[ "$status" -eq 1 ]
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D"
+	sq "$S" "INSERT INTO t VALUES (1, 'a')"
+	dblogctl run s1 --once
+	new_db "$T/b.db" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+	run dblogctl upsert s1 --source "sqlite:$T/b.db" --dest "sqlite:$D"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *--force* ]]
+	[ "$(jq -r .source "$DBLOG_HOME/streams/s1/spec.json")" = "sqlite:$S" ]
+	dblogctl upsert s1 --source "sqlite:$T/b.db" --dest "sqlite:$D" --force
+	[ ! -e "$DBLOG_HOME/streams/s1/checkpoint.json" ]
+}
+
+@test "ctl: pause keeps a cron run from doing anything; resume goes on from the checkpoint" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D"
+	sq "$S" "INSERT INTO t VALUES (1, 'a')"
+	dblogctl run s1 --once
+	dblogctl pause s1
+	dblogctl pause s1          # idempotent
+	[ "$(st s1 .state)" = paused ]
+	sq "$S" "INSERT INTO t VALUES (2, 'b')"
+	run dblogctl run s1 --once
+	[ "$status" -eq 0 ]
+	[[ "$output" == *paused* ]]
+	rows_in "$D" 1
+	[ "$(st s1 .lag_events)" = 1 ]
+	dblogctl resume s1
+	dblogctl resume s1
+	[ "$(st s1 .state)" = stopped ]
+	dblogctl run s1 --once
+	rows_in "$D" 2
+	same
+}
+
+@test "ctl: start, a second run refused, pause stops a running stream, resume starts it again" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --checkpoint-interval 100ms
+	dblogctl start s1
+	wait_until 10 eval '[ "$(st s1 .state)" = running ]'
+	run dblogctl run s1 --once
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"is running"* ]]
+	run dblogctl start s1
+	[ "$status" -eq 3 ]
+	run dblogctl replay s1 --from 1h
+	[ "$status" -eq 3 ]
+	sq "$S" "INSERT INTO t VALUES (1, 'a')"
+	wait_for 10 rows_in "$D" 1
+	pid=$(cat "$DBLOG_HOME/streams/s1/pid")
+	dblogctl pause s1
+	! kill -0 "$pid" 2> /dev/null
+	[ "$(st s1 .state)" = paused ]
+	[ -z "$(pgrep -f "dblog-capture --checkpoint $DBLOG_HOME/streams/s1/")" ]
+	sq "$S" "INSERT INTO t VALUES (2, 'b')"
+	sleep 0.7
+	rows_in "$D" 1
+	dblogctl resume s1
+	wait_for 10 rows_in "$D" 2
+	[ "$(st s1 .state)" = running ]
+	dblogctl stop s1
+	[ "$(st s1 .state)" = stopped ]
+	same
+}
+
+@test "ctl: kill -9 of a stage and of the supervisor; the stream converges" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --checkpoint-interval 100ms
+	dblogctl start s1
+	sq "$S" "INSERT INTO t VALUES (1, 'a')"
+	wait_for 10 rows_in "$D" 1
+	old=$(apply_pid s1)
+	[ -n "$old" ]
+	kill -9 "$old"
+	# the supervisor restarts the pipeline after its backoff
+	wait_for 10 restarted s1 "$old"
+	sq "$S" "INSERT INTO t VALUES (2, 'b'); UPDATE t SET v = 'A' WHERE id = 1"
+	wait_for 10 same
+	dblogctl status s1 --json > "$T/st"
+	jq_true "$T/st" '.errors_last_hour == 1 and (.last_error | test("dblog-apply was killed by signal 9"))'
+	grep -q "restarting" "$DBLOG_HOME/streams/s1/log"
+	# the supervisor: its stages go with it
+	kill -9 "$(cat "$DBLOG_HOME/streams/s1/pid")"
+	wait_until 10 eval '[ -z "$(pgrep -f "dblog-capture --checkpoint $DBLOG_HOME/streams/s1/")" ]'
+	sq "$S" "INSERT INTO t VALUES (3, 'c'); DELETE FROM t WHERE id = 2"
+	run dblogctl run s1 --once
+	[ "$status" -eq 0 ]
+	same
+	[ "$(st s1 .events_replicated)" = 5 ]
+}
+
+@test "ctl: replay from a time gives the same result; checkpoint --set" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --archive 1d
+	sq "$S" "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+	dblogctl run s1 --once
+	sleep 0.1
+	mark=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+	sleep 0.1
+	sq "$S" "UPDATE t SET v = 'B' WHERE id = 2; DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (4, 'd')"
+	dblogctl run s1 --once
+	same
+	ls "$DBLOG_HOME"/streams/s1/archive/*.ndjson > /dev/null
+	# damage the destination after the mark
+	sq "$D" "UPDATE t SET v = 'damaged' WHERE id = 2; INSERT INTO t VALUES (3, 'zombie'); DELETE FROM t WHERE id = 4"
+	run dblogctl replay s1 --from "$mark"
+	[ "$status" -eq 0 ]
+	same
+	# the stream goes on after the replay
+	sq "$S" "INSERT INTO t VALUES (5, 'e')"
+	dblogctl run s1 --once
+	same
+	run dblogctl checkpoint s1
+	[[ "$output" == *"pos "*"$(last_change "$S")"* ]]
+	dblogctl checkpoint s1 --set 2
+	[ "$(jq .pos "$DBLOG_HOME/streams/s1/checkpoint.json")" = 2 ]
+	[ "$(sq "$D" "SELECT json_extract(position, '$.pos') FROM _dblog_applied WHERE stream = 's1'")" = 2 ]
+	run dblogctl replay s1 --from nonsense-point
+	[ "$status" -eq 2 ]
+}
+
+@test "ctl: conflicts under manual_review: list, retry, discard" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --conflict manual_review
+	sq "$S" "INSERT INTO t VALUES (1, 'a'), (2, 'b')"
+	dblogctl run s1 --once
+	sq "$D" "UPDATE t SET v = 'mine' WHERE id IN (1, 2)"
+	sq "$S" "UPDATE t SET v = 'theirs1' WHERE id = 1; UPDATE t SET v = 'theirs2' WHERE id = 2"
+	dblogctl run s1 --once
+	dblogctl conflicts s1 --json > "$T/c"
+	[ "$(jq length "$T/c")" = 2 ]
+	id1=$(jq '.[] | select(.event.key.id == 1) | .id' "$T/c")
+	id2=$(jq '.[] | select(.event.key.id == 2) | .id' "$T/c")
+	dblogctl conflicts s1 | grep -q "update found a different row"
+	dblogctl conflicts s1 --retry "$id1"
+	[ "$(sq "$D" 'SELECT v FROM t WHERE id = 1')" = theirs1 ]
+	dblogctl conflicts s1 --discard "$id2"
+	[ "$(sq "$D" 'SELECT v FROM t WHERE id = 2')" = mine ]
+	[ "$(dblogctl conflicts s1 --json)" = "[]" ]
+	run dblogctl conflicts s1 --discard "$id2"
+	[ "$status" -eq 1 ]
+}
+
+@test "ctl: delete --teardown removes the triggers and the stream" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D"
+	run dblogctl delete s1 --teardown
+	[ "$status" -eq 0 ]
+	[ "$(sq "$S" "SELECT count(*) FROM sqlite_schema WHERE name LIKE '_dblog%'")" = 0 ]
+	[ ! -e "$DBLOG_HOME/streams/s1" ]
+	[ "$(dblogctl list --json)" = "[]" ]
+}
+
+# ------------------------------------------------------- PostgreSQL source
+
+@test "ctl pg: PostgreSQL -> SQLite lifecycle, slot figures, secrets kept out of ps, logs and status" {
+	q "DROP TABLE IF EXISTS pt; CREATE TABLE pt(id int PRIMARY KEY, v text)"
+	q "INSERT INTO pt VALUES (1, 'before')"
+	export CTL_PW='Sup3r-s3cret-pw'
+	dblogctl upsert pg1 --source "$DBLOG_PG" --dest "sqlite:$D" --tables public.pt \
+		--mode snapshot_then_cdc --auth-ref env:CTL_PW --checkpoint-interval 200ms --archive 1h
+	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dblog_pg1'")" = 1 ]
+	run dblogctl run pg1 --once
+	[ "$status" -eq 0 ]
+	[ "$(sq "$D" 'SELECT v FROM pt WHERE id = 1')" = before ]
+	dblogctl start pg1
+	q "INSERT INTO pt VALUES (2, 'b'); UPDATE pt SET v = 'B' WHERE id = 1"
+	wait_until 20 eval '[ "$(dest_v 1)" = B ]' || { cat "$DBLOG_HOME/streams/pg1/log"; false; }
+	# the password is in no argument list while it runs
+	ps -eo args > "$T/ps"
+	grep -q "dblog-capture --checkpoint $DBLOG_HOME/streams/pg1/" "$T/ps"
+	! grep -q "$CTL_PW" "$T/ps"
+	dblogctl status pg1 --json > "$T/st"
+	jq_true "$T/st" '.state == "running" and (.wal_status | type) == "string"
+		and .wal_retained_bytes >= 0 and .events_replicated == 3'
+	dblogctl stop pg1
+	! grep -rq "$CTL_PW" "$DBLOG_HOME"
+	! grep -q "$CTL_PW" "$T/st"
+	# a missing variable: the run fails and says why, without a password
+	run env -u CTL_PW dblogctl run pg1 --once
+	[ "$status" -eq 1 ]
+	[[ "$output" == *CTL_PW* ]]
+	run dblogctl delete pg1 --teardown
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dblog_pg1'")" = 0 ]
+	[ "$(q "SELECT count(*) FROM pg_publication WHERE pubname = 'dblog_pg1'")" = 0 ]
+}
