@@ -336,11 +336,13 @@ wait_all(struct pipeline *p)
 		int rc = eof ? 0 : poll(&pf, 1, 200);
 		if (rc > 0 && !read_messages(p))
 			eof = 1;
-		if (eof && alive(p)) {
-			struct timespec ts = { 0, 100 * 1000000L };
-			nanosleep(&ts, NULL);
-		}
 		reap(p);
+		if (eof && alive(p)) {
+			/* every stage closed its stderr: they are ending */
+			struct timespec ts = { 0, 2 * 1000000L };
+			nanosleep(&ts, NULL);
+			reap(p);
+		}
 		if (!deadline && broken(p) && alive(p)) {
 			/* a stage failed, or the consumer ended: end the others */
 			deadline = dblog_now_ms() + STOP_GRACE_MS;
