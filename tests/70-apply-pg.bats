@@ -1662,3 +1662,25 @@ PY
 	pkill -TERM -f "dblog-capture --mode snapshot_then_cdc --slot pb" || true
 	wait "$p" || true
 }
+
+@test "pg apply: capture | dblog-txbuf | apply, as events and as transaction lines, equals the source" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	PGDATABASE="s$N" q "CREATE TABLE a(id int PRIMARY KEY, v text, n numeric)"
+	dblog-capture --setup --slot tx --publication tx --tables a "$src"
+	PGDATABASE="s$N" psql -qX -v ON_ERROR_STOP=1 > /dev/null <<'SQL'
+INSERT INTO a SELECT g, 'v' || g, g / 3.0 FROM generate_series(1, 2000) g;
+BEGIN; UPDATE a SET v = v || '!' WHERE id % 3 = 0; DELETE FROM a WHERE id % 7 = 0; COMMIT;
+UPDATE a SET id = id + 10000 WHERE id % 11 = 0;
+SQL
+	dblog-capture --slot tx --publication tx --until-caught-up "$src" > "$T/cdc"
+	q "CREATE TABLE a(id int PRIMARY KEY, v text, n numeric)"
+	dblog-txbuf --batch-rows 500 < "$T/cdc" | dblog-apply -c "$T/cp1" "$DEST"
+	same_rows "s$N" "$A" a id
+	[ "$(jq -r .pos "$T/cp1")" = "$(jq -r 'select(.op == "commit") | .pos' "$T/cdc" | tail -n 1)" ]
+	use_db "b$N"
+	q "CREATE TABLE a(id int PRIMARY KEY, v text, n numeric)"
+	dblog-txbuf --as-tx < "$T/cdc" | dblog-apply -c "$T/cp2" "$DEST"
+	same_rows "s$N" "b$N" a id
+	[ "$(jq -c .counters.changes "$T/cp2")" = "$(changes_only < "$T/cdc" | wc -l)" ]
+}
