@@ -227,8 +227,15 @@ invert_update(const struct dblog_fields *f, struct dblog_buf *out, struct dblog_
 	int changed = 0;
 	dblog_buf_addc(&b, '{');
 	dblog_buf_addc(&a, '{');
+	const char *ait = NULL;
 	while (dblog_json_next(f->before, &it, &k, &bv)) {
-		struct dblog_span av = member(f->after, k, tmp);
+		/* after usually lists the columns in the same order */
+		struct dblog_span ak, av;
+		const char *save = ait;
+		if (!dblog_json_next(f->after, &ait, &ak, &av) || ak.n != k.n || memcmp(ak.p, k.p, k.n)) {
+			ait = save;
+			av = member(f->after, k, tmp);
+		}
 		int in_key = member(f->key, k, tmp).p != NULL;
 		int ch = av.p && (av.n != bv.n || memcmp(av.p, bv.p, av.n));
 		changed |= ch;

@@ -20,6 +20,7 @@ struct out {
 	struct dblog_pos base;      /* positions are base + 1, base + 2, ... */
 	char ct[40];                /* their commit_time ("" for none) */
 	uint64_t i, k;              /* transactions so far, changes in this one */
+	uint64_t pos_i;             /* the i of pos_text */
 	int begun, failed;
 	struct dblog_buf line, undo, body, tmp, tname, what;
 	char pos_text[32];          /* this transaction's position, as text */
@@ -44,13 +45,17 @@ write_out(struct out *o, const char *p, size_t n, int newline)
 static void
 position(struct out *o, struct dblog_buf *b)
 {
-	struct dblog_pos p = o->base;
-	p.v += o->i;
-	dblog_pos_format(&p, o->pos_text, sizeof o->pos_text);
-	if (p.kind == DBLOG_POS_LSN)
-		dblog_buf_printf(b, "\"%s\"", o->pos_text);
-	else
-		dblog_buf_adds(b, o->pos_text);
+	if (o->pos_i != o->i) {
+		struct dblog_pos p = o->base;
+		p.v += o->i;
+		dblog_pos_format(&p, o->pos_text, sizeof o->pos_text);
+		o->pos_i = o->i;
+	}
+	if (o->base.kind == DBLOG_POS_LSN)
+		dblog_buf_addc(b, '"');
+	dblog_buf_adds(b, o->pos_text);
+	if (o->base.kind == DBLOG_POS_LSN)
+		dblog_buf_addc(b, '"');
 }
 
 /* "source":..,"pos":..[,"commit_time":..] */
@@ -66,9 +71,11 @@ head(struct out *o, struct dblog_buf *b)
 static void
 tail(struct out *o, struct dblog_buf *b, const char *undo, size_t n)
 {
-	if (o->ct[0])
-		dblog_buf_printf(b, ",\"commit_time\":\"%s\"", o->ct);
-	(void)o;
+	if (o->ct[0]) {
+		dblog_buf_adds(b, ",\"commit_time\":\"");
+		dblog_buf_adds(b, o->ct);
+		dblog_buf_addc(b, '"');
+	}
 	dblog_buf_adds(b, ",\"origin\":{\"kind\":\"flashback\",\"undoes\":{");
 	dblog_buf_add(b, undo, n);
 	dblog_buf_adds(b, "}}}");
@@ -114,12 +121,17 @@ emit_change(struct out *o, const struct rec *r)
 	struct dblog_buf *b = &o->line;
 	char id[37];
 	dblog_buf_clear(b);
-	dblog_buf_printf(b, "{\"op\":\"%s\",\"table\":", dblog_op_name(r->op));
+	dblog_buf_adds(b, "{\"op\":\"");
+	dblog_buf_adds(b, dblog_op_name(r->op));
+	dblog_buf_adds(b, "\",\"table\":");
 	dblog_buf_add(b, r->table, r->tn);
 	head(o, b);
-	dblog_buf_printf(b, ",\"seq\":%llu", (unsigned long long)o->k);
+	dblog_buf_adds(b, ",\"seq\":");
+	dblog_buf_addu(b, o->k);
 	dblog_event_id(o->name, o->pos_text, (int64_t)o->k, id);
-	dblog_buf_printf(b, ",\"id\":\"%s\"", id);
+	dblog_buf_adds(b, ",\"id\":\"");
+	dblog_buf_add(b, id, 36);
+	dblog_buf_addc(b, '"');
 	dblog_buf_add(b, r->kba, r->kn);
 	tail(o, b, r->undo, r->un);
 	write_out(o, b->p, b->len, 1);
