@@ -490,7 +490,9 @@ struct dblog_fbrefusal {
 /* Write into out the key, before and after members of the change that
  * undoes f (from ',"key":' on), into *op its op, and the canonical text of
  * the row's key before and after f into key_old/key_new (for --check-later).
- * driver is the source's driver ("postgres", "sqlite" or NULL). Returns 1
+ * driver is the source's driver ("postgres", "sqlite" or NULL), or
+ * "flashback" for compensating events, whose old rows hold what their
+ * inverse needs. Returns 1
  * when there is something to undo, 0 for an update that changed nothing,
  * -1 with r filled when f cannot be undone. */
 int dblog_fb_invert(const struct dblog_fields *f, struct dblog_fbtable *t, const char *driver,

@@ -408,7 +408,10 @@ on_change(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno, in
 			return 0;
 	}
 	enum dblog_op op;
-	int rc = dblog_fb_invert(f, t, fb->driver, &op, &fb->kba, &fb->key_old, &fb->key_new, &fb->ref);
+	struct dblog_span kind = dblog_json_type(f->origin) == DBLOG_J_OBJECT ?
+		dblog_json_member(f->origin, "kind", 4) : (struct dblog_span){ 0 };
+	const char *driver = dblog_json_streq(kind, "flashback", 9) ? "flashback" : fb->driver;
+	int rc = dblog_fb_invert(f, t, driver, &op, &fb->kba, &fb->key_old, &fb->key_new, &fb->ref);
 	if (rc < 0)
 		refused(fb, f, t->name);
 	if (rc <= 0)
@@ -534,6 +537,27 @@ hold(struct dblog_fb *fb, const char *line, size_t n, uint64_t lineno)
 	dblog_buf_add(&fb->hold, line, n);
 }
 
+/* Was the transaction that f begins read already (its position at or
+ * before that of the last one read whole)? */
+static int
+read_again(struct dblog_fb *fb, const struct dblog_fields *f)
+{
+	struct dblog_pos p;
+	int bad = 0;
+	return fb->done_set && f->pos.p && !dblog_pos_from_span(f->pos, &p) &&
+	       dblog_pos_cmp(&p, &fb->done, &bad) <= 0 && !bad;
+}
+
+static void
+done(struct dblog_fb *fb, struct dblog_span pos)
+{
+	struct dblog_pos p;
+	if (pos.p && !dblog_pos_from_span(pos, &p)) {
+		fb->done = p;
+		fb->done_set = 1;
+	}
+}
+
 /* One scanned event. */
 static int
 event(struct dblog_fb *fb, const char *line, size_t n, const struct dblog_fields *f, uint64_t lineno)
@@ -541,8 +565,20 @@ event(struct dblog_fb *fb, const char *line, size_t n, const struct dblog_fields
 	if (note_source(fb, f, lineno))
 		return -1;
 	int holding = fb->o.cascade && fb->in_tx;
+	if (fb->skipping && f->op != DBLOG_OP_BEGIN) {
+		if (f->op == DBLOG_OP_COMMIT)
+			fb->skipping = fb->in_tx = 0;
+		return 0;
+	}
 	switch (f->op) {
 	case DBLOG_OP_BEGIN:
+		if (read_again(fb, f)) {
+			if (lone_end(fb) || (fb->in_tx && (holding ? hold_flush(fb) : 0)) || tx_end(fb))
+				return -1;
+			fb->skipping = 1;
+			fb->skipped++;
+			return 0;
+		}
 		if (lone_end(fb) || (fb->in_tx && (holding ? hold_flush(fb) : 0)) || tx_end(fb))
 			return -1;
 		fb->in_tx = 1;
@@ -551,6 +587,7 @@ event(struct dblog_fb *fb, const char *line, size_t n, const struct dblog_fields
 		if (!fb->in_tx)
 			return lone_end(fb);
 		fb->in_tx = 0;
+		done(fb, f->pos);
 		note_time(fb, f->commit_time);
 		return (holding && hold_flush(fb)) || tx_end(fb) ? -1 : 0;
 	case DBLOG_OP_SCHEMA:
@@ -633,5 +670,8 @@ dblog_fb_finish(struct dblog_fb *fb)
 	}
 	if (lone_end(fb) || fb->fatal)
 		return DBLOG_EXIT_FAIL;
+	if (fb->skipped)
+		dblog_warn("%llu transactions were on the input twice (at or before a position "
+			   "read already) and were read once", (unsigned long long)fb->skipped);
 	return dblog_fb_output(fb);
 }

@@ -39,6 +39,11 @@ struct dblog_fb {
 	struct dblog_buf tx_pos, tx_tx, tx_time;   /* raw JSON values */
 	struct dblog_buf tx_undo;           /* its origin fields */
 	uint64_t tx_n;
+	/* transactions read again (a capture restarted before where it had
+	 * got) are skipped, as dblog-apply skips them */
+	struct dblog_pos done;              /* the last transaction read whole */
+	int done_set, skipping;
+	uint64_t skipped;
 	/* results */
 	uint64_t ntx, nchanges, nrefused, nconflicts, nleft;
 	struct dblog_buf report, left;

@@ -175,13 +175,14 @@ static int
 before_whole(const struct dblog_fields *f, struct dblog_fbtable *t, const char *driver,
 	     struct dblog_fbrefusal *r, struct dblog_buf *tmp)
 {
-	int pg = !driver || strcmp(driver, "sqlite");
+	int pg = !driver || (strcmp(driver, "sqlite") && strcmp(driver, "flashback"));
 	if (dblog_json_type(f->before) != DBLOG_J_OBJECT)
 		return pg ? refuse_identity(r, "the event has no old row (PostgreSQL sends it "
 					    "only for tables with REPLICA IDENTITY FULL)", t->name)
 			  : refuse(r, "the event has no old row (\"before\")");
 	if (!pg)
-		return 0;   /* SQLite captures always send the whole old row */
+		return 0;   /* SQLite captures always send the whole old row; the
+			       compensating events hold what their inverse needs */
 	if (t->cols.n) {
 		for (size_t i = 0; i < t->cols.n; i++)
 			if (!dblog_json_member(f->before, t->cols.v[i], strlen(t->cols.v[i])).p)
