@@ -344,20 +344,23 @@ small_db() {
 
 @test "flashback: a window of 2,000,000 changes is reversed in bounded memory" {
 	# gen-events with whole old rows: 2,000,000 changes in 2,900,000 events
-	gen_events -n 2900000 -s 3 | awk '
+	# (sanitizer builds: a tenth, and the resident size does not count)
+	n=2900000 min=2000000
+	[ -z "${DBLOG_ASAN:-}" ] || { n=290000 min=200000; }
+	gen_events -n "$n" -s 3 | awk '
 		/"op":"update"/ { i = index($0, ",\"after\":"); a = substr($0, i + 9, length($0) - i - 9)
 			b = a; sub(/"status":"[a-z]+"/, "\"status\":\"old\"", b)
 			print substr($0, 1, i - 1) ",\"before\":" b substr($0, i); next }
 		/"op":"delete"/ { sub(/"before":\{"id":[0-9]+/, "&,\"status\":\"gone\"") }
 		{ print }' > "$T/big.ndjson"
 	changes=$(grep -c '"seq"' "$T/big.ndjson")
-	[ "$changes" -ge 2000000 ]
+	[ "$changes" -ge "$min" ]
 	/usr/bin/time -f '%M' -o "$T/rss" dblog-flashback --max-memory 8M --spill-dir "$T" \
 		< "$T/big.ndjson" 2> /dev/null | awk '/"seq"/ { n++ } END { print n }' > "$T/count"
 	echo "changes $changes, undone $(cat "$T/count"), max RSS $(cat "$T/rss") KB" >&3
 	# every change is undone
 	[ "$(cat "$T/count")" -eq "$changes" ]
-	[ "$(cat "$T/rss")" -lt 65536 ]
+	[ -n "${DBLOG_ASAN:-}" ] || [ "$(cat "$T/rss")" -lt 65536 ]
 	# the spill file is gone
 	[ -z "$(ls "$T" | grep dblog-flashback)" ]
 }
