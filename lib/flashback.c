@@ -4,7 +4,6 @@
  * what cannot be undone is reported; with --check-later the rows the
  * window touched are followed to find the later changes of the same rows.
  * flashback_out.c writes the store back newest first. */
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,95 +121,6 @@ note_time(struct dblog_fb *fb, struct dblog_span t)
 		fb->newest_time = us;
 		fb->newest_time_set = 1;
 	}
-}
-
-/* ------------------------------------------------------------ window */
-
-static int
-pos_in(struct dblog_fb *fb, struct dblog_span v, uint64_t lineno)
-{
-	const struct dblog_fb_opts *o = &fb->o;
-	struct dblog_pos pos;
-	int bad = 0;
-	if ((o->has_since && o->since_is_pos) || (o->has_until && o->until_is_pos)) {
-		if (!v.p || dblog_pos_from_span(v, &pos))
-			return 0;
-		if (o->has_since && o->since_is_pos && dblog_pos_cmp(&pos, &o->since_pos, &bad) <= 0)
-			return 0;
-		if (o->has_until && o->until_is_pos && dblog_pos_cmp(&pos, &o->until_pos, &bad) > 0)
-			return 0;
-		if (bad) {
-			fatal(fb, lineno, "the positions of the events and of --since/--until are of "
-			      "different kinds (an LSN like 0/16B3748 and a sequence number)", NULL);
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int
-time_in(struct dblog_fb *fb, struct dblog_span v)
-{
-	const struct dblog_fb_opts *o = &fb->o;
-	if ((!o->has_since || o->since_is_pos) && (!o->has_until || o->until_is_pos))
-		return 1;
-	const char *p;
-	size_t n;
-	int64_t us;
-	if (dblog_json_type(v) != DBLOG_J_STRING || !dblog_json_str(v, &fb->scratch, &p, &n) ||
-	    dblog_time_parse(p, n, &us))
-		return 0;
-	if (o->has_since && !o->since_is_pos && us <= o->since_time)
-		return 0;
-	return !(o->has_until && !o->until_is_pos && us > o->until_time);
-}
-
-static int
-tx_in(struct dblog_fb *fb, struct dblog_span v)
-{
-	if (!fb->o.txs.n)
-		return 1;
-	const char *p;
-	size_t n;
-	if (!v.p)
-		return 0;
-	if (dblog_json_type(v) == DBLOG_J_STRING)
-		dblog_json_str(v, &fb->scratch, &p, &n);
-	else
-		p = v.p, n = v.n;
-	return dblog_list_has(&fb->o.txs, p, n);
-}
-
-/* Is f (a change or a schema event) in the window, by position, time,
- * transaction and table? */
-static int
-in_window(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno)
-{
-	struct dblog_span pos = f->pos.p ? f->pos : span_of(&fb->tx_pos);
-	struct dblog_span t = f->commit_time.p ? f->commit_time : span_of(&fb->tx_time);
-	struct dblog_span tx = f->tx.p ? f->tx : span_of(&fb->tx_tx);
-	if (!pos_in(fb, pos, lineno) || !time_in(fb, t) || !tx_in(fb, tx))
-		return 0;
-	if (fb->o.tables.n) {
-		const char *name = table_of(fb, f);
-		size_t i;
-		for (i = 0; i < fb->o.tables.n; i++)
-			if (!fnmatch(fb->o.tables.v[i], name, 0))
-				break;
-		if (i == fb->o.tables.n)
-			return 0;
-	}
-	return 1;
-}
-
-static int
-selected(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno)
-{
-	if (!DBLOG_OP_IS_CHANGE(f->op) || f->op == DBLOG_OP_SNAPSHOT)
-		return 0;
-	if (fb->o.ops && !(fb->o.ops & (1u << f->op)))
-		return 0;
-	return in_window(fb, f, lineno) && (!fb->o.where || dblog_expr_eval(fb->o.where, f));
 }
 
 /* ------------------------------------------------------------ report */
@@ -386,7 +296,7 @@ static int
 on_change(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno, int force)
 {
 	struct dblog_fbtable *t = dblog_fbtables_get(&fb->tables, table_of(fb, f));
-	int sel = force || selected(fb, f, lineno);
+	int sel = force || dblog_fb_selected(fb, f, lineno);
 	if (fb->fatal)
 		return -1;
 	if (dblog_json_type(f->after) == DBLOG_J_OBJECT && !t->cols.n) {
@@ -431,7 +341,7 @@ static int
 on_schema(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno)
 {
 	struct dblog_fbtable *t = dblog_fbtables_get(&fb->tables, table_of(fb, f));
-	if (!dblog_fbtable_schema(t, f->columns) || !in_window(fb, f, lineno))
+	if (!dblog_fbtable_schema(t, f->columns) || !dblog_fb_in_window(fb, f, lineno))
 		return fb->fatal ? -1 : 0;
 	fb->ref.why = "the table's columns changed inside the window";
 	dblog_buf_clear(&fb->ref.fix);
@@ -515,7 +425,7 @@ hold_flush(struct dblog_fb *fb)
 				continue;
 			if (pass == 0) {
 				if (DBLOG_OP_IS_CHANGE(f.op) && f.op != DBLOG_OP_SNAPSHOT &&
-				    !selected(fb, &f, lineno) &&
+				    !dblog_fb_selected(fb, &f, lineno) &&
 				    touched(fb, &f, dblog_fbtables_get(&fb->tables, table_of(fb, &f))))
 					force = 1;
 			} else if (f.op == DBLOG_OP_SCHEMA ? on_schema(fb, &f, lineno)

@@ -53,6 +53,14 @@ struct dblog_fb {
 	int fatal;
 };
 
+/* flashback_window.c */
+/* Is f (a change or a schema event) in the window, by position, time,
+ * transaction and table? Sets fb->fatal (message printed) when positions
+ * of different kinds meet. */
+int dblog_fb_in_window(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno);
+/* Is f a change that the window, -o and --where select? */
+int dblog_fb_selected(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t lineno);
+
 /* flashback_out.c */
 /* Write the plan, the events or the SQL; the exit status. */
 int dblog_fb_output(struct dblog_fb *fb);
