@@ -130,6 +130,33 @@ _dblog_spec_dblog-txbuf() {
 	)
 }
 
+_dblog_spec_dblog-flashback() {
+	_dblog_subcmds=()
+	_dblog_operand=WORD    # no operands
+	_dblog_opts=(
+		# window
+		'- --since WORD'
+		'- --until WORD'
+		'- --tx WORD'
+		'-t --table WORD'
+		'-o --op OPS'
+		'-w --where WORD'
+		# safety
+		'- --allow-partial -'
+		'- --check-later -'
+		'- --cascade -'
+		'- --nonconflict-only -'
+		# output
+		'- --sql postgres|sqlite'
+		'- --plan -'
+		'- --max-memory WORD'
+		'- --spill-dir FILE'
+		'-u --unbuffered -'
+		'-h --help -'
+		'-V --version -'
+	)
+}
+
 _dblog_spec_dblog-checkpoint() {
 	_dblog_subcmds=(show set track since)
 	_dblog_operand=FILE    # the checkpoint file

@@ -182,3 +182,26 @@ complete -c dblogctl -n '__fish_seen_subcommand_from conflicts' -l retry -x -d '
 complete -c dblogctl -n '__fish_seen_subcommand_from conflicts' -l discard -x -d 'drop the parked change'
 complete -c dblogctl -s h -l help -d 'show the help and exit'
 complete -c dblogctl -s V -l version -d 'show the version and exit'
+
+# ------------------------------------------------------- dblog-flashback
+complete -c dblog-flashback -f # no operands
+# window
+complete -c dblog-flashback -l since -x -d 'undo what was committed after POS or TIME'
+complete -c dblog-flashback -l until -x -d 'and at or before POS or TIME'
+complete -c dblog-flashback -l tx -x -d 'undo transaction ID'
+complete -c dblog-flashback -s t -l table -x -d 'only tables matching GLOB'
+complete -c dblog-flashback -s o -l op -x -a '(__dblog_ops)' -d 'only these ops'
+complete -c dblog-flashback -s w -l where -x -d 'only changes for which EXPR is true'
+# safety
+complete -c dblog-flashback -l allow-partial -d 'write what can be undone and report the rest'
+complete -c dblog-flashback -l check-later -d 'find rows that later changes touched again, and refuse'
+complete -c dblog-flashback -l cascade -d 'undo those later transactions too'
+complete -c dblog-flashback -l nonconflict-only -d 'leave those rows alone and undo the rest'
+# output
+complete -c dblog-flashback -l sql -x -a 'postgres sqlite' -d 'SQL instead of events'
+complete -c dblog-flashback -l plan -d 'a summary for review instead of events'
+complete -c dblog-flashback -l max-memory -x -d 'keep at most SIZE in memory (default 64M)'
+complete -c dblog-flashback -l spill-dir -x -a '(__fish_complete_directories)' -d 'where temporary files go'
+complete -c dblog-flashback -s u -l unbuffered -d 'flush after every event'
+complete -c dblog-flashback -s h -l help -d 'show the help and exit'
+complete -c dblog-flashback -s V -l version -d 'show the version and exit'
