@@ -206,3 +206,96 @@ dblog_ctl_status_table(FILE *f, const json_t *arr)
 			by, eh, err ? err : "-");
 	}
 }
+
+void
+dblog_ctl_list_table(FILE *f, const char *home, const json_t *arr)
+{
+	size_t i;
+	json_t *s;
+	fprintf(f, "%-16s %-11s %-18s %-10s %-34s %s\n", "NAME", "STATE", "MODE", "REGION", "SOURCE",
+		"DEST");
+	json_array_foreach(arr, i, s) {
+		struct dblog_ctl c;
+		json_t *spec = NULL;
+		char err[512];
+		const char *name = json_string_value(json_object_get(s, "name"));
+		dblog_ctl_paths(&c, home, name);
+		dblog_ctl_load(c.spec, &spec, err, sizeof err);
+		fprintf(f, "%-16s %-11s %-18s %-10s %-34s %s\n", name,
+			json_string_value(json_object_get(s, "state")), dblog_ctl_str(spec, "mode") ?: "-",
+			dblog_ctl_str(spec, "region") ?: "-", json_string_value(json_object_get(s, "source")),
+			json_string_value(json_object_get(s, "dest")));
+		json_decref(spec);
+		dblog_ctl_paths_free(&c);
+	}
+}
+
+/* The environment's credentials, restored before each stream's own. */
+struct env_saved {
+	char *pw, *file;
+};
+
+static void
+env_restore(const struct env_saved *e)
+{
+	if (e->pw)
+		setenv("PGPASSWORD", e->pw, 1);
+	else
+		unsetenv("PGPASSWORD");
+	if (e->file)
+		setenv("PGPASSFILE", e->file, 1);
+	else
+		unsetenv("PGPASSFILE");
+}
+
+/* The status of the stream called name, with its own credentials,
+ * appended to arr: 0, 1 when there is none, -1 (a warning printed). */
+static int
+append_status(json_t *arr, const char *home, const char *name, const struct env_saved *env)
+{
+	struct dblog_ctl c;
+	json_t *spec;
+	char err[512];
+	dblog_ctl_paths(&c, home, name);
+	int rc = dblog_ctl_load(c.spec, &spec, err, sizeof err);
+	if (rc == 0) {
+		env_restore(env);
+		if (dblog_ctl_auth_apply(dblog_ctl_str(spec, "auth_ref"), err, sizeof err))
+			dblog_warn("%s", err);
+		json_array_append_new(arr, dblog_ctl_status(&c, spec));
+		json_decref(spec);
+	} else if (rc < 0) {
+		dblog_warn("%s", err);
+	}
+	dblog_ctl_paths_free(&c);
+	return rc;
+}
+
+json_t *
+dblog_ctl_statuses(const char *home, const char *name, char *err, size_t errlen)
+{
+	struct dblog_list names = { 0 };
+	const char *pw = getenv("PGPASSWORD"), *file = getenv("PGPASSFILE");
+	struct env_saved env = { pw ? dblog_xstrdup(pw) : NULL, file ? dblog_xstrdup(file) : NULL };
+	json_t *arr = json_array();
+	if (name)
+		dblog_list_split(&names, name);
+	else if (dblog_ctl_names(home, &names, err, errlen))
+		goto fail;
+	for (size_t i = 0; i < names.n; i++)
+		if (append_status(arr, home, names.v[i], &env) == 1 && name) {
+			snprintf(err, errlen, "no stream \"%s\" in %s", name, home);
+			goto fail;
+		}
+	env_restore(&env);
+	dblog_list_free(&names);
+	free(env.pw);
+	free(env.file);
+	return arr;
+fail:
+	json_decref(arr);
+	dblog_list_free(&names);
+	free(env.pw);
+	free(env.file);
+	return NULL;
+}
