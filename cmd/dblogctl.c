@@ -280,6 +280,11 @@ spec_of(struct opts *o)
 			json_object_set_new(spec, opt[i].key, json_string(OPTV(o, opt[i].code)));
 	if (dblog_ctl_spec_check(spec, err, sizeof err))
 		dblog_usage_error("%s", err);
+	for (int i = 0; i < 2; i++) {
+		char *abs = dblog_ctl_absolute(dblog_ctl_str(spec, opt[i].key));
+		json_object_set_new(spec, opt[i].key, json_string(abs));
+		free(abs);
+	}
 	return spec;
 }
 

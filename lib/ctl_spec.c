@@ -1,5 +1,8 @@
 /* ctl_spec.c - a stream's declaration (spec.json): what upsert accepts. */
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dblog.h"
 
@@ -78,4 +81,16 @@ dblog_ctl_spec_check(const json_t *spec, char *err, size_t errlen)
 		dblog_expr_free(x);
 	}
 	return 0;
+}
+
+char *
+dblog_ctl_absolute(const char *uri)
+{
+	const char *path = dblog_ctl_sqlite_path(uri);
+	char cwd[PATH_MAX];
+	if (!path || *path == '/' || !getcwd(cwd, sizeof cwd))
+		return dblog_xstrdup(uri);
+	struct dblog_buf b = { 0 };
+	dblog_buf_printf(&b, "sqlite:%s/%s", cwd, path);
+	return b.p;
 }

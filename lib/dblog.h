@@ -509,6 +509,9 @@ const char *dblog_ctl_str(const json_t *spec, const char *key);
  * mode, conflict, the durations checkpoint_interval and archive, auth_ref
  * and filter. 0, or -1 with a message for the user in err. */
 int dblog_ctl_spec_check(const json_t *spec, char *err, size_t errlen);
+/* uri with a relative SQLite path made absolute against the current
+ * directory; any other uri as it is (owned). */
+char *dblog_ctl_absolute(const char *uri);
 
 /* --------------------------------------------------------- ctl_lock.c */
 
