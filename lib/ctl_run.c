@@ -321,14 +321,19 @@ alive(const struct pipeline *p)
 	return n;
 }
 
-/* Has a stage failed, or one after the first ended (the pipeline cannot
- * go on)? */
+/* Has a stage failed, or ended while a stage before it still runs (the
+ * pipeline cannot go on)? A stage that ends cleanly after those before it
+ * only saw the end of its input: the stages after it finish their work. */
 static int
 broken(const struct pipeline *p)
 {
-	for (int i = 0; i < p->n; i++)
-		if (p->st[i].done && (p->st[i].status || i > 0))
+	int upstream_alive = 0;
+	for (int i = 0; i < p->n; i++) {
+		const struct stage *s = &p->st[i];
+		if (s->done && (s->status || upstream_alive))
 			return 1;
+		upstream_alive |= s->pid > 0 && !s->done;
+	}
 	return 0;
 }
 

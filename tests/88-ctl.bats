@@ -261,6 +261,17 @@ dest_v() {
 	[ "$status" -eq 1 ]
 }
 
+@test "ctl: run --once with a filter and an archive applies everything (the stages before dblog-apply end first)" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --filter 'op != "truncate"' --archive 1h
+	sq "$S" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+		INSERT INTO t SELECT i, 'v' || i FROM n"
+	run dblogctl run s1 --once
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	rows_in "$D" 5000
+	same
+	[ "$(st s1 .events_replicated)" = 5000 ]
+}
+
 @test "ctl: delete --teardown removes the triggers and the stream" {
 	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D"
 	run dblogctl delete s1 --teardown
