@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,4 +66,26 @@ dblog_ctl_wait_unlocked(const char *path, int64_t ms)
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+long
+dblog_ctl_lock_holder(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st))
+		return 0;
+	FILE *f = fopen("/proc/locks", "r");
+	if (!f)
+		return 0;
+	char line[256], want[64];
+	snprintf(want, sizeof want, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+		 (unsigned long long)st.st_ino);
+	long pid = 0, p;
+	char type[16], dev[64];
+	while (!pid && fgets(line, sizeof line, f))
+		if (sscanf(line, "%*d: %15s %*s %*s %ld %63s", type, &p, dev) == 3 &&
+		    !strcmp(type, "FLOCK") && !strcmp(dev, want))
+			pid = p;
+	fclose(f);
+	return pid;
 }

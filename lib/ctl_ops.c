@@ -1,5 +1,6 @@
-/* ctl_ops.c - dblogctl operations that run a one-off pipeline: replay from
- * the archive, applying a parked conflict again; and removing a stream. */
+/* ctl_ops.c - dblogctl operations that run other dblog commands once: the
+ * setup and teardown of a source, a replay from the archive; and removing
+ * a stream. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -119,42 +120,6 @@ dblog_ctl_replay(const struct dblog_ctl *c, const json_t *spec, const char *from
 	return DBLOG_EXIT_OK;
 }
 
-int
-dblog_ctl_retry_conflict(const char *dest, const char *stream, int64_t id, const json_t *event,
-			 char *err, size_t errlen)
-{
-	struct dblog_buf s = { 0 };
-	dblog_buf_printf(&s, "%s.retry.%lld", stream, (long long)id);
-	const char *argv[] = { "dblog-apply", "--stream", s.p, "--conflict", "source_wins", dest,
-			       NULL, NULL, NULL };
-	if (dblog_ctl_is_pg(dest)) {
-		argv[5] = "--map-schema";
-		argv[6] = "main=public";
-		argv[7] = dest;
-	}
-	int p[2];
-	if (pipe2(p, O_CLOEXEC)) {
-		dblog_buf_free(&s);
-		snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
-		return DBLOG_EXIT_FAIL;
-	}
-	long pid = dblog_ctl_spawn(argv, p[0], -1);
-	close(p[0]);
-	char *line = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	signal(SIGPIPE, SIG_IGN);
-	int wr = line && write(p[1], line, strlen(line)) >= 0 && write(p[1], "\n", 1) == 1;
-	close(p[1]);
-	free(line);
-	int rc = dblog_ctl_wait(pid);
-	if (!rc && wr)
-		rc = dblog_ctl_dest_set_applied(dest, s.p, NULL, err, errlen) ? DBLOG_EXIT_FAIL : 0;
-	else
-		snprintf(err, errlen, "dblog-apply could not apply conflict %lld (status %d)",
-			 (long long)id, rc);
-	dblog_buf_free(&s);
-	return rc ? rc : !wr;
-}
-
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -172,4 +137,54 @@ dblog_ctl_remove(const struct dblog_ctl *c, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int
+dblog_ctl_capture_admin(const char *name, const json_t *spec, const char *what)
+{
+	const char *src = dblog_ctl_str(spec, "source"), *tables = dblog_ctl_str(spec, "tables");
+	const char *argv[12];
+	int n = 0;
+	char *slot = dblog_ctl_slot(name);
+	argv[n++] = "dblog-capture";
+	argv[n++] = what;
+	if (dblog_ctl_is_pg(src)) {
+		argv[n++] = "--slot";
+		argv[n++] = slot;
+		argv[n++] = "--publication";
+		argv[n++] = slot;
+	}
+	if (tables) {
+		argv[n++] = "--tables";
+		argv[n++] = tables;
+	}
+	argv[n++] = src;
+	argv[n] = NULL;
+	int rc = dblog_ctl_spawn_wait(argv, -1, 2);
+	free(slot);
+	return rc < 0 ? DBLOG_EXIT_FAIL : rc;
+}
+
+int
+dblog_ctl_checkpoint_set(const struct dblog_ctl *c, const json_t *spec, const char *pos_arg,
+			 char *err, size_t errlen)
+{
+	struct dblog_pos pos;
+	if (dblog_pos_parse(pos_arg, strlen(pos_arg), &pos)) {
+		snprintf(err, errlen, "not a position: '%s'", pos_arg);
+		return -1;
+	}
+	const char *argv[] = { "dblog-checkpoint", "set", c->checkpoint, "--pos", pos_arg, NULL };
+	if (dblog_ctl_spawn_wait(argv, -1, -1)) {
+		snprintf(err, errlen, "cannot set the checkpoint of stream \"%s\"", c->name);
+		return -1;
+	}
+	/* the destination skips what its applied position covers: move it too */
+	char e[400];
+	json_t *p = json_pack("{so}", "pos", dblog_pos_to_json(&pos));
+	int rc = dblog_ctl_dest_set_applied(dblog_ctl_str(spec, "dest"), c->name, p, e, sizeof e);
+	if (rc)
+		snprintf(err, errlen, "the checkpoint is set, the destination's position is not: %s", e);
+	json_decref(p);
+	return rc ? -1 : 0;
 }

@@ -150,41 +150,65 @@ read_messages(struct pipeline *p)
 /* ------------------------------------------------------------ the stages */
 
 static void
-build(struct pipeline *p)
+capture_args(struct pipeline *p, struct argv *a)
 {
 	const json_t *spec = p->r->spec;
-	const struct dblog_ctl *c = p->r->c;
 	const char *src = dblog_ctl_str(spec, "source"), *mode = dblog_ctl_str(spec, "mode");
-	const char *tables = dblog_ctl_str(spec, "tables"), *filter = dblog_ctl_str(spec, "filter");
+	const char *tables = dblog_ctl_str(spec, "tables");
 	const char *ival = dblog_ctl_str(spec, "checkpoint_interval");
-	const char *dest = dblog_ctl_str(spec, "dest");
-	int pg = dblog_ctl_is_pg(src);
-	struct stage *s = &p->st[p->n++];
-	s->prog = "dblog-capture";
-	push(&s->argv, s->prog);
-	push(&s->argv, "--checkpoint");
-	push(&s->argv, c->checkpoint);
-	push(&s->argv, "--name");
-	push(&s->argv, c->name);
-	push(&s->argv, "--mode");
-	push(&s->argv, mode);
+	const char *args[] = { "dblog-capture", "--checkpoint", p->r->c->checkpoint, "--name",
+			       p->r->c->name, "--mode", mode };
+	for (size_t i = 0; i < sizeof args / sizeof *args; i++)
+		push(a, args[i]);
 	if (tables && !strcmp(mode, "snapshot")) {
-		push(&s->argv, "--tables");
-		push(&s->argv, tables);
+		push(a, "--tables");
+		push(a, tables);
 	}
 	if (p->r->once && strcmp(mode, "snapshot"))
-		push(&s->argv, "--until-caught-up");
-	if (pg) {
-		char *slot = dblog_ctl_slot(c->name);
-		push(&s->argv, "--slot");
-		push(&s->argv, slot);
-		push(&s->argv, "--publication");
-		push(&s->argv, slot);
+		push(a, "--until-caught-up");
+	if (dblog_ctl_is_pg(src)) {
+		char *slot = dblog_ctl_slot(p->r->c->name);
+		push(a, "--slot");
+		push(a, slot);
+		push(a, "--publication");
+		push(a, slot);
 		free(slot);
-		push(&s->argv, "--heartbeat");
-		push(&s->argv, ival ? ival : "10s");
+		push(a, "--heartbeat");
+		push(a, ival ? ival : "10s");
 	}
-	push(&s->argv, src);
+	push(a, src);
+}
+
+static void
+apply_args(struct pipeline *p, struct argv *a)
+{
+	const json_t *spec = p->r->spec;
+	const char *ival = dblog_ctl_str(spec, "checkpoint_interval");
+	const char *dest = dblog_ctl_str(spec, "dest");
+	const char *args[] = { "dblog-apply", "--stream", p->r->c->name, "--checkpoint",
+			       p->r->c->checkpoint, "--conflict", dblog_ctl_str(spec, "conflict"),
+			       "--create-tables" };
+	for (size_t i = 0; i < sizeof args / sizeof *args; i++)
+		push(a, args[i]);
+	if (ival) {
+		push(a, "--batch-ms");
+		push(a, ival);
+	}
+	if (!dblog_ctl_is_pg(dblog_ctl_str(spec, "source")) && dblog_ctl_is_pg(dest)) {
+		push(a, "--map-schema");
+		push(a, "main=public");
+	}
+	push(a, dest);
+}
+
+/* The stages: capture, [filter,] [archive tee,] apply. */
+static void
+build(struct pipeline *p)
+{
+	const char *filter = dblog_ctl_str(p->r->spec, "filter");
+	struct stage *s = &p->st[p->n++];
+	s->prog = "dblog-capture";
+	capture_args(p, &s->argv);
 	if (filter) {
 		s = &p->st[p->n++];
 		s->prog = "dblog-filter";
@@ -192,27 +216,11 @@ build(struct pipeline *p)
 		push(&s->argv, "--");
 		push(&s->argv, filter);
 	}
-	if (dblog_ctl_str(spec, "archive"))
+	if (dblog_ctl_str(p->r->spec, "archive"))
 		p->st[p->n++].prog = "dblogctl";      /* the archive tee, in a fork */
 	s = &p->st[p->n++];
 	s->prog = "dblog-apply";
-	push(&s->argv, s->prog);
-	push(&s->argv, "--stream");
-	push(&s->argv, c->name);
-	push(&s->argv, "--checkpoint");
-	push(&s->argv, c->checkpoint);
-	push(&s->argv, "--conflict");
-	push(&s->argv, dblog_ctl_str(spec, "conflict"));
-	push(&s->argv, "--create-tables");
-	if (ival) {
-		push(&s->argv, "--batch-ms");
-		push(&s->argv, ival);
-	}
-	if (!pg && dblog_ctl_is_pg(dest)) {
-		push(&s->argv, "--map-schema");
-		push(&s->argv, "main=public");
-	}
-	push(&s->argv, dest);
+	apply_args(p, &s->argv);
 }
 
 /* In a child: become a stage (never returns). */
@@ -313,14 +321,19 @@ alive(const struct pipeline *p)
 	return n;
 }
 
-/* Has a stage failed, or one after the first ended (the pipeline cannot
- * go on)? */
+/* Has a stage failed, or ended while a stage before it still runs (the
+ * pipeline cannot go on)? A stage that ends cleanly after those before it
+ * only saw the end of its input: the stages after it finish their work. */
 static int
 broken(const struct pipeline *p)
 {
-	for (int i = 0; i < p->n; i++)
-		if (p->st[i].done && (p->st[i].status || i > 0))
+	int upstream_alive = 0;
+	for (int i = 0; i < p->n; i++) {
+		const struct stage *s = &p->st[i];
+		if (s->done && (s->status || upstream_alive))
 			return 1;
+		upstream_alive |= s->pid > 0 && !s->done;
+	}
 	return 0;
 }
 

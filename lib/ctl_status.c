@@ -63,9 +63,29 @@ sqlite_figures(json_t *o, const char *path, const json_t *cp)
 	sqlite3_close(db);
 }
 
-/* PostgreSQL source: the slot's wal_status and the WAL it keeps. */
+/* PostgreSQL source, a slot that no run uses: the changes that it holds
+ * after the checkpoint (in transactions that commit after its position),
+ * peeked at, not consumed; at most a million are decoded. */
 static void
-pg_figures(json_t *o, const char *conninfo, const char *name, const json_t *cp)
+pg_lag_events(json_t *o, PGconn *c, const char *slot, const json_t *cp)
+{
+	const char *pos = json_string_value(json_object_get(cp, "pos"));
+	const char *p[3] = { slot, pos ? pos : "0/0", slot };
+	PGresult *r = PQexecParams(c, "WITH c AS (SELECT xid, data FROM "
+		"pg_logical_slot_peek_binary_changes($1, NULL, 1000000, 'proto_version', '1', "
+		"'publication_names', $3)) SELECT count(*) FROM c WHERE get_byte(data, 0) IN "
+		"(73, 85, 68, 84) AND xid IN (SELECT xid FROM c WHERE get_byte(data, 0) = 67 AND "
+		"('x' || encode(substring(data FROM 3 FOR 8), 'hex'))::bit(64)::bigint > "
+		"$2::pg_lsn - '0/0'::pg_lsn)", 3, NULL, p, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 1)
+		json_object_set_new(o, "lag_events", json_integer(strtoll(PQgetvalue(r, 0, 0), NULL, 10)));
+	PQclear(r);
+}
+
+/* PostgreSQL source: the slot's wal_status and the WAL it keeps, and while
+ * no run uses the slot, the changes it holds. */
+static void
+pg_figures(json_t *o, const struct dblog_ctl *ctl, const char *conninfo, const json_t *cp)
 {
 	char err[512];
 	int retry;
@@ -75,16 +95,19 @@ pg_figures(json_t *o, const char *conninfo, const char *name, const json_t *cp)
 	PGconn *c = dblog_pg_connect(conninfo, 0, err, sizeof err, &retry);
 	if (!c)
 		return;
-	char *slot = dblog_ctl_slot(name);
+	char *slot = dblog_ctl_slot(ctl->name);
 	const char *p[1] = { slot };
 	PGresult *r = PQexecParams(c, "SELECT wal_status, pg_wal_lsn_diff(pg_current_wal_lsn(), "
-				   "confirmed_flush_lsn)::bigint FROM pg_replication_slots "
+				   "confirmed_flush_lsn)::bigint, active FROM pg_replication_slots "
 				   "WHERE slot_name = $1", 1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 2) {
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQnfields(r) == 3) {
 		json_object_set_new(o, "wal_status", PQgetisnull(r, 0, 0) ? json_null()
 					: json_string(PQgetvalue(r, 0, 0)));
 		json_object_set_new(o, "wal_retained_bytes", PQgetisnull(r, 0, 1) ? json_null()
 					: json_integer(strtoll(PQgetvalue(r, 0, 1), NULL, 10)));
+		if (!strcmp(PQgetvalue(r, 0, 2), "f") && !dblog_ctl_locked(ctl->lock) &&
+		    strcmp(PQgetvalue(r, 0, 0), "lost"))
+			pg_lag_events(o, c, slot, cp);
 	}
 	PQclear(r);
 	PQfinish(c);
@@ -141,7 +164,7 @@ dblog_ctl_status(const struct dblog_ctl *c, const json_t *spec)
 	json_object_set_new(o, "lag_seconds", json_null());
 	json_object_set_new(o, "lag_events", json_null());
 	if (dblog_ctl_is_pg(src))
-		pg_figures(o, src, c->name, cp);
+		pg_figures(o, c, src, cp);
 	else if (dblog_ctl_sqlite_path(src))
 		sqlite_figures(o, dblog_ctl_sqlite_path(src), cp);
 	if (json_is_null(json_object_get(o, "lag_events")) && dblog_ctl_str(spec, "archive")) {
@@ -205,4 +228,97 @@ dblog_ctl_status_table(FILE *f, const json_t *arr)
 			json_string_value(json_object_get(o, "state")), le ? le : "-", lag, lagev, ev,
 			by, eh, err ? err : "-");
 	}
+}
+
+void
+dblog_ctl_list_table(FILE *f, const char *home, const json_t *arr)
+{
+	size_t i;
+	json_t *s;
+	fprintf(f, "%-16s %-11s %-18s %-10s %-34s %s\n", "NAME", "STATE", "MODE", "REGION", "SOURCE",
+		"DEST");
+	json_array_foreach(arr, i, s) {
+		struct dblog_ctl c;
+		json_t *spec = NULL;
+		char err[512];
+		const char *name = json_string_value(json_object_get(s, "name"));
+		dblog_ctl_paths(&c, home, name);
+		dblog_ctl_load(c.spec, &spec, err, sizeof err);
+		fprintf(f, "%-16s %-11s %-18s %-10s %-34s %s\n", name,
+			json_string_value(json_object_get(s, "state")), dblog_ctl_str(spec, "mode") ?: "-",
+			dblog_ctl_str(spec, "region") ?: "-", json_string_value(json_object_get(s, "source")),
+			json_string_value(json_object_get(s, "dest")));
+		json_decref(spec);
+		dblog_ctl_paths_free(&c);
+	}
+}
+
+/* The environment's credentials, restored before each stream's own. */
+struct env_saved {
+	char *pw, *file;
+};
+
+static void
+env_restore(const struct env_saved *e)
+{
+	if (e->pw)
+		setenv("PGPASSWORD", e->pw, 1);
+	else
+		unsetenv("PGPASSWORD");
+	if (e->file)
+		setenv("PGPASSFILE", e->file, 1);
+	else
+		unsetenv("PGPASSFILE");
+}
+
+/* The status of the stream called name, with its own credentials,
+ * appended to arr: 0, 1 when there is none, -1 (a warning printed). */
+static int
+append_status(json_t *arr, const char *home, const char *name, const struct env_saved *env)
+{
+	struct dblog_ctl c;
+	json_t *spec;
+	char err[512];
+	dblog_ctl_paths(&c, home, name);
+	int rc = dblog_ctl_load(c.spec, &spec, err, sizeof err);
+	if (rc == 0) {
+		env_restore(env);
+		if (dblog_ctl_auth_apply(dblog_ctl_str(spec, "auth_ref"), err, sizeof err))
+			dblog_warn("%s", err);
+		json_array_append_new(arr, dblog_ctl_status(&c, spec));
+		json_decref(spec);
+	} else if (rc < 0) {
+		dblog_warn("%s", err);
+	}
+	dblog_ctl_paths_free(&c);
+	return rc;
+}
+
+json_t *
+dblog_ctl_statuses(const char *home, const char *name, char *err, size_t errlen)
+{
+	struct dblog_list names = { 0 };
+	const char *pw = getenv("PGPASSWORD"), *file = getenv("PGPASSFILE");
+	struct env_saved env = { pw ? dblog_xstrdup(pw) : NULL, file ? dblog_xstrdup(file) : NULL };
+	json_t *arr = json_array();
+	if (name)
+		dblog_list_split(&names, name);
+	else if (dblog_ctl_names(home, &names, err, errlen))
+		goto fail;
+	for (size_t i = 0; i < names.n; i++)
+		if (append_status(arr, home, names.v[i], &env) == 1 && name) {
+			snprintf(err, errlen, "no stream \"%s\" in %s", name, home);
+			goto fail;
+		}
+	env_restore(&env);
+	dblog_list_free(&names);
+	free(env.pw);
+	free(env.file);
+	return arr;
+fail:
+	json_decref(arr);
+	dblog_list_free(&names);
+	free(env.pw);
+	free(env.file);
+	return NULL;
 }

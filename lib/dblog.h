@@ -503,6 +503,16 @@ int dblog_ctl_auth_apply(const char *ref, char *err, size_t errlen);
 /* The spec's string member (borrowed), or NULL. */
 const char *dblog_ctl_str(const json_t *spec, const char *key);
 
+/* --------------------------------------------------------- ctl_spec.c */
+
+/* Check a declaration (upsert): source and dest URIs without a password,
+ * mode, conflict, the durations checkpoint_interval and archive, auth_ref
+ * and filter. 0, or -1 with a message for the user in err. */
+int dblog_ctl_spec_check(const json_t *spec, char *err, size_t errlen);
+/* uri with a relative SQLite path made absolute against the current
+ * directory; any other uri as it is (owned). */
+char *dblog_ctl_absolute(const char *uri);
+
 /* --------------------------------------------------------- ctl_lock.c */
 
 /* Take the stream's lock: flock(LOCK_EX|LOCK_NB) on path (created 0600),
@@ -515,6 +525,26 @@ int dblog_ctl_locked(const char *path);
 long dblog_ctl_pid_read(const char *path);
 /* Wait up to ms for the lock at path to be free: 0 when free, -1. */
 int dblog_ctl_wait_unlocked(const char *path, int64_t ms);
+/* The pid of the process holding the lock at path, from /proc/locks, or 0
+ * when it is free or the kernel does not tell. */
+long dblog_ctl_lock_holder(const char *path);
+
+/* ----------------------------------------------------------- ctl_bg.c */
+
+/* Write this process's pid to the stream's pid file. 0 or -1 with err. */
+int dblog_ctl_pid_write(const struct dblog_ctl *c, char *err, size_t errlen);
+/* Run fn(arg, lockfd) in the background, in a session of its own with
+ * stdin and stdout on /dev/null and stderr on the stream's log, holding
+ * the stream's lock and with its pid in the pid file; fn's result is the
+ * daemon's exit status. Returns once it runs: 0, or DBLOG_EXIT_RETRY (the
+ * lock is held by another run) or DBLOG_EXIT_FAIL with err. */
+int dblog_ctl_daemon(const struct dblog_ctl *c, int (*fn)(void *arg, int lockfd), void *arg,
+		     char *err, size_t errlen);
+/* Stop the stream's run, if any: SIGTERM to the process holding the lock
+ * (the supervisor, which ends its pipeline at a transaction boundary),
+ * then wait up to ms for the lock to be free. 0 (stopped or not running),
+ * or -1 with err. */
+int dblog_ctl_stop(const struct dblog_ctl *c, int64_t ms, char *err, size_t errlen);
 
 /* ---------------------------------------------------------- ctl_run.c */
 
@@ -586,13 +616,29 @@ int dblog_ctl_dest_conflict_delete(const char *dest, const char *stream, int64_t
  * with a message in err when it is not 0. */
 int dblog_ctl_replay(const struct dblog_ctl *c, const json_t *spec, const char *from,
 		     char *err, size_t errlen);
-/* Apply a parked change (event, borrowed) to dest under the stream
- * "STREAM.retry.ID" with source_wins, then forget that stream's position.
- * Returns the exit status (message in err when not 0). */
-int dblog_ctl_retry_conflict(const char *dest, const char *stream, int64_t id, const json_t *event,
+/* Run dblog-capture WHAT (--setup or --teardown) for the source of spec
+ * (borrowed), with stream name's slot and publication; its messages go to
+ * stderr. Returns its exit status (1 when it could not be run). */
+int dblog_ctl_capture_admin(const char *name, const json_t *spec, const char *what);
+/* Set the stream's checkpoint position to pos_arg (dblog-checkpoint set)
+ * and its applied position in the destination with it. The caller holds
+ * the lock. 0, or -1 with err. */
+int dblog_ctl_checkpoint_set(const struct dblog_ctl *c, const json_t *spec, const char *pos_arg,
 			     char *err, size_t errlen);
 /* Remove the stream's directory and everything in it. 0 or -1 with err. */
 int dblog_ctl_remove(const struct dblog_ctl *c, char *err, size_t errlen);
+
+/* ----------------------------------------------------- ctl_conflicts.c */
+
+/* Print conflicts (as dblog_ctl_dest_conflicts returns them) as a table. */
+void dblog_ctl_conflicts_table(FILE *f, const json_t *arr);
+/* Resolve conflict id that stream parked in dest: with retry, apply the
+ * change after all (with source_wins, under the stream "STREAM.retry.ID",
+ * whose position is then forgotten); then remove it from the list.
+ * Returns the exit status, with a message in err when it is not 0 (1 also
+ * when there is no such conflict). */
+int dblog_ctl_conflict_resolve(const char *dest, const char *stream, int64_t id, int retry,
+			       char *err, size_t errlen);
 
 /* -------------------------------------------------------- ctl_status.c */
 
@@ -601,8 +647,17 @@ int dblog_ctl_remove(const struct dblog_ctl *c, char *err, size_t errlen);
  * and the source (SQLite changelog, PostgreSQL slot); a source that cannot
  * be asked leaves its figures null. */
 json_t *dblog_ctl_status(const struct dblog_ctl *c, const json_t *spec);
+/* The status objects of stream name, or of every stream under home when
+ * name is NULL, as an array (new reference), each figured with the
+ * stream's own credentials (the environment's PGPASSWORD and PGPASSFILE are
+ * restored afterwards); NULL with err when name is not a stream or home
+ * cannot be read. */
+json_t *dblog_ctl_statuses(const char *home, const char *name, char *err, size_t errlen);
 /* Print status objects as a table, one line each. */
 void dblog_ctl_status_table(FILE *f, const json_t *arr);
+/* Print status objects as the table of list: name, state, and from the
+ * specs under home, mode and region; source and destination redacted. */
+void dblog_ctl_list_table(FILE *f, const char *home, const json_t *arr);
 /* The PostgreSQL slot name of stream name (owned): dblog_ and the name
  * with '-' as '_'. */
 char *dblog_ctl_slot(const char *name);

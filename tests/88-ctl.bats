@@ -4,13 +4,22 @@
 # and the checkpoint, pause and resume, two runs refused, kill -9 of the
 # supervisor and of a stage, replay from a time, conflicts, delete with
 # teardown, secrets kept out of ps, logs, status and the spec. SQLite ->
-# SQLite for most; PostgreSQL -> SQLite on one cluster for the file.
+# SQLite for most; PostgreSQL -> SQLite, SQLite -> PostgreSQL and
+# PostgreSQL -> PostgreSQL on one cluster for the file, whose role ctlpw
+# must log in with a password (scram-sha-256).
 load helpers
 load lib/sqlite
 load lib/pg
+load lib/pgapply
+
+CTL_ROLE_PW='Ctl-r0le-pa55word'
 
 setup_file() {
-	pg_file_start
+	pg_file_start || return 1
+	q "CREATE ROLE ctlpw LOGIN SUPERUSER PASSWORD '$CTL_ROLE_PW'" || return 1
+	# the password matters for ctlpw (trust for everyone else)
+	sed -i '1i local all ctlpw scram-sha-256' "$PGD/c/data/pg_hba.conf"
+	q "SELECT pg_reload_conf()" > /dev/null
 }
 teardown_file() {
 	pg_file_stop
@@ -119,6 +128,12 @@ dest_v() {
 	[ "$(jq -r .source "$DBLOG_HOME/streams/s1/spec.json")" = "sqlite:$S" ]
 	dblogctl upsert s1 --source "sqlite:$T/b.db" --dest "sqlite:$D" --force
 	[ ! -e "$DBLOG_HOME/streams/s1/checkpoint.json" ]
+	# relative SQLite paths are kept absolute: cron runs elsewhere
+	(cd "$T" && dblogctl upsert rel --source sqlite:src.db --dest sqlite:dst.db)
+	[ "$(jq -r '.source + " " + .dest' "$DBLOG_HOME/streams/rel/spec.json")" = "sqlite:$T/src.db sqlite:$T/dst.db" ]
+	sq "$S" "INSERT INTO t VALUES (2, 'b')"
+	(cd / && dblogctl run rel --once)
+	rows_in "$D" 2
 }
 
 @test "ctl: pause keeps a cron run from doing anything; resume goes on from the checkpoint" {
@@ -246,6 +261,17 @@ dest_v() {
 	[ "$status" -eq 1 ]
 }
 
+@test "ctl: run --once with a filter and an archive applies everything (the stages before dblog-apply end first)" {
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --filter 'op != "truncate"' --archive 1h
+	sq "$S" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+		INSERT INTO t SELECT i, 'v' || i FROM n"
+	run dblogctl run s1 --once
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	rows_in "$D" 5000
+	same
+	[ "$(st s1 .events_replicated)" = 5000 ]
+}
+
 @test "ctl: delete --teardown removes the triggers and the stream" {
 	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D"
 	run dblogctl delete s1 --teardown
@@ -288,4 +314,140 @@ dest_v() {
 	[ "$status" -eq 0 ]
 	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dblog_pg1'")" = 0 ]
 	[ "$(q "SELECT count(*) FROM pg_publication WHERE pubname = 'dblog_pg1'")" = 0 ]
+}
+
+# ---------------------------------------------- PostgreSQL destinations
+
+# pgc DB: a conninfo for database DB of the cluster as ctlpw (no password).
+pgc() {
+	echo "host=$PGHOST port=$PGPORT user=ctlpw dbname=$1"
+}
+
+# in_db DB SQL: q in database DB.
+in_db() {
+	PGDATABASE="$1" q "$2"
+}
+
+# no_secret FILE...: the role's password is in none of FILE.
+no_secret() {
+	! grep -rqF "$CTL_ROLE_PW" "$@"
+}
+
+@test "ctl pg: SQLite -> PostgreSQL: run --once, status figures, replay from a time, checkpoint --set (env: password)" {
+	new_database ctl_sd
+	run psql -qXAt -d "$(pgc ctl_sd)" -c "SELECT 1"
+	[ "$status" -ne 0 ]    # the password is needed
+	export CTL_PW="$CTL_ROLE_PW"
+	dblogctl upsert sp --source "sqlite:$S" --dest "$(pgc ctl_sd)" --auth-ref env:CTL_PW --archive 1d
+	sq "$S" "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+	run dblogctl run sp --once
+	[ "$status" -eq 0 ]
+	PGDATABASE=ctl_sd same_sqlite_pg "$S"
+	cp="$DBLOG_HOME/streams/sp/checkpoint.json"
+	dblogctl status sp --json > "$T/st"
+	jq_true "$T/st" '.state == "stopped" and .events_replicated == 3 and .lag_events == 0
+		and .lag_seconds == 0 and .errors_last_hour == 0 and .last_error == null'
+	[ "$(jq .bytes_replicated "$T/st")" = "$(jq .counters.bytes "$cp")" ]
+	[ "$(jq .last_checkpoint.pos "$T/st")" = "$(last_change "$S")" ]
+	[ "$(in_db ctl_sd "SELECT position->>'pos' FROM dblog.applied WHERE stream = 'sp'")" = "$(last_change "$S")" ]
+	sleep 0.1
+	mark=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+	sleep 0.1
+	sq "$S" "UPDATE t SET v = 'B' WHERE id = 2; DELETE FROM t WHERE id = 3; INSERT INTO t VALUES (4, 'd')"
+	dblogctl run sp --once
+	PGDATABASE=ctl_sd same_sqlite_pg "$S"
+	[ "$(st sp .events_replicated)" = 6 ]
+	# damage the destination after the mark; replay repairs it
+	in_db ctl_sd "UPDATE t SET v = 'damaged' WHERE id = 2; INSERT INTO t VALUES (3, 'zombie'); DELETE FROM t WHERE id = 4"
+	run dblogctl replay sp --from "$mark"
+	[ "$status" -eq 0 ]
+	PGDATABASE=ctl_sd same_sqlite_pg "$S"
+	sq "$S" "INSERT INTO t VALUES (5, 'e')"
+	dblogctl run sp --once
+	PGDATABASE=ctl_sd same_sqlite_pg "$S"
+	dblogctl checkpoint sp --set 2
+	[ "$(jq .pos "$cp")" = 2 ]
+	[ "$(in_db ctl_sd "SELECT position->>'pos' FROM dblog.applied WHERE stream = 'sp'")" = 2 ]
+	# a wrong password: the run fails, says so, and shows no password
+	CTL_PW=wrong run dblogctl run sp --once
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"password authentication failed"* ]]
+	[ "$(st sp .state)" = failed ]
+	dblogctl status sp --json > "$T/st"
+	jq_true "$T/st" '.errors_last_hour == 1 and (.last_error | test("password authentication failed"))'
+	no_secret "$DBLOG_HOME" "$T/st"
+}
+
+@test "ctl pg: PostgreSQL -> PostgreSQL with a pgpass file: lifecycle, conflicts, replay, delete --teardown" {
+	new_database ctl_src
+	new_database ctl_dst
+	in_db ctl_src "CREATE TABLE pt(id int PRIMARY KEY, v text); INSERT INTO pt VALUES (1, 'a'), (2, 'b')"
+	echo "*:*:*:ctlpw:$CTL_ROLE_PW" > "$T/pgpass"
+	chmod 600 "$T/pgpass"
+	unset PGPASSWORD
+	dblogctl upsert pp --source "$(pgc ctl_src)" --dest "$(pgc ctl_dst)" --tables public.pt \
+		--mode snapshot_then_cdc --conflict manual_review --auth-ref "file:$T/pgpass" \
+		--checkpoint-interval 200ms --archive 1h
+	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dblog_pp'")" = 1 ]
+	run dblogctl run pp --once
+	[ "$status" -eq 0 ] || { echo "$output"; cat "$DBLOG_HOME/streams/pp/log"; false; }
+	same_rows ctl_src ctl_dst pt id
+	in_db ctl_src "INSERT INTO pt VALUES (3, 'c'); UPDATE pt SET v = 'B' WHERE id = 2"
+	# the changes that wait in the slot, peeked at (once the server has
+	# flushed them: the test cluster has synchronous_commit off)
+	wait_until 5 eval '[ "$(st pp .lag_events)" = 2 ]'
+	dblogctl run pp --once
+	same_rows ctl_src ctl_dst pt id
+	dblogctl status pp --json > "$T/st"
+	jq_true "$T/st" '.state == "stopped" and (.wal_status | type) == "string" and .lag_events == 0
+		and .wal_retained_bytes >= 0 and (.lag_seconds | type) == "number"
+		and .last_checkpoint.pos == (.last_checkpoint.pos | tostring)'
+	cp="$DBLOG_HOME/streams/pp/checkpoint.json"
+	[ "$(jq .bytes_replicated "$T/st")" = "$(jq .counters.bytes "$cp")" ]
+	[ "$(jq .events_replicated "$T/st")" = "$(jq .counters.changes "$cp")" ]
+	[ "$(jq -r .last_checkpoint.pos "$T/st")" = "$(in_db ctl_dst "SELECT position->>'pos' FROM dblog.applied WHERE stream = 'pp'")" ]
+	# in the background: no password in any argument list
+	dblogctl start pp
+	in_db ctl_src "INSERT INTO pt VALUES (4, 'd')"
+	wait_until 20 same_rows ctl_src ctl_dst pt id
+	ps -eo args > "$T/ps"
+	grep -q "dblog-apply --stream pp " "$T/ps"
+	no_secret "$T/ps"
+	dblogctl stop pp
+	# manual_review parks updates of rows deleted by hand (without REPLICA
+	# IDENTITY FULL the events hold no old row to find other changes by)
+	sleep 0.1
+	mark=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+	in_db ctl_dst "DELETE FROM pt WHERE id IN (1, 2)"
+	in_db ctl_src "UPDATE pt SET v = 'theirs1' WHERE id = 1; UPDATE pt SET v = 'theirs2' WHERE id = 2"
+	dblogctl run pp --once
+	dblogctl conflicts pp --json > "$T/c"
+	[ "$(jq length "$T/c")" = 2 ]
+	[ "$(st pp .conflicts)" = 2 ]
+	id1=$(jq '.[] | select(.event.key.id == 1) | .id' "$T/c")
+	id2=$(jq '.[] | select(.event.key.id == 2) | .id' "$T/c")
+	dblogctl conflicts pp | grep -q "^$id1 "
+	dblogctl conflicts pp --retry "$id1"
+	[ "$(in_db ctl_dst 'SELECT v FROM pt WHERE id = 1')" = theirs1 ]
+	dblogctl conflicts pp --discard "$id2"
+	[ "$(in_db ctl_dst 'SELECT count(*) FROM pt WHERE id = 2')" = 0 ]
+	[ "$(dblogctl conflicts pp --json)" = "[]" ]
+	[ "$(in_db ctl_dst "SELECT count(*) FROM dblog.applied WHERE stream LIKE 'pp.retry.%'")" = 0 ]
+	# replay from before the hand changes, with source_wins: the rows
+	# changed since (the discarded one, one damaged) are the source's again
+	dblogctl upsert pp --source "$(pgc ctl_src)" --dest "$(pgc ctl_dst)" --tables public.pt \
+		--mode snapshot_then_cdc --auth-ref "file:$T/pgpass" --checkpoint-interval 200ms --archive 1h
+	in_db ctl_dst "UPDATE pt SET v = 'damaged' WHERE id = 1"
+	run dblogctl replay pp --from "$mark"
+	[ "$status" -eq 0 ]
+	same_rows ctl_src ctl_dst pt id
+	dblogctl status pp > "$T/table"
+	dblogctl list > "$T/list"
+	dblogctl list --json > "$T/listj"
+	jq_true "$T/listj" 'length == 1 and .[0].name == "pp"'
+	no_secret "$DBLOG_HOME" "$T/st" "$T/table" "$T/list" "$T/listj" "$T/c"
+	run dblogctl delete pp --teardown
+	[ "$status" -eq 0 ]
+	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'dblog_pp'")" = 0 ]
+	[ "$(in_db ctl_src "SELECT count(*) FROM pg_publication WHERE pubname = 'dblog_pp'")" = 0 ]
 }
