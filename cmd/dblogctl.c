@@ -33,8 +33,9 @@ static const char usage_text[] =
 	"      --home DIR        the state directory (default $DBLOG_HOME, else\n"
 	"                        $XDG_STATE_HOME/dblog, else ~/.local/state/dblog)\n"
 	"  upsert:\n"
-	"      --source URI      sqlite:PATH or a PostgreSQL URI or conninfo (no password)\n"
-	"      --dest URI        sqlite:PATH or a PostgreSQL URI or conninfo (no password)\n"
+	"      --source URI      sqlite:PATH, or a PostgreSQL URI or conninfo (a password\n"
+	"                        in it goes to the stream's own password file)\n"
+	"      --dest URI        the same, for the destination\n"
 	"      --mode MODE       cdc (default), snapshot or snapshot_then_cdc\n"
 	"      --tables LIST     the tables to capture (default: all)\n"
 	"      --filter EXPR     pass only the events EXPR selects (dblog-filter)\n"
@@ -106,6 +107,7 @@ struct opts {
 	int seen[OPT_DISCARD + 1 - OPT_SOURCE];
 	struct dblog_ctl c;
 	char *home;
+	struct dblog_buf pgpass;   /* upsert: passwords taken out of the URIs */
 };
 #define OPTV(o, code) ((o)->v[(code) - OPT_SOURCE])
 #define OPTSEEN(o, code) ((o)->seen[(code) - OPT_SOURCE])
@@ -262,6 +264,33 @@ print_json(const json_t *j)
 
 /* ------------------------------------------------------------- upsert */
 
+/* Passwords given in --source or --dest leave the URIs (which are kept
+ * and shown) for a password file of the stream's own, mode 0600, that
+ * becomes its --auth-ref; o->pgpass gets its lines. */
+static void
+take_passwords(struct opts *o, json_t *spec)
+{
+	for (int i = 0; i < 2; i++) {
+		const char *k = i ? "dest" : "source", *uri = dblog_ctl_str(spec, k);
+		if (!uri || !dblog_ctl_is_pg(uri) || !dblog_ctl_has_password(uri))
+			continue;
+		if (OPTV(o, OPT_AUTH))
+			dblog_usage_error("--%s holds a password and --auth-ref says where it is: give "
+					  "one of them", k);
+		char *bare = dblog_ctl_take_password(uri, &o->pgpass);
+		if (!bare)
+			continue;   /* the check below says what is wrong */
+		json_object_set_new(spec, k, json_string(bare));
+		free(bare);
+	}
+	if (o->pgpass.len) {
+		struct dblog_buf ref = { 0 };
+		dblog_buf_printf(&ref, "file:%s/pgpass", o->c.dir);
+		json_object_set_new(spec, "auth_ref", json_string(ref.p));
+		dblog_buf_free(&ref);
+	}
+}
+
 /* The spec that the options declare (new reference); exits 2 when wrong. */
 static json_t *
 spec_of(struct opts *o)
@@ -278,6 +307,7 @@ spec_of(struct opts *o)
 	for (size_t i = 0; i < sizeof opt / sizeof *opt; i++)
 		if (OPTV(o, opt[i].code))
 			json_object_set_new(spec, opt[i].key, json_string(OPTV(o, opt[i].code)));
+	take_passwords(o, spec);
 	if (dblog_ctl_spec_check(spec, err, sizeof err))
 		dblog_usage_error("%s", err);
 	for (int i = 0; i < 2; i++) {
@@ -313,6 +343,18 @@ cmd_upsert(struct opts *o)
 	json_t *spec = spec_of(o), *old = NULL;
 	if (dblog_ctl_load(o->c.spec, &old, err, sizeof err) < 0)
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	if (o->pgpass.len) {   /* the password file the spec refers to */
+		struct dblog_buf path = { 0 };
+		dblog_buf_printf(&path, "%s/pgpass", o->c.dir);
+		mode_t old_mask = umask(077);
+		int bad = dblog_ctl_mkdirs(&o->c, err, sizeof err) ||
+			  dblog_atomic_write(path.p, o->pgpass.p, o->pgpass.len, err, sizeof err);
+		umask(old_mask);
+		dblog_buf_free(&path);
+		dblog_buf_free(&o->pgpass);
+		if (bad)
+			dblog_die(DBLOG_EXIT_FAIL, "%s", err);
+	}
 	if (old && strcmp(dblog_ctl_str(old, "source"), dblog_ctl_str(spec, "source")) &&
 	    !access(o->c.checkpoint, F_OK))
 		new_source(o, old);

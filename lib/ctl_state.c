@@ -345,3 +345,59 @@ dblog_ctl_str(const json_t *spec, const char *key)
 {
 	return json_string_value(json_object_get(spec, key));
 }
+
+/* Append s as a pgpass field (':' and '\' escaped), or * when empty. */
+static void
+pgpass_field(struct dblog_buf *b, const char *s)
+{
+	if (!s || !*s) {
+		dblog_buf_addc(b, '*');
+		return;
+	}
+	for (; *s; s++) {
+		if (*s == ':' || *s == '\\')
+			dblog_buf_addc(b, '\\');
+		dblog_buf_addc(b, *s);
+	}
+}
+
+char *
+dblog_ctl_take_password(const char *uri, struct dblog_buf *pgpass)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(uri, &msg);
+	if (!opts) {
+		PQfreemem(msg);
+		return NULL;
+	}
+	const char *f[5] = { NULL, NULL, NULL, NULL, NULL };   /* host port dbname user password */
+	static const char *const keys[5] = { "host", "port", "dbname", "user", "password" };
+	struct dblog_buf out = { 0 };
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		for (int i = 0; i < 5; i++)
+			if (!strcmp(o->keyword, keys[i]))
+				f[i] = o->val;
+		if (!strcmp(o->keyword, "password"))
+			continue;
+		/* keyword='value', quotes and backslashes escaped */
+		dblog_buf_printf(&out, "%s%s='", out.len ? " " : "", o->keyword);
+		for (const char *v = o->val; *v; v++) {
+			if (*v == '\'' || *v == '\\')
+				dblog_buf_addc(&out, '\\');
+			dblog_buf_addc(&out, *v);
+		}
+		dblog_buf_addc(&out, '\'');
+	}
+	if (f[4]) {
+		for (int i = 0; i < 5; i++) {
+			pgpass_field(pgpass, f[i]);
+			dblog_buf_addc(pgpass, i < 4 ? ':' : '\n');
+		}
+	}
+	PQconninfoFree(opts);
+	if (!out.p)
+		dblog_buf_adds(&out, "");
+	return out.p;
+}

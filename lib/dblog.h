@@ -488,6 +488,11 @@ int dblog_ctl_save(const char *path, const json_t *obj, char *err, size_t errlen
 int dblog_ctl_names(const char *home, struct dblog_list *out, char *err, size_t errlen);
 /* Is uri a PostgreSQL URI or conninfo string (not sqlite:)? */
 int dblog_ctl_is_pg(const char *uri);
+/* The PostgreSQL uri rewritten as a conninfo string without its password
+ * (owned), the password (if any) appended to pgpass as a line of a
+ * password file for the connection's host, port, database and user; NULL
+ * when uri does not parse. */
+char *dblog_ctl_take_password(const char *uri, struct dblog_buf *pgpass);
 /* Does a PostgreSQL URI or conninfo carry a password? 1 or 0. */
 int dblog_ctl_has_password(const char *uri);
 /* uri with any password shown as *** (owned). */

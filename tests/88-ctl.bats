@@ -105,12 +105,10 @@ dest_v() {
 	jq_true "$T/st" '.lag_events == 1 and .lag_seconds >= 1'
 }
 
-@test "ctl: usage errors, passwords refused in URIs, a new source needs --force" {
-	run dblogctl upsert s1 --source "postgres://u:s3cret@localhost/db" --dest "sqlite:$D"
+@test "ctl: usage errors, a new source needs --force" {
+	run dblogctl upsert s1 --source "postgres://u:s3cret@localhost/db" --dest "sqlite:$D" --auth-ref env:X
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"--auth-ref"* ]]
-	run dblogctl upsert s1 --source "host=x password=s3cret dbname=y" --dest "sqlite:$D"
-	[ "$status" -eq 2 ]
 	[ ! -e "$DBLOG_HOME/streams/s1" ]
 	run dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --mode bogus
 	[ "$status" -eq 2 ]
@@ -331,6 +329,32 @@ in_db() {
 # no_secret FILE...: the role's password is in none of FILE.
 no_secret() {
 	! grep -rqF "$CTL_ROLE_PW" "$@"
+}
+
+@test "ctl pg: a password given in the URI goes into the stream's own password file, nowhere else" {
+	new_database ctl_up
+	dblogctl upsert up --source "sqlite:$S" --dest "$(pgc ctl_up) password=$CTL_ROLE_PW"
+	sq "$S" "INSERT INTO t VALUES (1, 'a'), (2, 'b')"
+	dblogctl run up --once
+	PGDATABASE=ctl_up same_sqlite_pg "$S"
+	f="$DBLOG_HOME/streams/up/pgpass"
+	[ "$(stat -c %a "$f")" = 600 ]
+	grep -qF "$CTL_ROLE_PW" "$f"
+	[ "$(jq -r .auth_ref "$DBLOG_HOME/streams/up/spec.json")" = "file:$f" ]
+	dblogctl list > "$T/list"
+	dblogctl list --json > "$T/list.json"
+	dblogctl status up --json > "$T/status.json"
+	no_secret "$T/list" "$T/list.json" "$T/status.json" "$DBLOG_HOME/streams/up/spec.json" \
+		"$DBLOG_HOME/streams/up/log"
+	# a URI form too; a password in the URI and --auth-ref at once is refused
+	new_database ctl_up2
+	dblogctl upsert up2 --source "sqlite:$S" \
+		--dest "postgresql://ctlpw:$CTL_ROLE_PW@/ctl_up2?host=$PGHOST&port=$PGPORT"
+	dblogctl run up2 --once
+	PGDATABASE=ctl_up2 same_sqlite_pg "$S"
+	no_secret "$DBLOG_HOME/streams/up2/spec.json"
+	run dblogctl upsert up3 --source "sqlite:$S" --dest "$(pgc ctl_up) password=x" --auth-ref env:X
+	[ "$status" -eq 2 ]
 }
 
 @test "ctl pg: SQLite -> PostgreSQL: run --once, status figures, replay from a time, checkpoint --set (env: password)" {
