@@ -36,10 +36,17 @@ bench_need() {
 
 # bench_setup: make BENCH_TMP (removed at exit) and, unless BENCH_EVENTS
 # names an existing file, generate BENCH_N events into it.
+# bench_cleanup: remove the temporary directory if this script made it
+# (a script with an EXIT trap of its own calls it from there).
+bench_cleanup() {
+	[ -z "${BENCH_OWN:-}" ] || rm -rf "$BENCH_TMP"
+}
+
 bench_setup() {
 	if [ -z "${BENCH_TMP:-}" ]; then
 		BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/dblog-bench.XXXXXX") || bench_die "mktemp failed"
-		trap 'rm -rf "$BENCH_TMP"' EXIT
+		BENCH_OWN=1   # made here: removed at exit (run.sh shares its own)
+		trap 'bench_cleanup' EXIT
 		trap 'exit 130' INT TERM
 		export BENCH_TMP
 	fi

@@ -17,7 +17,7 @@ bench_need psql python3
 bench_setup
 PGD=$(mktemp -d "${TMPDIR:-/tmp}/dblog-bench-pg.XXXXXX") || bench_die "mktemp failed"
 pg_start "$PGD" || bench_die "cannot start PostgreSQL"
-trap 'pg_stop "$PGD"; rm -rf "$BENCH_TMP"' EXIT
+trap 'pg_stop "$PGD"; bench_cleanup' EXIT
 ROWS=${BENCH_PG_ROWS:-1000000}
 TXS=${BENCH_PG_TXS:-100000}
 
