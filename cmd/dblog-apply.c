@@ -23,7 +23,7 @@ static const char usage_text[] =
 	"                           manual_review\n"
 	"\n"
 	"Batching (never splits a source transaction):\n"
-	"      --batch-rows N       commit after N changes (default 10000)\n"
+	"      --batch-rows N       commit after N changes (default 50000)\n"
 	"      --batch-bytes SIZE   commit after SIZE of events (default 16M)\n"
 	"      --batch-ms DUR       commit after DUR, or when input is idle that long\n"
 	"                           (default 200ms)\n"
@@ -128,7 +128,7 @@ parse_options(struct apply *a, int argc, char **argv)
 {
 	int c;
 	a->stream = "default";
-	a->batch_rows = 10000;
+	a->batch_rows = 50000;
 	a->batch_ms = 200;
 	a->batch_bytes = 16u << 20;
 	while ((c = getopt_long(argc, argv, "s:c:uhV", longopts, NULL)) != -1) {
