@@ -9,8 +9,8 @@
 
 #include "dblog.h"
 
-static int
-write_all(int fd, const char *p, size_t n)
+int
+dblog_write_all(int fd, const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, p, n);
@@ -38,7 +38,7 @@ dblog_atomic_write(const char *path, const char *data, size_t n, char *err, size
 	if (fd < 0)
 		goto fail;
 	what = "write";
-	if (write_all(fd, data, n))
+	if (dblog_write_all(fd, data, n))
 		goto fail_close;
 	what = "fsync";
 	if (fsync(fd))

@@ -89,22 +89,6 @@ open_segment(const char *dir)
 	return fd;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int
 dblog_ctl_archive_tee(int in_fd, int out_fd, const char *dir, int64_t keep_ms)
 {
@@ -132,7 +116,7 @@ dblog_ctl_archive_tee(int in_fd, int out_fd, const char *dir, int64_t keep_ms)
 			char *nl = memrchr(buf, '\n', (size_t)n);
 			cut = nl ? (size_t)(nl + 1 - buf) : (size_t)n;
 		}
-		if (write_all(seg, buf, cut)) {
+		if (dblog_write_all(seg, buf, cut)) {
 			dblog_err("archive: cannot write: %s", strerror(errno));
 			status = 1;
 			break;
@@ -142,7 +126,7 @@ dblog_ctl_archive_tee(int in_fd, int out_fd, const char *dir, int64_t keep_ms)
 			fdatasync(seg);
 			close(seg);
 			dblog_ctl_archive_prune(dir, keep_ms);
-			if ((seg = open_segment(dir)) < 0 || write_all(seg, buf + cut, (size_t)n - cut)) {
+			if ((seg = open_segment(dir)) < 0 || dblog_write_all(seg, buf + cut, (size_t)n - cut)) {
 				status = 1;
 				break;
 			}
@@ -153,7 +137,7 @@ dblog_ctl_archive_tee(int in_fd, int out_fd, const char *dir, int64_t keep_ms)
 			fdatasync(seg);
 			synced = now;
 		}
-		if (write_all(out_fd, buf, (size_t)n)) {
+		if (dblog_write_all(out_fd, buf, (size_t)n)) {
 			dblog_err("archive: cannot write to dblog-apply: %s", strerror(errno));
 			status = 1;
 		}

@@ -300,6 +300,9 @@ void dblog_checkpoint_pos(const json_t *cp, struct dblog_pos *pos, int64_t *seq,
  * 0, or -1 if the kinds are incomparable. */
 int dblog_pos_after(const struct dblog_pos *epos, int64_t eseq,
                     const struct dblog_pos *cpos, int64_t cseq, int c_has_seq);
+/* Write all of p[0..n) to fd (retrying short writes and EINTR). 0, or -1
+ * with errno set. */
+int dblog_write_all(int fd, const char *p, size_t n);
 /* Write data to path atomically (the checkpoint primitive, also used for
  * other state files). 0 or -1 with message. */
 int dblog_atomic_write(const char *path, const char *data, size_t n,
