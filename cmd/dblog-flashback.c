@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_flashback.h"
 
 static const char usage_text[] =
 	"Usage: dblog-flashback [options]\n"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 static const char usage_text[] =
 	"Usage: dblogctl upsert NAME --source URI --dest URI [--mode MODE] [--tables LIST]\n"

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 #define SEGMENT_BYTES (64ULL << 20)
 #define SEGMENT_MS (3600LL * 1000)

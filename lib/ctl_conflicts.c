@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 void
 dblog_ctl_conflicts_table(FILE *f, const json_t *arr)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 int
 dblog_ctl_lock(const char *path, char *err, size_t errlen)

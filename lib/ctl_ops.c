@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 /* Write the segments of dir, in order, to fd; runs in a child. */
 static _Noreturn void

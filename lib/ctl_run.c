@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 #define MAX_STAGES 4
 #define BACKOFF_MIN_MS 1000

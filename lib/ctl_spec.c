@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 static int
 one_of(const char *s, const char *const *set)

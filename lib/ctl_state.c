@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 
 char *
 dblog_ctl_home(const char *home, char *err, size_t errlen)

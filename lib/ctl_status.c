@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dblog.h"
+#include "dblog_ctl.h"
 #include "dblog_pg.h"
 #include "dblog_sqlite.h"
 

@@ -1,10 +1,11 @@
 /* flashback.h - the engine's state, shared by flashback.c (reading the
  * window) and flashback_out.c (writing it back newest first). Private to
  * libdblog; same ownership rule as dblog.h. */
-#ifndef DBLOG_FLASHBACK_H
-#define DBLOG_FLASHBACK_H
+#ifndef DBLOG_FLASHBACK_PRIV_H
+#define DBLOG_FLASHBACK_PRIV_H
 
 #include "dblog.h"
+#include "dblog_flashback.h"
 
 /* Record types of the store, in reading (forward) order. */
 #define REC_BEGIN 'B'   /* an undone transaction starts: its origin fields */

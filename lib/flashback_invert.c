@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dblog.h"
+#include "dblog_flashback.h"
 
 /* ------------------------------------------------------------ tables */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dblog.h"
+#include "dblog_flashback.h"
 
 struct entry {
 	char *k;         /* table NUL key */

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "dblog.h"
+#include "dblog_flashback.h"
 
 #define GUARD "temp.dblog_flashback_guard"
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dblog.h"
+#include "dblog_flashback.h"
 
 #define TRAILER 5   /* type byte + 32-bit length */
 

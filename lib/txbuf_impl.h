@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "dblog.h"
+#include "dblog_txbuf.h"
 
 /* One stored change (or schema event) of a transaction: its sort key and
  * where its bytes are in the transaction's data buffer. Sorting by (seq,
