@@ -154,16 +154,39 @@ on_control(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog
 	return b->nheap ? drain_markerless(b, 0) : 0;
 }
 
+/* A transaction delivered before comes again (a capture that read it
+ * again after a restart, archives that overlap): it is assembled and
+ * delivered again, and dblog-apply, which skips what it has applied,
+ * applies it once. Said on stderr, the first few times. */
+static void
+again(struct dblog_txbuf *b, const struct dblog_fields *f, uint64_t h)
+{
+	b->recent[h % TXB_RECENT] = 0;
+	if (++b->again <= 3)
+		dblog_warn("transaction %.*s was delivered before and comes again: it is delivered "
+			   "again%s", txlen(f->tx), f->tx.p,
+			   b->again == 3 ? " (further ones are not reported)" : "");
+}
+
 static int
 on_begin(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog_fields *f,
 	 struct source *src, uint64_t h, struct tx *t)
 {
-	if (t && t->has_begin)
+	if (t && t->has_begin && !txb_span_null(f->tx)) {
+		/* cut off and sent again from its begin (a source that
+		 * reconnected): what came of it is dropped, as dblog-apply does */
+		dblog_warn("transaction %.*s began again before it committed: what came of it "
+			   "before (%llu changes) is dropped", txlen(f->tx), f->tx.p,
+			   (unsigned long long)t->count);
+		t->src->pending--;
+		txb_free(b, t);
+		t = NULL;
+	} else if (t && t->has_begin) {
 		return bad(b, "second begin of transaction %.*s", txlen(f->tx), f->tx.p);
+	}
 	if (!t) {
 		if (!txb_span_null(f->tx) && b->recent[h % TXB_RECENT] == h)
-			return bad(b, "begin of transaction %.*s, which was already delivered",
-				   txlen(f->tx), f->tx.p);
+			again(b, f, h);
 		t = txb_new(b, h, src, f->source,
 			    txb_span_null(f->tx) ? (struct dblog_span){ 0 } : f->tx);
 	}
@@ -184,8 +207,7 @@ on_commit(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog_
 		if (txb_span_null(f->tx))    /* an inexact group we did not see begin */
 			return pass(b, line, n);
 		if (b->recent[h % TXB_RECENT] == h)
-			return bad(b, "commit of transaction %.*s, which was already delivered",
-				   txlen(f->tx), f->tx.p);
+			again(b, f, h);
 		t = txb_new(b, h, src, f->source, f->tx);
 	}
 	src->markers |= !txb_span_null(f->tx);
@@ -229,8 +251,7 @@ on_change(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog_
 	int64_t seq = f->seq.p ? txb_span_int(f->seq) : 0;
 	if (!t) {
 		if (b->recent[h % TXB_RECENT] == h)
-			return bad(b, "change of transaction %.*s after the transaction was delivered",
-				   txlen(f->tx), f->tx.p);
+			again(b, f, h);
 		t = txb_new(b, h, src, f->source, f->tx);
 	}
 	if (check && txb_seen_seq(b, t, seq))    /* never for a new one */

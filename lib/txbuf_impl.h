@@ -96,6 +96,7 @@ struct dblog_txbuf {
 	struct table **tables;
 	size_t ntables;
 	uint64_t recent[TXB_RECENT];    /* hashes of delivered transactions */
+	uint64_t again;                 /* of them, seen again */
 	struct tx *last;                /* the transaction of the last event */
 	uint64_t serial;
 	int64_t event_ct;               /* latest commit_time of the stream */

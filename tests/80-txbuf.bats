@@ -190,11 +190,23 @@ tx_events() {
 	jq_true "$T/dlq" '.line == 4 and .raw == "not json"'
 }
 
-@test "a change after its transaction was delivered is a data error" {
-	{ tx_events "$SRC" 1 0; tx_events "$SRC" 1 1 | sed -n 2p; } > "$T/in"
+@test "a transaction that comes again after it was delivered (overlapping input) is delivered again, with a warning; apply applies it once" {
+	{ tx_events "$SRC" 1 0 1; tx_events "$SRC" 2 0; tx_events "$SRC" 1 0 1; tx_events "$SRC" 3 0; } > "$T/in"
 	run --separate-stderr dblog-txbuf < "$T/in"
-	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"line 4: change of transaction 1 after the transaction was delivered"* ]]
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"transaction 1 was delivered before and comes again: it is delivered again"* ]]
+	[ "$(jq -r 'select(.op == "commit") | "\(.tx):\(.count)"' <<<"$output" | tr '\n' ' ')" = "1:2 2:1 1:2 3:1 " ]
+	# dblog-apply skips what it has applied: rows and counters as once
+	echo "$output" | dblog-apply -c "$T/cp" --create-tables "sqlite:$T/db"
+	[ "$(sqlite3 "$T/db" 'SELECT count(*) FROM t')" = 2 ]
+	[ "$(jq -c '.counters | [.changes, .transactions]' "$T/cp")" = '[4,3]' ]
+	# a change of it alone, with no commit after: incomplete at the end, not delivered
+	{ tx_events "$SRC" 1 0; tx_events "$SRC" 1 1 | sed -n 2p; } > "$T/in2"
+	run --separate-stderr dblog-txbuf < "$T/in2"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"transaction 1 was delivered before and comes again"* ]]
+	[[ "$stderr" == *"incomplete at end of input"* ]]
+	[ "$(jq -r 'select(.op == "commit") | .tx' <<<"$output")" = 1 ]
 }
 
 @test "usage errors: stray argument, bad duration, bad size" {
@@ -414,7 +426,7 @@ for k in range(N): w("{\"op\":\"commit\",\"source\":%s,\"tx\":%d,\"pos\":\"0/%X\
 	stress check "$T/big" "$T/out"
 }
 
-@test "bad input: duplicate seq, unknown op, a second commit; a change without tx passes; --dlq parks" {
+@test "bad input: duplicate seq, unknown op; a commit seen twice; a change without tx passes; --dlq parks" {
 	{ tx_events "$SRC" 1 0 1 2 | sed '3p'; tx_events "$SRC" 2 0; } > "$T/in"
 	run --separate-stderr dblog-txbuf < "$T/in"
 	[ "$status" -eq 1 ]
@@ -425,13 +437,13 @@ for k in range(N): w("{\"op\":\"commit\",\"source\":%s,\"tx\":%d,\"pos\":\"0/%X\
 	[ "$(jq -r 'select(.op == "commit") | "\(.tx):\(.count)"' <<<"$output" | tr '\n' ' ')" = "1:3 2:1 " ]
 	[ "$(jq -c 'select(.tx == 1 and .seq != null) | .seq' <<<"$output" | tr '\n' ' ')" = "0 1 2 " ]
 	# a commit without its begin completes it (the input started inside
-	# it); the same commit again is an error
+	# it); the same commit again is delivered again, with a warning
 	{ tx_events "$SRC" 5 0 | tail -n 1; tx_events "$SRC" 5 0 | tail -n 1; } > "$T/in2"
 	run --separate-stderr dblog-txbuf < "$T/in2"
-	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"line 2: commit of transaction 5, which was already delivered"* ]]
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"transaction 5 was delivered before and comes again"* ]]
 	echo "$output" > "$T/out2"
-	jq_true "$T/out2" -s '[.[].op] == ["begin", "commit"]'
+	jq_true "$T/out2" -s '[.[].op] == ["begin", "commit", "begin", "commit"]'
 	printf '%s\n' '{"op":"frobnicate","table":"t"}' > "$T/in3"
 	run --separate-stderr dblog-txbuf < "$T/in3"
 	[ "$status" -eq 1 ]
@@ -466,4 +478,13 @@ for k in range(N): w("{\"op\":\"commit\",\"source\":%s,\"tx\":%d,\"pos\":\"0/%X\
 		grep -Evq '^[0-9]{13}-[0-9a-f]{8}$' "$T/ids.$k" && false
 	done
 	[ "$(cat "$T"/ids.* | sort -u | wc -l)" -eq 240 ]
+}
+
+@test "a transaction cut off and sent again from its begin (a source that reconnected): the first part is dropped, with a warning" {
+	{ tx_events "$SRC" 4 0 1 | head -n 2; tx_events "$SRC" 4 0 1 2; tx_events "$SRC" 5 0; } > "$T/in"
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"transaction 4 began again before it committed"* ]]
+	[ "$(jq -r 'select(.op == "commit") | "\(.tx):\(.count)"' <<<"$output" | tr '\n' ' ')" = "4:3 5:1 " ]
+	[ "$(jq -c 'select(.tx == 4 and .seq != null) | .seq' <<<"$output" | tr '\n' ' ')" = "0 1 2 " ]
 }
