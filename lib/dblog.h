@@ -337,6 +337,12 @@ void dblog_sql_ident(struct dblog_buf *b, const char *name);
 void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
 /* Append s as a PostgreSQL literal, E'...' when it holds backslashes. */
 void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
+/* Append the JSON array v as the text of a PostgreSQL array literal,
+ * {1,"a b",NULL,{...}}: strings decoded, every element but NULL and a
+ * nested array double-quoted; with json_elems each element is kept as its
+ * JSON text (json[] and jsonb[] columns). tmp is scratch space. */
+void dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems,
+			struct dblog_buf *tmp);
 
 /* ------------------------------------------------------------- sha256.c */
 

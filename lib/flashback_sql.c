@@ -61,45 +61,6 @@ has_word(const char *type, const char *w)
 	return type && strcasestr(type, w) != NULL;
 }
 
-/* A JSON array as a PostgreSQL array literal's text: {1,"a b",NULL}. */
-static void
-pg_array(struct dblog_buf *out, struct dblog_span v, struct dblog_buf *tmp)
-{
-	struct dblog_span e;
-	const char *it = NULL;
-	int first = 1;
-	dblog_buf_addc(out, '{');
-	while (dblog_json_next_elem(v, &it, &e)) {
-		if (!first)
-			dblog_buf_addc(out, ',');
-		first = 0;
-		enum dblog_jtype t = dblog_json_type(e);
-		if (t == DBLOG_J_ARRAY) {
-			pg_array(out, e, tmp);
-		} else if (t == DBLOG_J_NULL) {
-			dblog_buf_adds(out, "NULL");
-		} else if (t == DBLOG_J_NUMBER || t == DBLOG_J_TRUE || t == DBLOG_J_FALSE) {
-			dblog_buf_add(out, e.p, e.n);
-		} else {
-			const char *s = e.p;
-			size_t n = e.n;
-			if (t == DBLOG_J_STRING) {
-				dblog_json_unescape(e, tmp);
-				s = tmp->p;
-				n = tmp->len;
-			}
-			dblog_buf_addc(out, '"');
-			for (size_t i = 0; i < n; i++) {
-				if (s[i] == '"' || s[i] == '\\')
-					dblog_buf_addc(out, '\\');
-				dblog_buf_addc(out, s[i]);
-			}
-			dblog_buf_addc(out, '"');
-		}
-	}
-	dblog_buf_addc(out, '}');
-}
-
 static int
 hex_blob(const char *s, size_t n)
 {
@@ -151,7 +112,7 @@ literal(struct dblog_buf *out, enum dblog_fb_dialect d, struct dblog_span v, con
 	case DBLOG_J_ARRAY:
 		if (pg && !has_word(type, "json")) {
 			struct dblog_buf tmp = { 0 };
-			pg_array(&s, v, &tmp);
+			dblog_sql_pg_array(&s, v, 0, &tmp);
 			dblog_buf_free(&tmp);
 			dblog_sql_literal_e(out, s.p);
 			break;

@@ -296,54 +296,6 @@ psink_col(const struct ptable *t, struct dblog_span name, struct dblog_buf *scra
 
 /* ---------------------------------------------------------- values */
 
-/* A JSON array as a PostgreSQL array literal: {1,"a b",NULL,{...}}. */
-static void
-array_literal(struct psink *s, struct dblog_span v, struct dblog_buf *out, int json_elems)
-{
-	struct dblog_span e;
-	const char *it = NULL;
-	int first = 1;
-	dblog_buf_addc(out, '{');
-	while (dblog_json_next_elem(v, &it, &e)) {
-		if (!first)
-			dblog_buf_addc(out, ',');
-		first = 0;
-		enum dblog_jtype t = dblog_json_type(e);
-		if (t == DBLOG_J_NULL) {
-			dblog_buf_adds(out, "NULL");
-		} else if (t == DBLOG_J_ARRAY && !json_elems) {
-			array_literal(s, e, out, 0);
-		} else if (json_elems) {
-			/* json[] elements are JSON texts */
-			dblog_buf_addc(out, '"');
-			for (size_t i = 0; i < e.n; i++) {
-				if (e.p[i] == '"' || e.p[i] == '\\')
-					dblog_buf_addc(out, '\\');
-				dblog_buf_addc(out, e.p[i]);
-			}
-			dblog_buf_addc(out, '"');
-		} else {
-			struct dblog_buf d = { 0 };
-			const char *p = e.p;
-			size_t n = e.n;
-			if (t == DBLOG_J_STRING) {
-				dblog_json_unescape(e, &d);
-				p = d.p;
-				n = d.len;
-			}
-			dblog_buf_addc(out, '"');
-			for (size_t i = 0; i < n; i++) {
-				if (p[i] == '"' || p[i] == '\\')
-					dblog_buf_addc(out, '\\');
-				dblog_buf_addc(out, p[i]);
-			}
-			dblog_buf_addc(out, '"');
-			dblog_buf_free(&d);
-		}
-	}
-	dblog_buf_addc(out, '}');
-}
-
 /* Add one parameter: the text form of a JSON value (NULL for null). */
 static void
 param(struct psink *s, struct dblog_span v, int array)
@@ -373,7 +325,7 @@ param(struct psink *s, struct dblog_span v, int array)
 	}
 	case DBLOG_J_ARRAY:
 		if (array) {
-			array_literal(s, v, &s->vals, array == 3);
+			dblog_sql_pg_array(&s->vals, v, array == 3, &s->s1);
 			break;
 		}
 		dblog_buf_add(&s->vals, v.p, v.n);   /* JSON text for json columns */

@@ -41,3 +41,42 @@ dblog_sql_literal_e(struct dblog_buf *b, const char *s)
 	}
 	dblog_buf_addc(b, '\'');
 }
+
+/* Append s[0..n) as a double-quoted element of an array literal. */
+static void
+array_elem(struct dblog_buf *out, const char *s, size_t n)
+{
+	dblog_buf_addc(out, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			dblog_buf_addc(out, '\\');
+		dblog_buf_addc(out, s[i]);
+	}
+	dblog_buf_addc(out, '"');
+}
+
+void
+dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems, struct dblog_buf *tmp)
+{
+	struct dblog_span e;
+	const char *it = NULL;
+	int first = 1;
+	dblog_buf_addc(out, '{');
+	while (dblog_json_next_elem(v, &it, &e)) {
+		if (!first)
+			dblog_buf_addc(out, ',');
+		first = 0;
+		enum dblog_jtype t = dblog_json_type(e);
+		if (t == DBLOG_J_NULL) {
+			dblog_buf_adds(out, "NULL");
+		} else if (t == DBLOG_J_ARRAY && !json_elems) {
+			dblog_sql_pg_array(out, e, 0, tmp);
+		} else if (t == DBLOG_J_STRING && !json_elems) {
+			dblog_json_unescape(e, tmp);
+			array_elem(out, tmp->p, tmp->len);
+		} else {
+			array_elem(out, e.p, e.n);   /* numbers, booleans, JSON texts */
+		}
+	}
+	dblog_buf_addc(out, '}');
+}
