@@ -80,13 +80,27 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 		char o[16];
 		snprintf(o, sizeof o, "%u", r->oid);
 		const char *params[1] = { o };
-		res = PQexecParams(d->conn, "SELECT attname, attnotnull FROM pg_catalog.pg_attribute "
-				   "WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped",
+		res = PQexecParams(d->conn, "SELECT a.attname, a.attnotnull, EXISTS (SELECT 1 FROM "
+				   "pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary "
+				   "AND a.attnum = ANY (i.indkey)) FROM pg_catalog.pg_attribute a "
+				   "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
 				   1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			PQclear(res);
 			res = NULL;
 		}
+	}
+	/* REPLICA IDENTITY FULL flags every column as the key: the key of its
+	 * events is the primary key when the table has one (the old row is
+	 * whole in "before"), else the whole row */
+	int npk = 0;
+	for (int k = 0; r->ident == 'f' && res && k < PQntuples(res); k++)
+		npk += PQgetvalue(res, k, 2)[0] == 't';
+	for (int i = 0; npk && i < r->ncols; i++) {
+		r->cols[i].key = 0;
+		for (int k = 0; k < PQntuples(res); k++)
+			if (!strcmp(PQgetvalue(res, k, 0), r->cols[i].name))
+				r->cols[i].key = PQgetvalue(res, k, 2)[0] == 't';
 	}
 	dblog_buf_addc(&b, '[');
 	for (int i = 0; i < r->ncols; i++) {

@@ -535,6 +535,36 @@ is_pk(struct psink *s, const struct ptable *t, struct dblog_span name)
 	return c && c->pk;
 }
 
+/* Can the change's key match more than one row? Yes unless it names every
+ * column of the table's primary key: a table without one (REPLICA IDENTITY
+ * FULL at the source: the key is the whole old row) may hold equal rows,
+ * and an update or delete changes one of them, as at the source. */
+static int
+key_may_repeat(struct psink *s, const struct ptable *t)
+{
+	int npk = 0, found = 0;
+	for (int i = 0; i < t->ncols; i++)
+		npk += t->cols[i].pk;
+	for (size_t i = 0; i < s->nkeys; i++)
+		found += is_pk(s, t, s->knames[i]);
+	return !npk || found < npk;
+}
+
+/* Before the WHERE of an UPDATE or DELETE of one row whose key may
+ * repeat: the row is picked by its physical address (tableoid for the
+ * partitions of a partitioned table); one_row_end closes it. */
+static void
+one_row_begin(struct psink *s, const struct ptable *t)
+{
+	dblog_buf_printf(&s->sql, " WHERE (tableoid, ctid) = (SELECT tableoid, ctid FROM %s", t->qname);
+}
+
+static void
+one_row_end(struct psink *s)
+{
+	dblog_buf_adds(&s->sql, " LIMIT 1)");
+}
+
 /* The ON CONFLICT clause of the upsert of s->names: on the primary key
  * DO UPDATE, leaving a row already equal alone; DO NOTHING when every
  * column is in the key. Appended to s->sql. */
@@ -664,6 +694,9 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 			psink_ident_span(s, &s->sql, s->names[i]);
 			dblog_buf_printf(&s->sql, " = $%d", ++n);
 		}
+		int one = key_may_repeat(s, t);
+		if (one)
+			one_row_begin(s, t);
 		where(s, t, &n, s->bnames, nb);
 		if (!guarded && s->ncols) {
 			char rhs[48];
@@ -676,6 +709,8 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 			}
 			dblog_buf_addc(&s->sql, ')');
 		}
+		if (one)
+			one_row_end(s);
 	}
 	return send_stmt(s, p, rows, err, errlen);
 }
@@ -692,7 +727,12 @@ do_delete(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 		int n = 0;
 		dblog_buf_clear(&s->sql);
 		dblog_buf_printf(&s->sql, "DELETE FROM %s", t->qname);
+		int one = key_may_repeat(s, t);
+		if (one)
+			one_row_begin(s, t);
 		where(s, t, &n, s->bnames, nb);
+		if (one)
+			one_row_end(s);
 	}
 	return send_stmt(s, p, rows, err, errlen);
 }

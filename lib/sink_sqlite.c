@@ -336,11 +336,13 @@ where(struct ssink *s, struct dblog_buf *b, const struct dblog_span *extra, size
 	for (size_t i = 0; i < s->nkeys; i++) {
 		if (i)
 			dblog_buf_adds(b, " AND ");
-		if (is_rowid_key(s))
-			dblog_buf_adds(b, "rowid");
-		else
-			ident_span(s, b, s->knames[i]);
-		dblog_buf_adds(b, " = ?");
+		if (is_rowid_key(s)) {
+			dblog_buf_adds(b, "rowid = ?");
+			continue;
+		}
+		/* IS: a key of REPLICA IDENTITY FULL may hold NULLs */
+		ident_span(s, b, s->knames[i]);
+		dblog_buf_adds(b, " IS ?");
 	}
 	for (size_t i = 0; i < nextra; i++) {
 		dblog_buf_adds(b, " AND ");
@@ -350,6 +352,28 @@ where(struct ssink *s, struct dblog_buf *b, const struct dblog_span *extra, size
 }
 
 /* ------------------------------------------------------- statements */
+
+/* A table without a primary key may hold equal rows, and a key that is the
+ * whole old row (REPLICA IDENTITY FULL at the source) matches them all: an
+ * update or delete changes one of them, as at the source, picked by rowid
+ * (such a table has one). one_row_end closes the subquery. */
+static int
+one_row_begin(struct ssink *s, const struct dtable *t)
+{
+	if (t->t.npk || is_rowid_key(s))
+		return 0;
+	dblog_buf_adds(&s->sql, " WHERE rowid = (SELECT rowid FROM ");
+	dblog_sql_ident(&s->sql, t->name);
+	return 1;
+}
+
+static void
+one_row_end(struct ssink *s, int one)
+{
+	if (one)
+		dblog_buf_adds(&s->sql, " LIMIT 1)");
+}
+
 
 static int
 run(struct ssink *s, sqlite3_stmt *st, char *err, size_t errlen)
@@ -500,6 +524,7 @@ do_update(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 			ident_span(s, &s->sql, s->names[i]);
 			dblog_buf_adds(&s->sql, " = ?");
 		}
+		int one = one_row_begin(s, t);
 		where(s, &s->sql, s->bnames, nb);
 		if (!guarded) {
 			/* a row already as the event leaves it is not touched (a no-op) */
@@ -510,6 +535,7 @@ do_update(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 			}
 			dblog_buf_adds(&s->sql, s->ncols ? ")" : "");
 		}
+		one_row_end(s, one);
 		if (s->base.dry_run)
 			return dry(s, s->vals, s->ncols, s->kvals, s->nkeys, guarded ? s->bvals : s->vals,
 				   guarded ? nb : s->ncols);
@@ -540,7 +566,9 @@ do_delete(struct ssink *s, const struct dtable *t, int guarded, char *err, size_
 		dblog_buf_clear(&s->sql);
 		dblog_buf_adds(&s->sql, "DELETE FROM ");
 		dblog_sql_ident(&s->sql, t->name);
+		int one = one_row_begin(s, t);
 		where(s, &s->sql, s->bnames, nb);
+		one_row_end(s, one);
 		if (s->base.dry_run)
 			return dry(s, s->kvals, s->nkeys, s->bvals, nb, NULL, 0);
 		size_t np;

@@ -555,14 +555,16 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	dblog_buf_printf(&j->tn, "%s.%s", schema, name);
 	const char *p[1] = { qn.p };
 	/* key columns as the stream has them: the replica identity (the
-	 * primary key, a chosen index, or every column under FULL) */
+	 * primary key, a chosen index; under FULL the primary key, or every
+	 * column when there is none) */
 	PGresult *a = PQexecParams(j->c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
-		"CASE WHEN c.relreplident = 'f' THEN a.attnum ELSE "
+		"CASE WHEN c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index p "
+		"WHERE p.indrelid = c.oid AND p.indisprimary) THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
 		"WHERE k.att = a.attnum), 0) END FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
 		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
-		"((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
+		"((c.relreplident IN ('d', 'f') AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 		1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(a) != PGRES_TUPLES_OK) {

@@ -447,8 +447,8 @@ PY
 	dblog-flashback --since "$head" -t public.t < <(cat "$T/a.ndjson" "$T/b.ndjson") |
 		dblog-apply -s undo --conflict manual_review "$DBLOG_PG" 2> /dev/null
 	[ "$(q "SELECT string_agg(id || '=' || v, ',' ORDER BY id) FROM t WHERE id < 4")" = "1=v1,2=later,3=v3" ]
-	# under REPLICA IDENTITY FULL the key holds every column: the row is not
-	# found by it any more
-	run q "SELECT reason, event->'key'->>'v' FROM dblog.conflicts"
-	[ "$output" = "update found no row|bad" ] || { echo "conflicts: $output"; false; }
+	# the key is the primary key (REPLICA IDENTITY FULL puts the whole old
+	# row in "before"): the row is found, and differs from it
+	run q "SELECT reason, event->'key'->>'id', event->'before'->>'v' FROM dblog.conflicts"
+	[ "$output" = "update found a different row|2|bad" ] || { echo "conflicts: $output"; false; }
 }
