@@ -96,6 +96,7 @@ struct apply {
 	struct dblog_buf batch;
 	int batch_over, replaying, failed;
 	json_int_t saved[7];
+	json_int_t line_bytes;   /* of the event being applied, as counted */
 	struct dblog_buf name, scratch;
 	struct dblog_buf txline;     /* the events of a transaction line */
 };
@@ -281,6 +282,10 @@ open_batch(struct apply *a)
 			     &a->n_tx, &a->n_bytes };
 	for (int i = 0; i < 7; i++)
 		a->saved[i] = *c[i];
+	/* the line that opens the batch is counted already, and is applied
+	 * again by a replay of the batch: counted there */
+	a->saved[0] -= 1;
+	a->saved[6] -= a->line_bytes;
 	if (a->sink->ops->begin(a->sink, err, sizeof err))
 		sink_fail("cannot begin a transaction", err);
 	a->open = 1;
@@ -437,6 +442,7 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 				 "applied position (another source kind?)");
 	a->n_events++;
 	a->n_bytes += (json_int_t)n + 1;
+	a->line_bytes = (json_int_t)n + 1;
 	a->bytes += n + 1;
 	switch (f->op) {
 	case DBLOG_OP_BEGIN:

@@ -103,6 +103,10 @@ psink_pipe_failed(struct psink *s, char *err, size_t errlen)
 	}
 	s->dead = 1;
 	s->base.batch_failed = 1;
+	/* a plain INSERT may have met a row already there: upsert from now on */
+	for (size_t o = 0; o < s->plain_batch.len; o += strlen(s->plain_batch.p + o) + 1)
+		psink_name_add(&s->plain_no, s->plain_batch.p + o);
+	dblog_buf_clear(&s->plain_batch);
 	snprintf(s->failure, sizeof s->failure, "%s", keep);
 	snprintf(err, errlen, "%s (the destination transaction was rolled back: nothing of this "
 		 "batch was applied)", keep);
@@ -1078,6 +1082,7 @@ p_commit(struct dblog_sink *b, char *e, size_t l)
 		return -1;
 	if (s->in_pipe && pipe_sync(s))
 		return psink_pipe_failed(s, e, l);
+	dblog_buf_clear(&s->plain_batch);
 	return 0;
 }
 /* In pipeline mode there are no savepoints around source transactions:
@@ -1161,7 +1166,8 @@ p_close(struct dblog_sink *base)
 		table_free(&s->tables[i]);
 	free(s->tables);
 	free(s->dest_row);
-	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals };
+	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals, &s->plain_yes, &s->plain_no,
+				     &s->plain_batch };
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		dblog_buf_free(bufs[i]);
 	psink_stage_free(&s->stage);

@@ -85,6 +85,11 @@ struct psink {
 	const struct dblog_fields *cur;
 	char failure[1024];
 	struct pstage stage;
+	/* tables whose staged inserts go in by plain INSERT (plain_yes: one
+	 * went in; plain_no: one met a row already there, or a batch holding
+	 * one failed: upserted instead), and those plain-inserted in the batch
+	 * being sent; NUL-terminated names, kept over a reset */
+	struct dblog_buf plain_yes, plain_no, plain_batch;
 };
 
 /* Are changes sent without waiting: in the pipeline, or in a COPY of the
@@ -123,6 +128,8 @@ void psink_conflict_clause(struct psink *s, const struct ptable *t);
 int psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, size_t errlen);
 int psink_stage_flush(struct psink *s, char *err, size_t errlen);
 void psink_stage_drop(struct psink *s);
+int psink_name_in(const struct dblog_buf *b, const char *name);
+void psink_name_add(struct dblog_buf *b, const char *name);
 void psink_stage_free(struct pstage *st);
 
 /* sink_pg_schema.c: the schema, load_pos, save_pos and park operations */

@@ -7,10 +7,16 @@
  *     only inserts and is long: the snapshot load. A row that is already
  *     there fails the COPY; the savepoint takes it back and the run goes
  *     the next way (and so does every later run of that table);
- *   - two set-based statements: the rows as text arrays, unnest()ed, cast
- *     to the columns' types; one deletes the run's deleted keys, the other
- *     upserts the rest (ON CONFLICT on the primary key, a row already
- *     equal left alone);
+ *   - set-based statements: the rows as text arrays, unnest()ed, cast
+ *     to the columns' types; one deletes the run's deleted keys, one
+ *     inserts its inserts by plain INSERT, one upserts its updates (ON
+ *     CONFLICT on the primary key, a row already equal left alone). A
+ *     plain INSERT skips the speculative insertion of ON CONFLICT, the
+ *     dearest part of an insert; the first one of a table goes under a
+ *     savepoint, synchronously: when it meets a row already there it is
+ *     taken back and that table's inserts are upserted from then on (so
+ *     too when a later batch holding one fails: it is applied again
+ *     carefully, see dblog-apply's replay);
  *   - for a short run, the one-row upsert or delete per row.
  * A run never holds two changes of one key: the second one starts the next
  * run, so every change is applied (and fires the destination's triggers)
@@ -28,6 +34,7 @@
 
 static int copy_start(struct psink *s);
 static void copy_rows(struct psink *s, int end);
+static int exec_ok(struct psink *s, const char *sql);
 
 void
 psink_stage_free(struct pstage *st)
@@ -69,6 +76,23 @@ psink_stage_drop(struct psink *s)
 		for (size_t i = 0; i < st->nused; i++)   /* the slots in use only */
 			st->seen[st->used[i]] = 0;
 	st->nused = 0;
+}
+
+/* Is name among the NUL-terminated names of b? */
+int
+psink_name_in(const struct dblog_buf *b, const char *name)
+{
+	for (size_t o = 0; o < b->len; o += strlen(b->p + o) + 1)
+		if (!strcmp(b->p + o, name))
+			return 1;
+	return 0;
+}
+
+void
+psink_name_add(struct dblog_buf *b, const char *name)
+{
+	if (!psink_name_in(b, name))
+		dblog_buf_add(b, name, strlen(name) + 1);
 }
 
 /* Does the change's key name exactly the table's primary key, non-NULL? */
@@ -340,15 +364,35 @@ array_elem(struct dblog_buf *b, const char *p, int null)
 	dblog_buf_addc(b, '"');
 }
 
+/* Which staged rows a set-based statement takes, and how: */
+enum setmode {
+	SET_DEL,      /* deletes, by primary key */
+	SET_PLAIN,    /* inserts, by plain INSERT */
+	SET_UPD,      /* updates, upserted */
+	SET_UPSERT    /* inserts and updates, upserted */
+};
+
+static int
+in_set(char op, enum setmode m)
+{
+	switch (m) {
+	case SET_DEL: return op == 'd';
+	case SET_PLAIN: return op == 'i';
+	case SET_UPD: return op == 'u';
+	default: return op != 'd';
+	}
+}
+
 /* The set-based statements of the stage, over text arrays unnest()ed and
- * cast to the columns' types: the deletes by primary key (dels), or the
- * upserts (ON CONFLICT on the key, a row already equal left alone). Each
- * changes one row per array element unless the row already was so. */
+ * cast to the columns' types: the deletes by primary key, the inserts, or
+ * the upserts (ON CONFLICT on the key, a row already equal left alone).
+ * Each changes one row per array element unless the row already was so. */
 static void
-bulk_sql(struct psink *s, int dels)
+bulk_sql(struct psink *s, enum setmode m)
 {
 	struct pstage *st = &s->stage;
 	struct dblog_buf *q = &s->sql;
+	int dels = m == SET_DEL;
 	size_t n = dels ? st->npk : st->ncols;
 	dblog_buf_clear(q);
 	if (dels)
@@ -370,7 +414,8 @@ bulk_sql(struct psink *s, int dels)
 		dblog_buf_printf(q, "%sc%zu", j ? ", " : "", dels ? st->pkpos[j] : j);
 	dblog_buf_addc(q, ')');
 	if (!dels) {
-		dblog_buf_add(q, st->cast.p, st->cast.len);
+		if (m != SET_PLAIN)
+			dblog_buf_add(q, st->cast.p, st->cast.len);
 		return;
 	}
 	for (size_t k = 0; k < st->npk; k++) {
@@ -382,22 +427,26 @@ bulk_sql(struct psink *s, int dels)
 	}
 }
 
-/* Send the deletes (dels) or the upserts of the stage as one statement;
- * vp: where each staged value starts. */
-static int
-send_set(struct psink *s, const char **vp, int dels, char *err, size_t errlen)
+/* The parameters of a set-based statement: one text[] literal per column
+ * (the key columns for deletes) of the rows in the set, in s->params;
+ * vp: where each staged value starts. The number of rows, and of
+ * parameters in *np. */
+static size_t
+set_params(struct psink *s, const char **vp, enum setmode m, size_t *np)
 {
 	struct pstage *st = &s->stage;
-	size_t np = dels ? st->npk : st->ncols, rows = 0;
+	int dels = m == SET_DEL;
+	size_t rows = 0;
 	size_t off[MAXCOLS];
+	*np = dels ? st->npk : st->ncols;
 	dblog_buf_clear(&st->out);
-	for (size_t c = 0; c < np; c++) {
+	for (size_t c = 0; c < *np; c++) {
 		size_t col = dels ? st->pkpos[c] : c;
 		off[c] = st->out.len;
 		dblog_buf_addc(&st->out, '{');
 		rows = 0;
 		for (size_t r = 0; r < st->rows; r++) {
-			if ((st->ops.p[r] == 'd') != dels)
+			if (!in_set(st->ops.p[r], m))
 				continue;
 			if (rows++)
 				dblog_buf_addc(&st->out, ',');
@@ -406,44 +455,108 @@ send_set(struct psink *s, const char **vp, int dels, char *err, size_t errlen)
 		dblog_buf_addc(&st->out, '}');
 		dblog_buf_addc(&st->out, 0);
 	}
+	for (size_t c = 0; c < *np; c++)
+		s->params[c] = st->out.p + off[c];
+	return rows;
+}
+
+/* Send one set of the stage as one statement; vp: where each staged
+ * value starts. */
+static int
+send_set(struct psink *s, const char **vp, enum setmode m, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	size_t np, rows = set_params(s, vp, m, &np);
 	if (!rows)
 		return 0;
-	for (size_t c = 0; c < np; c++)
-		s->params[c] = st->out.p + off[c];
-	if (dels) {
+	if (m == SET_DEL) {
 		s->next_expect = (int)rows;
 		/* planned each time, with the keys at hand: a plan kept from when
 		 * the table was small would scan the whole of it once it is not */
-		bulk_sql(s, 1);
+		bulk_sql(s, SET_DEL);
 		return psink_pipe_queued(s, PQsendQueryParams(s->c, s->sql.p, (int)np, NULL, s->params, NULL,
 							      NULL, 0), st->desc, err, errlen);
 	}
 	dblog_buf_clear(&s->key);
 	dblog_buf_add(&s->key, st->key.p, st->key.len);
-	dblog_buf_adds(&s->key, "#bulk-u");
+	dblog_buf_adds(&s->key, m == SET_PLAIN ? "#bulk-i" : "#bulk-u");
 	struct pstmt *p = psink_find(s);
 	if (!p) {
-		bulk_sql(s, 0);
+		bulk_sql(s, m);
 		if (!(p = psink_prepare(s, s->sql.p, (int)np, err, errlen)))
 			return -1;
 	}
 	s->next_expect = (int)rows;
+	if (m == SET_PLAIN)
+		psink_name_add(&s->plain_batch, st->table);
 	return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, NULL, NULL, 0),
 				 st->desc, err, errlen);
 }
 
-/* The run as set-based statements: its deletes, then its upserts (no key
- * is in both, so their order does not matter). */
+/* The first plain INSERT of a table: out of the pipeline, under a
+ * savepoint. 0 the rows are in (the table's inserts go in so from now on),
+ * 1 a row was there already and it was taken back (the table's inserts
+ * are upserted from now on), -1 failure (s->failure set). */
+static int
+plain_first(struct psink *s, const char **vp)
+{
+	struct pstage *st = &s->stage;
+	int was = psink_piped(s);
+	if (psink_pipe_pause(s))   /* in a flush: the stage stays as it is */
+		return -1;
+	size_t np;
+	set_params(s, vp, SET_PLAIN, &np);
+	bulk_sql(s, SET_PLAIN);
+	int rc = -1;
+	if (exec_ok(s, "SAVEPOINT dblog_plain")) {
+		PGresult *r = PQexecParams(s->c, s->sql.p, (int)np, NULL, s->params, NULL, NULL, 0);
+		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		PQclear(r);
+		if (ok) {
+			rc = exec_ok(s, "RELEASE SAVEPOINT dblog_plain") ? 0 : -1;
+			psink_name_add(&s->plain_yes, st->table);
+		} else {
+			rc = exec_ok(s, "ROLLBACK TO SAVEPOINT dblog_plain") &&
+			     exec_ok(s, "RELEASE SAVEPOINT dblog_plain") ? 1 : -1;
+			psink_name_add(&s->plain_no, st->table);
+		}
+	}
+	if (rc < 0 && PQstatus(s->c) == CONNECTION_BAD)
+		s->base.lost = 1;
+	psink_pipe_resume(s, was);
+	return rc;
+}
+
+/* The run as set-based statements: its deletes, its inserts, its updates
+ * (no key is in two of them, so their order does not matter). */
 static int
 send_bulk(struct psink *s, char *err, size_t errlen)
 {
 	struct pstage *st = &s->stage;
-	size_t cells = st->rows * st->ncols;
+	size_t cells = st->rows * st->ncols, ins = 0;
 	const char **vp = dblog_xmalloc((cells + 1) * sizeof *vp);
 	const char *v = st->vals.p;
 	for (size_t i = 0; i < cells; i++, v += strlen(v) + 1)
 		vp[i] = v;
-	int rc = send_set(s, vp, 1, err, errlen) || send_set(s, vp, 0, err, errlen) ? -1 : 0;
+	for (size_t r = 0; r < st->rows; r++)
+		ins += st->ops.p[r] == 'i';
+	int rc = send_set(s, vp, SET_DEL, err, errlen);
+	int plain = !rc && ins && !psink_name_in(&s->plain_no, st->table);
+	if (plain && !psink_name_in(&s->plain_yes, st->table)) {
+		int first = plain_first(s, vp);
+		if (first < 0) {
+			snprintf(err, errlen, "%s", s->failure);
+			rc = psink_pipe_failed(s, err, errlen);
+		} else if (first == 0) {
+			rc = send_set(s, vp, SET_UPD, err, errlen);
+		} else {
+			rc = send_set(s, vp, SET_UPSERT, err, errlen);
+		}
+	} else if (!rc && plain) {
+		rc = send_set(s, vp, SET_PLAIN, err, errlen) || send_set(s, vp, SET_UPD, err, errlen) ? -1 : 0;
+	} else if (!rc) {
+		rc = send_set(s, vp, SET_UPSERT, err, errlen);
+	}
 	free(vp);
 	return rc;
 }
