@@ -89,6 +89,7 @@ enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC, M_INCREMENTAL };
 
 struct opts {
 	int setup, teardown, follow, until, prune, unbuffered, pg, poll_set;
+	int resnap;   /* an interrupted snapshot is read again */
 	const char *slot, *publication;
 	int64_t heartbeat_ms, status_ms, retries, jobs;
 	uint64_t endpos;
@@ -258,7 +259,8 @@ checkpoint_pos(struct opts *o, int64_t *pos, int64_t *seq, int *has_seq)
 	json_decref(cp);
 	if (in_snapshot && o->mode == M_SNAPSHOT_THEN_CDC) {
 		dblog_warn("checkpoint \"%s\" is inside an interrupted snapshot: the snapshot is "
-			   "read again", o->checkpoint);
+			   "read again, each table after a truncate event", o->checkpoint);
+		o->resnap = 1;
 		return 1;
 	}
 	if (p.kind != DBLOG_POS_SEQ)
@@ -378,7 +380,7 @@ run(struct opts *o, sqlite3 *db)
 		if (o->mode == M_SNAPSHOT_THEN_CDC && dblog_sqlite_src_head(s) < 0)
 			dblog_die(DBLOG_EXIT_FAIL, "no changelog in \"%s\": run 'dblog-capture --setup "
 				  "%s' before snapshot_then_cdc", o->path, o->source);
-		if (dblog_sqlite_src_snapshot(s, &o->tables, &pos, err, sizeof err))
+		if (dblog_sqlite_src_snapshot(s, &o->tables, &pos, o->resnap, err, sizeof err))
 			read_failed(err);
 		has_seq = 0;
 	} else if (has_seq) {

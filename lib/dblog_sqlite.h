@@ -60,7 +60,7 @@ int64_t dblog_sqlite_src_head(struct dblog_sqlite_src *s);
 int dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until,
 			  int64_t *last, char *err, size_t errlen);
 int dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *want,
-			      int64_t *pos, char *err, size_t errlen);
+			      int64_t *pos, int truncate_first, char *err, size_t errlen);
 /* --mode incremental: rows of the tables whose cursor column is past the
  * value in cursors ({"main.t": value, ...}; borrowed, updated to the last
  * values read) as snapshot events carrying "cursor": {"main.t": value}. 0

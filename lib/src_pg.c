@@ -200,6 +200,7 @@ struct stream {
 	int64_t last_status, last_event, last_cp_check, last_ask;
 	uint64_t msgs, written;
 	int stopped;
+	int resnap;   /* the snapshot is read again: truncate each table first */
 	struct timespec cp_mtime;
 	int write_failed;
 };
@@ -659,6 +660,27 @@ job_rows(struct stream *s, struct snapjob *j, PGresult *r, const char *pos, cons
 	return 0;
 }
 
+/* A snapshot read again after an interruption: the rows of the first
+ * attempt applied already may be gone at the source (and, in a table
+ * without a key, would be there twice): a truncate event clears the table
+ * before its rows. */
+static int
+resnap_truncate(struct stream *s, struct snapjob *j, const char *pos, const char *now, int64_t *seq)
+{
+	struct dblog_buf *line = &s->dec.line;
+	char id[37], tag[48];
+	snprintf(tag, sizeof tag, "snapshot:%s", pos);
+	dblog_event_id(s->dec.name, tag, *seq, id);
+	dblog_buf_clear(line);
+	dblog_buf_adds(line, "{\"op\":\"truncate\",\"table\":");
+	dblog_json_escape(line, j->tn.p, j->tn.len);
+	dblog_buf_adds(line, ",\"source\":");
+	dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
+	dblog_buf_printf(line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"}",
+			 pos, (long long)(*seq)++, now, id);
+	return emit_line(s, line->p, line->len);
+}
+
 /* Open the snapshot on every job's connection: the exported snap, or
  * one exported by the first job. 0, or -1 with msg. */
 static int
@@ -722,6 +744,10 @@ jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, const char 
 			if (job_table(s, &jobs[k], PQgetvalue(t, next, 0), PQgetvalue(t, next, 1), pos,
 				      err, errlen))
 				return -1;
+			if (s->resnap && resnap_truncate(s, &jobs[k], pos, now, &seq)) {
+				err[0] = 0;
+				return -1;
+			}
 			next++;
 			if (!PQsendQuery(jobs[k].c, "FETCH 10000 FROM dblog_snapshot")) {
 				snprintf(err, errlen, "snapshot: %s", PQerrorMessage(jobs[k].c));
@@ -908,7 +934,8 @@ load_start(struct stream *s, uint64_t *start, int *have, char *err, size_t errle
 	json_decref(cp);
 	if (in_snapshot && s->o->mode == DBLOG_PG_SNAPSHOT_THEN_CDC) {
 		dblog_warn("checkpoint \"%s\" is inside an interrupted snapshot: the snapshot is "
-			   "read again", s->o->checkpoint);
+			   "read again, each table after a truncate event", s->o->checkpoint);
+		s->resnap = 1;
 		return 0;
 	}
 	if (p.kind != DBLOG_POS_LSN) {

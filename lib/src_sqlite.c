@@ -859,7 +859,7 @@ dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, 
  * then a heartbeat at *pos. 0 or -1 (err set, or empty for a write error). */
 int
 dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *want, int64_t *pos,
-			  char *err, size_t errlen)
+			  int truncate_first, char *err, size_t errlen)
 {
 	struct dblog_list tables = { 0 };
 	struct dblog_buf sql = { 0 }, q = { 0 };
@@ -914,6 +914,22 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 		if (send_schema(s, tables.v[i], *pos)) {
 			sqlite3_finalize(st);
 			goto out;
+		}
+		if (truncate_first) {
+			/* read again after an interruption: rows of the first attempt
+			 * that are gone since must not stay behind */
+			dblog_event_id(s->name, tag, seq, id);
+			dblog_buf_clear(&s->line);
+			dblog_buf_adds(&s->line, "{\"op\":\"truncate\"");
+			add_table(&s->line, tables.v[i]);
+			dblog_buf_adds(&s->line, ",\"source\":");
+			dblog_buf_add(&s->line, s->src.p, s->src.len);
+			dblog_buf_printf(&s->line, ",\"pos\":%s,\"seq\":%lld,\"commit_time\":\"%s\","
+					 "\"id\":\"%s\"}", ps, (long long)seq++, t, id);
+			if (put(s)) {
+				sqlite3_finalize(st);
+				goto out;
+			}
 		}
 		int r;
 		while ((r = sqlite3_step(st)) == SQLITE_ROW) {

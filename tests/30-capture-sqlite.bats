@@ -618,9 +618,11 @@ capture_three_ways() {
 	# the replica stopped half-way through the snapshot
 	head -n 50 "$T/out" | dblog-apply --create-tables -c "$T/cp" "sqlite:$T/dst.db"
 	[ "$(sq "$T/dst.db" "SELECT count(*) FROM t")" = 49 ]
+	# a row of the first attempt deleted since: not left behind
+	sq "$S" "DELETE FROM t WHERE id = 7"
 	dblog-capture -m snapshot_then_cdc --until-caught-up -c "$T/cp" "sqlite:$S" |
 		dblog-apply -c "$T/cp" "sqlite:$T/dst.db"
-	[ "$(sq "$T/dst.db" "SELECT count(*) FROM t")" = 100 ]
+	[ "$(sq "$T/dst.db" "SELECT count(*) FROM t")" = 99 ]
 	same_db "$S" "$T/dst.db"
 }
 

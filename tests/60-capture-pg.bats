@@ -934,6 +934,10 @@ heartbeat -" ]
 	[[ "$(cat "$T/err3")" == "dblog-capture: warning: checkpoint \"$T/cp\" is inside an interrupted snapshot"* ]]
 	[ "$(jq -c 'select(.op == "snapshot") | .after' "$T/out3" | tr '\n' ' ')" = \
 		'{"id":1,"v":"a"} {"id":2,"v":"B"} {"id":3,"v":"c"} {"id":4,"v":"d"} ' ]
+	# the table is truncated first: rows of the first attempt gone since
+	# must not stay behind
+	[ "$(jq -r 'select(.op != "schema" and .op != "heartbeat") | [.op, .seq] | join(" ")' "$T/out3" | head -n 2 | tr '\n' ',')" = \
+		"truncate 0,snapshot 1," ]
 	[ "$(q "SELECT catalog_xmin FROM pg_replication_slots WHERE slot_name = 'sr'")" != "$slot" ]
 }
 
