@@ -97,6 +97,7 @@ struct apply {
 	int batch_over, replaying, failed;
 	json_int_t saved[7];
 	json_int_t line_bytes;   /* of the event being applied, as counted */
+	int cut;                 /* the line is the last, without its '\n' */
 	struct dblog_buf name, scratch;
 	struct dblog_buf txline;     /* the events of a transaction line */
 };
@@ -627,6 +628,10 @@ one_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
 			a->txline = lines;
 			return rc;
 		}
+		if (a->cut && e.col) {
+			dblog_warn_cut(lineno);
+			return 0;   /* the last line: the input ends as if before it */
+		}
 		if (e.col)
 			snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);
 		else
@@ -661,6 +666,7 @@ run(struct apply *a)
 			}
 			continue;
 		}
+		a->cut = r.unterminated;
 		if (one_line(a, r.lineno, line, n)) {
 			status = DBLOG_EXIT_FAIL;
 			break;

@@ -586,6 +586,10 @@ run(struct filter *fl)
 		int s = dblog_event_scan(line, n, &f, &e, &fl->scratch);
 		if (s == 1)
 			continue;
+		if (s < 0 && r.unterminated && e.col) {
+			dblog_warn_cut(r.lineno);
+			break;
+		}
 		if (s < 0) {
 			if (e.col)
 				snprintf(why, sizeof why, "malformed JSON at column %zu: %s", e.col, e.why);

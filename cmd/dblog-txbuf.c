@@ -225,6 +225,10 @@ on_line(struct cmd *c, struct dblog_txbuf *b, const struct dblog_scanned *l)
 	char why[300];
 	if (l->status == 1)
 		return 0;
+	if (l->status < 0 && l->unterminated && l->col) {
+		dblog_warn_cut(l->lineno);
+		return 0;   /* the last line: the input ends */
+	}
 	if (l->status < 0) {
 		if (l->col)
 			snprintf(why, sizeof why, "malformed JSON at column %zu: %s", l->col, l->why);

@@ -1,10 +1,13 @@
 /* checkpoint.c - checkpoint files: validated loads, atomic saves. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dblog.h"
@@ -23,6 +26,43 @@ dblog_write_all(int fd, const char *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* Remove the temporary files PATH.tmp.PID in dir left by writers that were
+ * killed between creating and renaming them: their process is gone and
+ * the file is over a minute old. Once per process and path. */
+static void
+sweep_tmp(const char *path, const char *dir)
+{
+	static char *swept;
+	if (swept && !strcmp(swept, path))
+		return;
+	free(swept);
+	swept = dblog_xstrdup(path);
+	char *bcopy = dblog_xstrdup(path);
+	const char *base = basename(bcopy);
+	size_t bl = strlen(base);
+	DIR *d = opendir(dir);
+	while (d) {
+		struct dirent *e = readdir(d);
+		if (!e)
+			break;
+		if (strncmp(e->d_name, base, bl) || strncmp(e->d_name + bl, ".tmp.", 5))
+			continue;
+		char *end;
+		long pid = strtol(e->d_name + bl + 5, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		int alive = kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+		struct stat st;
+		if (alive || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISREG(st.st_mode) || st.st_mtime > time(NULL) - 60)
+			continue;
+		unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	free(bcopy);
 }
 
 int
@@ -65,6 +105,7 @@ dblog_atomic_write(const char *path, const char *data, size_t n, char *err, size
 		}
 		close(dfd);
 	}
+	sweep_tmp(path, dir);
 	free(dircopy);
 	dblog_buf_free(&t);
 	return 0;

@@ -236,6 +236,8 @@ struct dblog_reader {
 	size_t cap, start, end;
 	uint64_t lineno;      /* number of the line last returned */
 	int eof;
+	int unterminated;     /* the line last returned ended the input without
+	                         a '\n': a writer may have stopped mid-line */
 	FILE *flush_before_read;   /* fflush()ed before every read(2) */
 	int64_t idle_ms;           /* >0: dblog_read_line returns 2 after this
 	                              long without input */
@@ -247,6 +249,10 @@ void dblog_reader_free(struct dblog_reader *r);
  * Returns 1 for a line, 0 at end of input, 2 on idle timeout, 3 when *stop
  * was set, -1 on a read error (errno set). */
 int dblog_read_line(struct dblog_reader *r, const char **line, size_t *n);
+
+/* A bad last line without its '\n' is taken for input cut off mid-line (a
+ * writer killed, a disk full): warn that line lineno was not used. */
+void dblog_warn_cut(uint64_t lineno);
 
 /* Write n bytes and a '\n' to f; -1 on a write error. */
 int dblog_write_line(FILE *f, const char *p, size_t n);
@@ -359,6 +365,7 @@ struct dblog_scanned {
 	int status;             /* dblog_event_scan: 0 event, 1 blank, -1 bad */
 	struct dblog_fields f;  /* status 0: the event's fields */
 	size_t col;             /* status -1: where, 0 for a data error */
+	int unterminated;       /* the last line of the input, without '\n' */
 	const char *why;        /* status -1: why */
 	size_t why_off;         /* (inside scanq.c) */
 };

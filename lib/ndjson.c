@@ -101,6 +101,7 @@ dblog_read_line(struct dblog_reader *r, const char **line, size_t *n)
 				*n = r->end - r->start;
 				r->start = r->end;
 				r->lineno++;
+				r->unterminated = 1;
 				return 1;
 			}
 			return 0;
@@ -255,4 +256,11 @@ dblog_bad_line(struct dblog_dlq *q, uint64_t lineno, const char *line, size_t n,
 	dblog_err("line %llu: %s (fix or remove the line, or use --dlq FILE to park "
 		  "bad events and go on)", (unsigned long long)lineno, why);
 	return -1;
+}
+
+void
+dblog_warn_cut(uint64_t lineno)
+{
+	dblog_warn("line %llu: the input ends inside this line (no newline, not JSON): the writer "
+		   "stopped mid-event; the line is left out", (unsigned long long)lineno);
 }

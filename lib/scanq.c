@@ -109,6 +109,7 @@ cut_lines(struct dblog_scanq *q, struct block *b, size_t *from, int eof)
 		it->line = start;
 		it->n = n;
 		it->lineno = ++q->lineno;
+		it->unterminated = !nl;
 		/* every third line is left to the caller's thread, which has
 		 * less to do per line than this one */
 		if (it->lineno % 3)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dblog.h"
@@ -384,6 +385,15 @@ start_replication(struct stream *s, uint64_t from, char *err, size_t errlen)
 		dblog_buf_adds(&sql, ", messages 'true'");
 	dblog_buf_addc(&sql, ')');
 	PGresult *r = PQexec(s->repl, sql.p);
+	/* a slot still held by the walsender of a capture that was killed
+	 * is let go as soon as the server notices: wait up to 5 s for that */
+	for (int i = 0; i < 25 && PQresultStatus(r) == PGRES_FATAL_ERROR &&
+			strstr(PQresultErrorMessage(r), "is active for PID"); i++) {
+		PQclear(r);
+		struct timespec nap = { 0, 200 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+		r = PQexec(s->repl, sql.p);
+	}
 	int rc = 0;
 	if (PQresultStatus(r) != PGRES_COPY_BOTH) {
 		const char *m = PQresultErrorMessage(r);

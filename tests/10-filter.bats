@@ -800,6 +800,14 @@ EOF
 	[ "$bad" -eq 0 ]
 }
 
+@test "filter: input cut off inside its last line: a warning, the whole lines passed, status 0" {
+	printf '{"op":"insert","table":"a","pos":"0/1","seq":0}\n{"op":"insert","tab' > "$T/in"
+	run --separate-stderr dblog-filter < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = '{"op":"insert","table":"a","pos":"0/1","seq":0}' ]
+	[[ "$stderr" == "dblog-filter: warning: line 2: the input ends inside this line"* ]]
+}
+
 @test "bad input: blank lines are skipped but counted in 'line N'" {
 	printf '{"op":"heartbeat","pos":"0/1"}\n\n   \n\t\n{"op":"heartbeat","pos":"0/2"}\n \t \nbroken\n' > "$T/in"
 	run --separate-stderr dblog-filter < "$T/in"

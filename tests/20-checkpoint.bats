@@ -643,9 +643,14 @@ EOF
 		[ -z "$leftovers" ] || { echo "round $round: unexpected files: $leftovers"; return 1; }
 	done
 	[ "$advanced" -ge 3 ] || { echo "the checkpoint advanced in only $advanced rounds"; return 1; }
-	# a stale temp file of a process long gone does no harm
+	# a stale temp file of a process long gone does no harm, and is removed
+	# once over a minute old (a fresh one may be a live writer's elsewhere)
 	echo '{"pos":' > "$T/state/cp.json.tmp.999999"
+	echo '{"pos":' > "$T/state/cp.json.tmp.999998"
+	touch -d '2 minutes ago' "$T/state/cp.json.tmp.999999"
 	dblog-checkpoint since "$cp" < "$T/big" | dblog-checkpoint track "$cp" > /dev/null
+	[ ! -e "$T/state/cp.json.tmp.999999" ]
+	[ -e "$T/state/cp.json.tmp.999998" ]
 	# every transaction was counted once, whatever the kills interrupted
 	jq_true "$cp" --arg last "$last" --argjson c "$commits" \
 		'.pos == $last and .counters.transactions == $c' ||

@@ -5,6 +5,7 @@
 # --dry-run, and values that look like SQL.
 load helpers
 load lib/sqlite
+bats_require_minimum_version 1.5.0
 
 setup() {
 	setup_tmp
@@ -44,6 +45,29 @@ rows() {
 	[ "$(rows)" = "$(printf '1|A|x\n3|c|')" ]
 	[ "$(rows u)" = "c|3" ]
 	[ "$(sq "$D" "SELECT typeof(w) FROM t WHERE id = 3")" = null ]
+}
+
+@test "apply: input cut off inside its last line (a writer killed): a warning, the whole transactions applied, status 0" {
+	{
+		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')"
+		ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')"
+	} > "$T/whole"
+	# the second transaction's commit is cut after 20 bytes
+	head -c -40 "$T/whole" > "$T/in"
+	run --separate-stderr dblog-apply "sqlite:$D" < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$status: $stderr"; return 1; }
+	[[ "$stderr" == *"line 6: the input ends inside this line"* ]] || { echo "$stderr"; return 1; }
+	[[ "$stderr" == *"ended inside a transaction"* ]]
+	[ "$(rows)" = "1|a|x" ]
+	# a whole last line without its newline is an event like any other
+	printf '%s' "$(cat "$T/whole")" > "$T/in2"
+	run dblog-apply "sqlite:$D" < "$T/in2"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	[ "$(rows)" = "$(printf '1|a|x\n2|b|y')" ]
+	# a bad line with its newline is still an error
+	printf '%s\n{"op":"ins\n' "$(head -n 3 "$T/whole")" > "$T/in3"
+	run dblog-apply --stream s3 "sqlite:$D" < "$T/in3"
+	[ "$status" -eq 1 ]
 }
 
 @test "apply: a key change moves the row (single and composite keys)" {

@@ -182,6 +182,14 @@ tx_events() {
 	[[ "$stderr" == *"line 1: unknown op"* ]]
 }
 
+@test "input cut off inside its last line: a warning, the whole transactions out, status 0" {
+	{ tx_events "$SRC" 1 0; tx_events "$SRC" 2 0 | head -n 2; printf '{"op":"insert","tab'; } > "$T/in"
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+	[[ "$stderr" == *"the input ends inside this line"* ]]
+	[ "$(jq -r .tx <<<"$output" | sort -u)" = 1 ]
+}
+
 @test "--dlq parks bad lines and goes on" {
 	{ tx_events "$SRC" 1 0; echo 'not json'; tx_events "$SRC" 2 0; } > "$T/in"
 	run --separate-stderr dblog-txbuf --dlq "$T/dlq" < "$T/in"
