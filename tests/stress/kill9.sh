@@ -206,7 +206,7 @@ dest_of() {
 # run_pipeline NAME KILL: one run; with KILL=1 kill -9 one of its processes
 # after a random time.  Logs to $IT_DIR/NAME/runs.log.
 run_pipeline() {
-	local p=$1 k=$2 d=$IT_DIR/$1 cpid tpid= apid in use_txbuf=0 victim vpid ms rss st_c st_t= st_a
+	local p=$1 k=$2 d=$IT_DIR/$1 cpid tpid='' apid in use_txbuf=0 victim vpid ms rss st_c st_t='' st_a
 	case $p in
 	txbuf) use_txbuf=1 ;;
 	sqlite) use_txbuf=$((RANDOM % 2)) ;;
@@ -221,7 +221,7 @@ run_pipeline() {
 		-n src -c "$d/cp" --until-caught-up "$SRC" >"$d/f1" 2>>"$d/capture.err" &
 	cpid=$!
 	in=$d/f1
-	local topts= aopts=
+	local topts='' aopts=''
 	# small memory so that large transactions spill; sometimes batching
 	[ $use_txbuf = 1 ] && topts="--max-memory 1M"
 	[ $use_txbuf = 1 ] && [ $((RANDOM % 2)) = 1 ] && topts="$topts --batch-rows 500 --batch-ms 100ms"
@@ -409,7 +409,7 @@ for IT in $(seq 1 "$ITERATIONS"); do
 	# catch up without kills
 	for p in $PIPELINES; do
 		echo "# final runs" >>"$IT_DIR/$p/runs.log"
-		for r in 1 2 3; do run_pipeline "$p" 0; done
+		for _ in 1 2 3; do run_pipeline "$p" 0; done
 	done
 	for p in $PIPELINES; do
 		compare "$p" || FAILS=$((FAILS + 1))
