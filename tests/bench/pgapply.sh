@@ -11,6 +11,7 @@
 # shellcheck source=tests/lib/pgcluster.sh
 . "$(dirname "$0")/../lib/pgcluster.sh"
 bench_need psql python3
+export PGOPTIONS="-c client_min_messages=warning"
 bench_setup
 PGD=$(mktemp -d "${TMPDIR:-/tmp}/dblog-bench-pg.XXXXXX") || bench_die "mktemp failed"
 pg_start "$PGD" || bench_die "cannot start PostgreSQL"
