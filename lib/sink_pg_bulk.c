@@ -403,6 +403,14 @@ bulk_sql(struct psink *s, enum setmode m)
 		for (size_t j = 1; j < st->ncols; j++, nm += strlen(nm) + 1)
 			dblog_buf_printf(q, ", %s", nm);
 		dblog_buf_adds(q, ") SELECT ");
+		if (m == SET_PLAIN) {
+			/* unnest()s side by side in the select list: the rows go
+			 * straight into the insert, not through a tuplestore */
+			for (size_t j = 0; j < st->ncols; j++)
+				dblog_buf_printf(q, "%sunnest($%zu::text[])::%s", j ? ", " : "", j + 1,
+						 st->types[j]);
+			return;
+		}
 		for (size_t j = 0; j < st->ncols; j++)
 			dblog_buf_printf(q, "%su.c%zu::%s", j ? ", " : "", j, st->types[j]);
 		dblog_buf_adds(q, " FROM unnest(");
@@ -414,8 +422,7 @@ bulk_sql(struct psink *s, enum setmode m)
 		dblog_buf_printf(q, "%sc%zu", j ? ", " : "", dels ? st->pkpos[j] : j);
 	dblog_buf_addc(q, ')');
 	if (!dels) {
-		if (m != SET_PLAIN)
-			dblog_buf_add(q, st->cast.p, st->cast.len);
+		dblog_buf_add(q, st->cast.p, st->cast.len);
 		return;
 	}
 	for (size_t k = 0; k < st->npk; k++) {
