@@ -627,22 +627,32 @@ out:
 }
 
 /* Emit the rows of a FETCH result; *seq counts across tables. */
-static int
-job_rows(struct stream *s, struct snapjob *j, PGresult *r, const char *pos, const char *now,
-	 int64_t *seq)
+/* The start of a snapshot-time event of op for j's table in s->dec.line,
+ * up to its id (seq is taken and counted): the rest follows. */
+static struct dblog_buf *
+snap_head(struct stream *s, struct snapjob *j, const char *op, const char *pos, const char *now,
+	  int64_t *seq)
 {
 	struct dblog_buf *line = &s->dec.line;
 	char id[37], tag[48];
 	snprintf(tag, sizeof tag, "snapshot:%s", pos);
+	dblog_event_id(s->dec.name, tag, *seq, id);
+	dblog_buf_clear(line);
+	dblog_buf_printf(line, "{\"op\":\"%s\",\"table\":", op);
+	dblog_json_escape(line, j->tn.p, j->tn.len);
+	dblog_buf_adds(line, ",\"source\":");
+	dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
+	dblog_buf_printf(line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"",
+			 pos, (long long)(*seq)++, now, id);
+	return line;
+}
+
+static int
+job_rows(struct stream *s, struct snapjob *j, PGresult *r, const char *pos, const char *now,
+	 int64_t *seq)
+{
 	for (int row = 0; row < PQntuples(r); row++) {
-		dblog_event_id(s->dec.name, tag, *seq, id);
-		dblog_buf_clear(line);
-		dblog_buf_adds(line, "{\"op\":\"snapshot\",\"table\":");
-		dblog_json_escape(line, j->tn.p, j->tn.len);
-		dblog_buf_adds(line, ",\"source\":");
-		dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
-		dblog_buf_printf(line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\","
-				 "\"id\":\"%s\"", pos, (long long)(*seq)++, now, id);
+		struct dblog_buf *line = snap_head(s, j, "snapshot", pos, now, seq);
 		for (int pass = 0; pass < 2; pass++) {
 			dblog_buf_adds(line, pass ? ",\"after\":{" : ",\"key\":{");
 			int first = 1;
@@ -677,17 +687,8 @@ job_rows(struct stream *s, struct snapjob *j, PGresult *r, const char *pos, cons
 static int
 resnap_truncate(struct stream *s, struct snapjob *j, const char *pos, const char *now, int64_t *seq)
 {
-	struct dblog_buf *line = &s->dec.line;
-	char id[37], tag[48];
-	snprintf(tag, sizeof tag, "snapshot:%s", pos);
-	dblog_event_id(s->dec.name, tag, *seq, id);
-	dblog_buf_clear(line);
-	dblog_buf_adds(line, "{\"op\":\"truncate\",\"table\":");
-	dblog_json_escape(line, j->tn.p, j->tn.len);
-	dblog_buf_adds(line, ",\"source\":");
-	dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
-	dblog_buf_printf(line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"}",
-			 pos, (long long)(*seq)++, now, id);
+	struct dblog_buf *line = snap_head(s, j, "truncate", pos, now, seq);
+	dblog_buf_addc(line, '}');
 	return emit_line(s, line->p, line->len);
 }
 

@@ -854,6 +854,23 @@ dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, 
 	return rc;
 }
 
+/* The start of a snapshot-time event of op for table in s->line, up to its
+ * id: the rest follows. */
+static void
+snap_head(struct dblog_sqlite_src *s, const char *op, const char *table, const char *pos,
+	  const char *time, const char *tag, int64_t seq)
+{
+	char id[37];
+	dblog_event_id(s->name, tag, seq, id);
+	dblog_buf_clear(&s->line);
+	dblog_buf_printf(&s->line, "{\"op\":\"%s\"", op);
+	add_table(&s->line, table);
+	dblog_buf_adds(&s->line, ",\"source\":");
+	dblog_buf_add(&s->line, s->src.p, s->src.len);
+	dblog_buf_printf(&s->line, ",\"pos\":%s,\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"", pos,
+			 (long long)seq, time, id);
+}
+
 /* Every row of the tables, in key order, in one read transaction, as
  * snapshot events at the changelog position *pos (0 without a changelog),
  * then a heartbeat at *pos. 0 or -1 (err set, or empty for a write error). */
@@ -863,7 +880,7 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 {
 	struct dblog_list tables = { 0 };
 	struct dblog_buf sql = { 0 }, q = { 0 };
-	char t[40], id[37], ps[24], tag[40];
+	char t[40], ps[24], tag[40];
 	int rc = -1;
 	err[0] = 0;
 	if (dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
@@ -918,14 +935,8 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 		if (truncate_first) {
 			/* read again after an interruption: rows of the first attempt
 			 * that are gone since must not stay behind */
-			dblog_event_id(s->name, tag, seq, id);
-			dblog_buf_clear(&s->line);
-			dblog_buf_adds(&s->line, "{\"op\":\"truncate\"");
-			add_table(&s->line, tables.v[i]);
-			dblog_buf_adds(&s->line, ",\"source\":");
-			dblog_buf_add(&s->line, s->src.p, s->src.len);
-			dblog_buf_printf(&s->line, ",\"pos\":%s,\"seq\":%lld,\"commit_time\":\"%s\","
-					 "\"id\":\"%s\"}", ps, (long long)seq++, t, id);
+			snap_head(s, "truncate", tables.v[i], ps, t, tag, seq++);
+			dblog_buf_addc(&s->line, '}');
 			if (put(s)) {
 				sqlite3_finalize(st);
 				goto out;
@@ -933,14 +944,8 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 		}
 		int r;
 		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-			dblog_event_id(s->name, tag, seq, id);
-			dblog_buf_clear(&s->line);
-			dblog_buf_adds(&s->line, "{\"op\":\"snapshot\"");
-			add_table(&s->line, tables.v[i]);
-			dblog_buf_adds(&s->line, ",\"source\":");
-			dblog_buf_add(&s->line, s->src.p, s->src.len);
-			dblog_buf_printf(&s->line, ",\"pos\":%s,\"seq\":%lld,\"commit_time\":\"%s\","
-					 "\"id\":\"%s\",\"key\":", ps, (long long)seq++, t, id);
+			snap_head(s, "snapshot", tables.v[i], ps, t, tag, seq++);
+			dblog_buf_adds(&s->line, ",\"key\":");
 			dblog_buf_add(&s->line, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 			dblog_buf_adds(&s->line, ",\"after\":");
 			dblog_buf_add(&s->line, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
