@@ -314,6 +314,7 @@ commit_batch(struct apply *a)
 	a->open = 0;
 	dblog_buf_clear(&a->batch);
 	a->batch_over = 0;
+	a->sink->no_replay = 0;
 	if (dblog_progress_commit(&a->pos))
 		write_checkpoint(a);
 	if (a->unbuffered || a->dry_run)
@@ -546,8 +547,17 @@ keep_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
 	if (!a->sink->pipelined || a->replaying || a->batch_over)
 		return;
 	if (a->batch.len + n > 4 * a->batch_bytes + (64u << 20)) {
-		a->batch_over = 1;   /* too big to apply again: a failure stops the run */
-		return;
+		/* too big to apply again: what was sent must have gone in (else
+		 * the batch is applied again now, this line with it), and from
+		 * now on a failure stops the run, so no plain INSERTs */
+		char e[512];
+		if (!(a->sink->ops->sync && a->sink->ops->sync(a->sink, e, sizeof e) &&
+		      a->sink->batch_failed)) {
+			a->batch_over = 1;
+			a->sink->no_replay = 1;
+			return;
+		}
+		a->failed = 1;
 	}
 	uint64_t hdr[2] = { lineno, n };
 	dblog_buf_add(&a->batch, hdr, sizeof hdr);
@@ -641,6 +651,8 @@ one_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
 		return dblog_bad_line(&a->dlq, lineno, line, n, why) ? 1 : 0;
 	}
 	keep_line(a, lineno, line, n);
+	if (a->failed)   /* found by keep_line: the batch, this line with it */
+		return replay(a, 0) ? 1 : 0;
 	return on_event(a, lineno, line, n, &f) || (a->failed && replay(a, 0)) ? 1 : 0;
 }
 

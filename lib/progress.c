@@ -89,8 +89,10 @@ build(struct dblog_progress *p, const struct dblog_fields *f, int with_seq)
 	if (cursor)
 		json_object_set_new(j, "cursor", json_deep_copy(cursor));
 	dblog_cursor_merge(j, f->cursor);
-	/* a position inside a snapshot: an interrupted snapshot is redone */
-	if (f->op == DBLOG_OP_SNAPSHOT && !f->cursor.p)
+	/* a position inside a snapshot: an interrupted snapshot is redone (so
+	 * too at the truncate that starts a table of a snapshot read again:
+	 * outside any transaction) */
+	if ((f->op == DBLOG_OP_SNAPSHOT || (f->op == DBLOG_OP_TRUNCATE && !f->tx.p)) && !f->cursor.p)
 		json_object_set_new(j, "snapshot", json_true());
 	json_decref(p->pending);
 	p->pending = j;

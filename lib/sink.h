@@ -59,6 +59,9 @@ struct dblog_sink_ops {
 	/* After batch_failed: leave the failed state so that the batch can be
 	 * applied again (carefully). */
 	void (*reset)(struct dblog_sink *);
+	/* Pipelined sinks: wait for the results of what was sent so far; -1
+	 * (and batch_failed) when one failed. NULL for the others. */
+	int (*sync)(struct dblog_sink *, char *err, size_t errlen);
 	void (*close)(struct dblog_sink *);
 };
 
@@ -77,6 +80,9 @@ struct dblog_sink {
 	                           transaction was rolled back */
 	int lost;               /* the connection to the destination was lost */
 	int in_pipeline;        /* the open batch is being pipelined right now */
+	int no_replay;          /* the open batch is too large to be applied
+	                           again: no shortcut that a row already there
+	                           would fail (plain INSERTs) */
 	long noops;             /* no-ops found at pipeline sync points */
 };
 

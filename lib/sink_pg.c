@@ -254,6 +254,11 @@ psink_table(struct psink *s, const char *name)
 		"JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace LEFT JOIN pg_catalog.pg_index i ON "
 		"i.indrelid = a.attrelid AND i.indisprimary WHERE a.attrelid = to_regclass($1) AND "
 		"a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum", 1, NULL, p, NULL, NULL, 0);
+	/* a table (not a view or foreign table): its rows have a ctid */
+	PGresult *k = PQexecParams(s->c, "SELECT relkind IN ('r', 'p') FROM pg_catalog.pg_class "
+				   "WHERE oid = to_regclass($1)", 1, NULL, p, NULL, NULL, 0);
+	t->ctid = PQresultStatus(k) == PGRES_TUPLES_OK && PQntuples(k) == 1 && PQgetvalue(k, 0, 0)[0] == 't';
+	PQclear(k);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		t->ncols = PQntuples(r);
 		t->cols = calloc((size_t)t->ncols + 1, sizeof *t->cols);
@@ -542,7 +547,8 @@ is_pk(struct psink *s, const struct ptable *t, struct dblog_span name)
 /* Can the change's key match more than one row? Yes unless it names every
  * column of the table's primary key: a table without one (REPLICA IDENTITY
  * FULL at the source: the key is the whole old row) may hold equal rows,
- * and an update or delete changes one of them, as at the source. */
+ * and an update or delete changes one of them, as at the source. (Not for
+ * a view, whose rows have no address: every match is changed there.) */
 static int
 key_may_repeat(struct psink *s, const struct ptable *t)
 {
@@ -551,7 +557,7 @@ key_may_repeat(struct psink *s, const struct ptable *t)
 		npk += t->cols[i].pk;
 	for (size_t i = 0; i < s->nkeys; i++)
 		found += is_pk(s, t, s->knames[i]);
-	return !npk || found < npk;
+	return t->ctid && (!npk || found < npk);
 }
 
 /* Before the WHERE of an UPDATE or DELETE of one row whose key may
@@ -1085,6 +1091,15 @@ p_commit(struct dblog_sink *b, char *e, size_t l)
 	dblog_buf_clear(&s->plain_batch);
 	return 0;
 }
+static int
+p_sync(struct dblog_sink *b, char *e, size_t l)
+{
+	struct psink *s = (struct psink *)b;
+	if (s->in_pipe && pipe_sync(s))
+		return psink_pipe_failed(s, e, l);
+	return 0;
+}
+
 /* In pipeline mode there are no savepoints around source transactions:
  * taking one back rolls the batch back, and the caller applies it again
  * carefully (with savepoints) from its lines. */
@@ -1199,7 +1214,7 @@ static const struct dblog_sink_ops pg_ops = {
 	.begin = p_begin, .commit = p_commit, .rollback = p_rollback,
 	.savepoint = p_savepoint, .release = p_release, .rollback_to = p_rollback_to,
 	.apply = p_apply, .schema = psink_schema, .load_pos = psink_load_pos, .save_pos = psink_save_pos,
-	.park = psink_park, .reset = p_reset, .close = p_close, .lock = p_lock,
+	.park = psink_park, .reset = p_reset, .close = p_close, .lock = p_lock, .sync = p_sync,
 };
 
 static const char state_ddl[] =

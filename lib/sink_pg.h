@@ -33,6 +33,7 @@ struct ptable {
 	struct pcol *cols;
 	int ncols;
 	int nocopy;         /* a COPY met a row already there: upsert instead */
+	int ctid;           /* a table: a row can be picked by (tableoid, ctid) */
 };
 
 /* A run of changes to one table and column set (sink_pg_bulk.c). */

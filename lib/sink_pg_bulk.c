@@ -548,7 +548,7 @@ send_bulk(struct psink *s, char *err, size_t errlen)
 	for (size_t r = 0; r < st->rows; r++)
 		ins += st->ops.p[r] == 'i';
 	int rc = send_set(s, vp, SET_DEL, err, errlen);
-	int plain = !rc && ins && !psink_name_in(&s->plain_no, st->table);
+	int plain = !rc && ins && !s->base.no_replay && !psink_name_in(&s->plain_no, st->table);
 	if (plain && !psink_name_in(&s->plain_yes, st->table)) {
 		int first = plain_first(s, vp);
 		if (first < 0) {
@@ -691,6 +691,7 @@ copy_end(struct psink *s)
 		if (t)
 			t->nocopy = 1;
 		st->nocopy = 1;
+		psink_name_add(&s->plain_no, st->table);
 	}
 	if (rc < 0 && PQstatus(s->c) == CONNECTION_BAD)
 		s->base.lost = 1;

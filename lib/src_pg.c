@@ -369,6 +369,14 @@ wait_socket(struct stream *s, int64_t ms)
 	return PQconsumeInput(s->repl) ? 0 : -1;
 }
 
+/* Did r fail because the slot is held by another process (object in use)? */
+static int
+slot_busy(const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	return state && !strcmp(state, "55006");
+}
+
 static int
 start_replication(struct stream *s, uint64_t from, char *err, size_t errlen)
 {
@@ -388,7 +396,7 @@ start_replication(struct stream *s, uint64_t from, char *err, size_t errlen)
 	/* a slot still held by the walsender of a capture that was killed
 	 * is let go as soon as the server notices: wait up to 5 s for that */
 	for (int i = 0; i < 25 && PQresultStatus(r) == PGRES_FATAL_ERROR &&
-			strstr(PQresultErrorMessage(r), "is active for PID"); i++) {
+			slot_busy(r); i++) {
 		PQclear(r);
 		struct timespec nap = { 0, 200 * 1000 * 1000 };
 		nanosleep(&nap, NULL);
@@ -879,6 +887,12 @@ snapshot_with_slot(struct stream *s, uint64_t *start, char *err, size_t errlen)
 {
 	int active = 0;
 	int e = slot_exists(s->sql, s->o->slot, &active, err, errlen);
+	/* held by the walsender of a capture killed a moment ago: wait for it */
+	for (int i = 0; i < 25 && e > 0 && active; i++) {
+		struct timespec nap = { 0, 200 * 1000 * 1000 };
+		nanosleep(&nap, NULL);
+		e = slot_exists(s->sql, s->o->slot, &active, err, errlen);
+	}
 	if (e < 0)
 		return -1;
 	if (e && active) {

@@ -13,6 +13,7 @@
 load helpers
 load lib/pg
 load lib/pgapply
+bats_require_minimum_version 1.5.0
 
 setup_file() {
 	pg_file_start && new_database apply
@@ -950,6 +951,10 @@ SQL
 	sqlite3 "$T/d.db" "CREATE TABLE g(a int, b text)"
 	dblog-apply --map-schema public=main "sqlite:$T/d.db" < "$T/out"
 	[ "$(sqlite3 "$T/d.db" "SELECT a, b FROM g ORDER BY 1, 2 NULLS LAST")" = "$want" ]
+	# into an updatable view (rows without an address): applied by key
+	reset_db "CREATE TABLE gb(a int, b text); CREATE VIEW g AS SELECT * FROM gb"
+	dblog-apply "$DEST" < "$T/out"
+	[ "$(q "SELECT count(*) FROM gb WHERE a = 5")" -ge 1 ]
 }
 
 # torture_ddl: an enum, a domain and a table with a column of every kind.
@@ -1161,6 +1166,12 @@ for i in range(101, 151):
 	[ "$(jq .snapshot "$T/cp")" = true ]
 	[ "$(q "SELECT count(*) FROM h")" -gt 0 ]
 	PGDATABASE="s$N" q "DELETE FROM k WHERE id = 2; INSERT INTO h VALUES (100, 'new')"
+	# read again, and stopped right after its first truncate: still inside
+	# the snapshot
+	dblog-capture -m snapshot_then_cdc --slot rs --publication rs --until-caught-up -c "$T/cp" "$src" 2> "$T/err" > "$T/second"
+	grep -q 'interrupted snapshot' "$T/err"
+	awk '{ print } /"op":"truncate"/ { exit }' "$T/second" | dblog-apply -c "$T/cp" "$DEST"
+	[ "$(jq .snapshot "$T/cp")" = true ]
 	dblog-capture -m snapshot_then_cdc --slot rs --publication rs --until-caught-up -c "$T/cp" "$src" 2> "$T/err" |
 		dblog-apply -c "$T/cp" "$DEST"
 	grep -q 'interrupted snapshot' "$T/err"
@@ -1231,6 +1242,31 @@ PY
 			[ "$(rollbacks)" = "$r0" ] || { echo "$pre: a batch was rolled back"; return 1; }
 		fi
 	done
+}
+
+@test "pg apply: a transaction too large to be applied again takes no plain INSERT: a row already there is upserted" {
+	reset_db "CREATE TABLE fat(id int PRIMARY KEY, v text)"
+	q "INSERT INTO fat SELECT g, 'old' FROM generate_series(1, 20000) g; INSERT INTO fat VALUES (219000, 'there already')"
+	# one transaction of 40,000 changes of ~2 kB (over the 64 MB that a
+	# batch may hold to be applied again): inserts of new keys between
+	# updates of old ones; key 219000 (late) is in the table already
+	python3 - "$T/in" <<'PY'
+import json, sys
+src = {"driver": "postgres", "name": "s"}
+pad = "x" * 2000
+with open(sys.argv[1], "w") as out:
+    out.write(json.dumps({"op": "begin", "source": src, "tx": 1, "pos": "0/100"}) + "\n")
+    for i in range(20000):
+        for seq, (op, k) in enumerate((("insert", 200000 + i), ("update", i + 1))):
+            e = {"op": op, "table": "public.fat", "source": src, "tx": 1, "pos": "0/100",
+                 "seq": 2 * i + seq, "key": {"id": k}, "after": {"id": k, "v": "%s%d %s" % (op, k, pad)}}
+            out.write(json.dumps(e) + "\n")
+    out.write(json.dumps({"op": "commit", "source": src, "tx": 1, "pos": "0/100", "count": 40000}) + "\n")
+PY
+	run --separate-stderr dblog-apply --batch-bytes 1k -c "$T/cp" "$DEST"  < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+	[ "$(q "SELECT count(*), count(*) FILTER (WHERE v LIKE 'insert%'), count(*) FILTER (WHERE v LIKE 'update%') FROM fat")" = "40000|20000|20000" ]
+	[[ "$(q "SELECT v FROM fat WHERE id = 219000")" == "insert219000 x"* ]]
 }
 
 @test "pg apply: json and jsonb scalars and jsonb[] elements round-trip" {
