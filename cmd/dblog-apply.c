@@ -95,8 +95,7 @@ struct apply {
 	 * fails: [lineno][length][bytes]... */
 	struct dblog_buf batch;
 	int batch_over, replaying, failed;
-	json_int_t saved[7];
-	json_int_t line_bytes;   /* of the event being applied, as counted */
+	json_int_t saved[7];     /* the counters before the batch's first kept line */
 	int cut;                 /* the line is the last, without its '\n' */
 	struct dblog_buf name, scratch;
 	struct dblog_buf txline;     /* the events of a transaction line */
@@ -279,14 +278,6 @@ open_batch(struct apply *a)
 	char err[512];
 	if (a->open || a->failed)
 		return;
-	json_int_t *c[7] = { &a->n_events, &a->n_changes, &a->n_noop, &a->n_conflicts, &a->n_parked,
-			     &a->n_tx, &a->n_bytes };
-	for (int i = 0; i < 7; i++)
-		a->saved[i] = *c[i];
-	/* the line that opens the batch is counted already, and is applied
-	 * again by a replay of the batch: counted there */
-	a->saved[0] -= 1;
-	a->saved[6] -= a->line_bytes;
 	if (a->sink->ops->begin(a->sink, err, sizeof err))
 		sink_fail("cannot begin a transaction", err);
 	a->open = 1;
@@ -444,7 +435,6 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 				 "applied position (another source kind?)");
 	a->n_events++;
 	a->n_bytes += (json_int_t)n + 1;
-	a->line_bytes = (json_int_t)n + 1;
 	a->bytes += n + 1;
 	switch (f->op) {
 	case DBLOG_OP_BEGIN:
@@ -540,6 +530,20 @@ abandon_tx(struct apply *a)
 	return a->failed ? -1 : 0;
 }
 
+/* Copy the counters into saved (save) or back from it. */
+static void
+counters(struct apply *a, json_int_t saved[7], int save)
+{
+	json_int_t *c[7] = { &a->n_events, &a->n_changes, &a->n_noop, &a->n_conflicts, &a->n_parked,
+			     &a->n_tx, &a->n_bytes };
+	for (int i = 0; i < 7; i++) {
+		if (save)
+			saved[i] = *c[i];
+		else
+			*c[i] = saved[i];
+	}
+}
+
 /* Keep a line of the open batch (pipelined sinks only). */
 static void
 keep_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
@@ -559,6 +563,8 @@ keep_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
 		}
 		a->failed = 1;
 	}
+	if (!a->batch.len)   /* a replay of the batch counts its lines again from here */
+		counters(a, a->saved, 1);
 	uint64_t hdr[2] = { lineno, n };
 	dblog_buf_add(&a->batch, hdr, sizeof hdr);
 	dblog_buf_add(&a->batch, line, n);
@@ -581,10 +587,7 @@ replay(struct apply *a, int at_end)
 	}
 	struct dblog_buf lines = a->batch;
 	memset(&a->batch, 0, sizeof a->batch);
-	json_int_t *c[7] = { &a->n_events, &a->n_changes, &a->n_noop, &a->n_conflicts, &a->n_parked,
-			     &a->n_tx, &a->n_bytes };
-	for (int i = 0; i < 7; i++)
-		*c[i] = a->saved[i];
+	counters(a, a->saved, 0);
 	a->sink->ops->reset(a->sink);
 	a->failed = a->open = a->in_tx = a->skip_tx = 0;
 	dblog_progress_drop(&a->pos);
