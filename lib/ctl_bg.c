@@ -91,8 +91,7 @@ holder(const struct dblog_ctl *c)
 			pid = dblog_ctl_pid_read(c->pid);
 		if (pid && !kill((pid_t)pid, 0))
 			return pid;
-		struct timespec ts = { 0, 25 * 1000000L };
-		nanosleep(&ts, NULL);
+		dblog_sleep_ms(25);
 	}
 	return 0;
 }

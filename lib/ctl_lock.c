@@ -63,8 +63,7 @@ dblog_ctl_wait_unlocked(const char *path, int64_t ms)
 	while (dblog_ctl_locked(path)) {
 		if (dblog_now_ms() >= until)
 			return -1;
-		struct timespec ts = { 0, 50 * 1000000L };
-		nanosleep(&ts, NULL);
+		dblog_sleep_ms(50);
 	}
 	return 0;
 }

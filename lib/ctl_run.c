@@ -353,8 +353,7 @@ wait_all(struct pipeline *p)
 		reap(p);
 		if (eof && alive(p)) {
 			/* every stage closed its stderr: they are ending */
-			struct timespec ts = { 0, 2 * 1000000L };
-			nanosleep(&ts, NULL);
+			dblog_sleep_ms(2);
 			reap(p);
 		}
 		if (!deadline && broken(p) && alive(p)) {
@@ -510,8 +509,7 @@ nap(struct dblog_ctl_run *r, int64_t ms)
 {
 	int64_t until = dblog_now_ms() + ms;
 	while (!*r->stop && dblog_now_ms() < until) {
-		struct timespec ts = { 0, 100 * 1000000L };
-		nanosleep(&ts, NULL);
+		dblog_sleep_ms(100);
 	}
 }
 

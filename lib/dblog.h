@@ -100,6 +100,8 @@ int dblog_split_pair(const char *s, char **from, char **to);
 
 /* Monotonic clock in milliseconds. */
 int64_t dblog_now_ms(void);
+/* Sleep ms milliseconds (less when a signal arrives). */
+void dblog_sleep_ms(long ms);
 
 /* --------------------------------------------------------------- time.c */
 

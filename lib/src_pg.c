@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dblog.h"
@@ -398,8 +397,7 @@ start_replication(struct stream *s, uint64_t from, char *err, size_t errlen)
 	for (int i = 0; i < 25 && PQresultStatus(r) == PGRES_FATAL_ERROR &&
 			slot_busy(r); i++) {
 		PQclear(r);
-		struct timespec nap = { 0, 200 * 1000 * 1000 };
-		nanosleep(&nap, NULL);
+		dblog_sleep_ms(200);
 		r = PQexec(s->repl, sql.p);
 	}
 	int rc = 0;
@@ -889,8 +887,7 @@ snapshot_with_slot(struct stream *s, uint64_t *start, char *err, size_t errlen)
 	int e = slot_exists(s->sql, s->o->slot, &active, err, errlen);
 	/* held by the walsender of a capture killed a moment ago: wait for it */
 	for (int i = 0; i < 25 && e > 0 && active; i++) {
-		struct timespec nap = { 0, 200 * 1000 * 1000 };
-		nanosleep(&nap, NULL);
+		dblog_sleep_ms(200);
 		e = slot_exists(s->sql, s->o->slot, &active, err, errlen);
 	}
 	if (e < 0)
