@@ -213,7 +213,7 @@ const char *dblog_op_name(enum dblog_op op);
 struct dblog_fields {
 	enum dblog_op op;
 	struct dblog_span op_raw, table, source, tx, pos, seq, commit_time, id,
-		key, before, after, unchanged, count, columns, origin, cursor;
+		key, before, after, unchanged, count, columns, origin, cursor, keyless;
 };
 /* Validate line[0..n) as one JSON object and index its known fields.
  * Returns 0; 1 for a blank line; -1 with why set (and e->col for syntax)

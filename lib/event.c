@@ -54,7 +54,7 @@ slot(struct dblog_fields *f, const char *k, size_t n)
 	case 'c': return IS("commit_time") ? &f->commit_time : IS("count") ? &f->count :
 			 IS("columns") ? &f->columns : IS("cursor") ? &f->cursor : NULL;
 	case 'i': return IS("id") ? &f->id : NULL;
-	case 'k': return IS("key") ? &f->key : NULL;
+	case 'k': return IS("key") ? &f->key : IS("keyless") ? &f->keyless : NULL;
 	case 'o': return IS("op") ? &f->op_raw : IS("origin") ? &f->origin : NULL;
 	case 'p': return IS("pos") ? &f->pos : NULL;
 	case 's': return IS("seq") ? &f->seq : IS("source") ? &f->source : NULL;
@@ -115,6 +115,8 @@ check_types(const struct dblog_fields *f, struct dblog_jerr *e)
 		return bad(e, "field \"count\" must be a number");
 	if ((c = lead(f->cursor)) && c != '{')
 		return bad(e, "field \"cursor\" must be an object");
+	if ((c = lead(f->keyless)) && c != 't' && c != 'f')
+		return bad(e, "field \"keyless\" must be true or false");
 	return 0;
 }
 

@@ -96,6 +96,7 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 	int npk = 0;
 	for (int k = 0; r->ident == 'f' && res && k < PQntuples(res); k++)
 		npk += PQgetvalue(res, k, 2)[0] == 't';
+	r->keyless = r->ident == 'f' && res && !npk;
 	for (int i = 0; npk && i < r->ncols; i++) {
 		r->cols[i].key = 0;
 		for (int k = 0; k < PQntuples(res); k++)
@@ -229,7 +230,7 @@ send_schema(struct dblog_pgdec *d, struct dblog_pgrel *rel)
 	dblog_buf_adds(b, ",\"table\":");
 	dblog_json_escape(b, rel->table, strlen(rel->table));
 	common(d, b, 0);
-	dblog_buf_printf(b, ",\"columns\":%s}", rel->columns);
+	dblog_buf_printf(b, ",\"columns\":%s%s}", rel->columns, rel->keyless ? ",\"keyless\":true" : "");
 	return emit(d, b);
 }
 

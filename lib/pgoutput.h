@@ -18,6 +18,7 @@ struct dblog_pgrel {
 	struct dblog_pgcol *cols;
 	int ncols;
 	char *columns;      /* the schema event's columns JSON */
+	int keyless;        /* FULL without a primary key: the key is the row */
 	int schema_sent;
 };
 

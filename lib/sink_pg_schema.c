@@ -127,7 +127,9 @@ psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *
 			psink_ident_span(s, &pk, cn);
 		}
 	}
-	if (pk.len)
+	/* a key that is the whole row (no primary key at the source) is
+	 * no constraint: equal rows may repeat */
+	if (pk.len && dblog_json_type(f->keyless) != DBLOG_J_TRUE)
 		dblog_buf_printf(&q, ", PRIMARY KEY (%s)", pk.p);
 	dblog_buf_addc(&q, ')');
 	int rc = ncol ? psink_exec(s, q.p, err, errlen) : (snprintf(err, errlen, "schema event without columns"), -1);

@@ -986,7 +986,9 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 			ident_span(s, &pk, name);
 		}
 	}
-	if (pk.len)
+	/* a key that is the whole row (no primary key at the source) is
+	 * no constraint: equal rows may repeat */
+	if (pk.len && dblog_json_type(f->keyless) != DBLOG_J_TRUE)
 		dblog_buf_printf(q, ", PRIMARY KEY(%s)", pk.p);
 	dblog_buf_adds(q, ")");
 	dblog_buf_free(&pk);

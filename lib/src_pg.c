@@ -578,7 +578,8 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 		"CASE WHEN c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index p "
 		"WHERE p.indrelid = c.oid AND p.indisprimary) THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
-		"WHERE k.att = a.attnum), 0) END FROM pg_catalog.pg_attribute a "
+		"WHERE k.att = a.attnum), 0) END, c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM "
+		"pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary) FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
 		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
 		"((c.relreplident IN ('d', 'f') AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
@@ -607,7 +608,8 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	dblog_json_escape(&line, j->tn.p, j->tn.len);
 	dblog_buf_adds(&line, ",\"source\":");
 	dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
-	dblog_buf_printf(&line, ",\"pos\":\"%s\",\"columns\":%s}", pos, cols.p);
+	dblog_buf_printf(&line, ",\"pos\":\"%s\",\"columns\":%s%s}", pos, cols.p,
+			 nc && PQgetvalue(a, 0, 4)[0] == 't' ? ",\"keyless\":true" : "");
 	if (emit_line(s, line.p, line.len))
 		goto out;
 	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT * FROM %s", qn.p);
