@@ -56,6 +56,10 @@ struct pstage {
 	size_t nused;
 	struct dblog_buf upsert, del, cast, out;
 	char desc[112];
+	/* the parameters of a set-based statement: binary arrays, each of
+	 * text ('t') or of its column's own type ('b') */
+	int lens[MAXCOLS], fmts[MAXCOLS];
+	char elem[MAXCOLS + 1];
 };
 
 struct psink {

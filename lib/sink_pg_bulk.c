@@ -7,8 +7,10 @@
  *     only inserts and is long: the snapshot load. A row that is already
  *     there fails the COPY; the savepoint takes it back and the run goes
  *     the next way (and so does every later run of that table);
- *   - set-based statements: the rows as text arrays, unnest()ed, cast
- *     to the columns' types; one deletes the run's deleted keys, one
+ *   - set-based statements: the rows as arrays in binary form (of the
+ *     column's own type for integer and float8 columns, so the server
+ *     neither parses nor casts them; else text, cast to the column's
+ *     type), unnest()ed; one deletes the run's deleted keys, one
  *     inserts its inserts by plain INSERT, one upserts its updates (ON
  *     CONFLICT on the primary key, a row already equal left alone). A
  *     plain INSERT skips the speculative insertion of ON CONFLICT, the
@@ -21,6 +23,9 @@
  * A run never holds two changes of one key: the second one starts the next
  * run, so every change is applied (and fires the destination's triggers)
  * exactly as applying them one by one would, never merged into another. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,27 +348,6 @@ send_rows(struct psink *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Append s[0..n) as an element of a text[] literal. */
-static void
-array_elem(struct dblog_buf *b, const char *p, int null)
-{
-	if (null) {
-		dblog_buf_adds(b, "NULL");
-		return;
-	}
-	dblog_buf_addc(b, '"');
-	for (const char *q = p; *q; q++) {
-		size_t run = strcspn(q, "\"\\");
-		dblog_buf_add(b, q, run);
-		q += run;
-		if (!*q)
-			break;
-		dblog_buf_addc(b, '\\');
-		dblog_buf_addc(b, *q);
-	}
-	dblog_buf_addc(b, '"');
-}
-
 /* Which staged rows a set-based statement takes, and how: */
 enum setmode {
 	SET_DEL,      /* deletes, by primary key */
@@ -383,8 +367,134 @@ in_set(char op, enum setmode m)
 	}
 }
 
-/* The set-based statements of the stage, over text arrays unnest()ed and
- * cast to the columns' types: the deletes by primary key, the inserts, or
+/* ------------------------------------------------ binary array params */
+
+/* Column types whose values travel as binary arrays of their own type:
+ * written by the client, not parsed and cast by the server. */
+static const struct bintype {
+	const char *name;
+	uint32_t oid;
+	int size;   /* 2, 4, 8 integers; -8 float8 */
+} bintypes[] = {
+	{ "pg_catalog.int2", 21, 2 },
+	{ "pg_catalog.int4", 23, 4 },
+	{ "pg_catalog.int8", 20, 8 },
+	{ "pg_catalog.float8", 701, -8 },
+};
+
+static const struct bintype *
+bintype(const char *name)
+{
+	for (size_t i = 0; i < sizeof bintypes / sizeof *bintypes; i++)
+		if (!strcmp(bintypes[i].name, name))
+			return &bintypes[i];
+	return NULL;
+}
+
+static void
+put_be(struct dblog_buf *b, uint64_t x, int size)
+{
+	unsigned char c[8];
+	for (int i = 0; i < size; i++)
+		c[i] = (unsigned char)(x >> (8 * (size - 1 - i)));
+	dblog_buf_add(b, c, (size_t)size);
+}
+
+/* The binary form of value v of type t in out[]: 1, or 0 when v is not
+ * written plainly (the column then goes as text, and the server's own
+ * parsing decides, errors included). */
+static int
+bin_value(const struct bintype *t, const char *v, uint64_t *out)
+{
+	size_t n = strlen(v);
+	char *e;
+	errno = 0;
+	if (t->size > 0) {
+		const char *d = v + (*v == '-');
+		if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 19)
+			return 0;
+		long long x = strtoll(v, &e, 10);
+		int64_t lim = t->size == 2 ? INT16_MAX : t->size == 4 ? INT32_MAX : INT64_MAX;
+		if (errno || *e || x > lim || x < -lim - 1)
+			return 0;
+		*out = (uint64_t)x;
+		return 1;
+	}
+	/* a JSON number, exactly as the server's strtod() reads it */
+	if (!n || strspn(v, "0123456789-+.eE") != n || !(v[*v == '-'] >= '0' && v[*v == '-'] <= '9'))
+		return 0;
+	double x = strtod(v, &e);
+	if (errno || *e || !isfinite(x))
+		return 0;
+	memcpy(out, &x, sizeof x);
+	return 1;
+}
+
+/* Append column col of the rows in set m as a binary array: of the
+ * column's type when t is given and every value fits it (1), else of
+ * text (0: out is as it was before when it gives up on t). */
+static int
+bin_array(struct pstage *st, const char **vp, size_t col, enum setmode m,
+	  const struct bintype *t, size_t *rows)
+{
+	struct dblog_buf *b = &st->out;
+	size_t head = b->len;
+	int nulls = 0;
+	put_be(b, 1, 4);                /* dimensions */
+	put_be(b, 0, 4);                /* has NULLs: set below */
+	put_be(b, t ? t->oid : 25, 4);  /* element type */
+	put_be(b, 0, 4);                /* length: set below */
+	put_be(b, 1, 4);                /* lower bound */
+	*rows = 0;
+	for (size_t r = 0; r < st->rows; r++) {
+		if (!in_set(st->ops.p[r], m))
+			continue;
+		++*rows;
+		if (st->null[r * st->ncols + col]) {
+			put_be(b, UINT32_MAX, 4);   /* -1: NULL */
+			nulls = 1;
+			continue;
+		}
+		const char *v = vp[r * st->ncols + col];
+		if (!t) {
+			size_t n = strlen(v);
+			put_be(b, n, 4);
+			dblog_buf_add(b, v, n);
+			continue;
+		}
+		uint64_t x;
+		if (!bin_value(t, v, &x)) {
+			b->len = head;
+			return 0;
+		}
+		int size = t->size < 0 ? -t->size : t->size;
+		put_be(b, (uint64_t)size, 4);
+		put_be(b, x, size);
+	}
+	if (!*rows) {   /* an empty array has no dimensions */
+		b->len = head;
+		put_be(b, 0, 4);
+		put_be(b, 0, 4);
+		put_be(b, t ? t->oid : 25, 4);
+		return t != NULL;
+	}
+	unsigned char *h = (unsigned char *)b->p + head;
+	h[7] = (unsigned char)nulls;
+	for (int i = 0; i < 4; i++)
+		h[12 + i] = (unsigned char)(*rows >> (8 * (3 - i)));
+	return t != NULL;
+}
+
+/* The array type of parameter j of a set-based statement (set_params
+ * said which). */
+static const char *
+param_type(const struct pstage *st, size_t j, int dels)
+{
+	return st->elem[j] == 'b' ? st->types[dels ? st->pkpos[j] : j] : "pg_catalog.text";
+}
+
+/* The set-based statements of the stage, over the arrays of set_params
+ * unnest()ed and cast to the columns' types: the deletes by primary key, the inserts, or
  * the upserts (ON CONFLICT on the key, a row already equal left alone).
  * Each changes one row per array element unless the row already was so. */
 static void
@@ -407,8 +517,8 @@ bulk_sql(struct psink *s, enum setmode m)
 			/* unnest()s side by side in the select list: the rows go
 			 * straight into the insert, not through a tuplestore */
 			for (size_t j = 0; j < st->ncols; j++)
-				dblog_buf_printf(q, "%sunnest($%zu::text[])::%s", j ? ", " : "", j + 1,
-						 st->types[j]);
+				dblog_buf_printf(q, "%sunnest($%zu::%s[])::%s", j ? ", " : "", j + 1,
+						 param_type(st, j, 0), st->types[j]);
 			return;
 		}
 		for (size_t j = 0; j < st->ncols; j++)
@@ -416,7 +526,7 @@ bulk_sql(struct psink *s, enum setmode m)
 		dblog_buf_adds(q, " FROM unnest(");
 	}
 	for (size_t j = 0; j < n; j++)
-		dblog_buf_printf(q, "%s$%zu::text[]", j ? ", " : "", j + 1);
+		dblog_buf_printf(q, "%s$%zu::%s[]", j ? ", " : "", j + 1, param_type(st, j, dels));
 	dblog_buf_adds(q, ") AS u(");
 	for (size_t j = 0; j < n; j++)
 		dblog_buf_printf(q, "%sc%zu", j ? ", " : "", dels ? st->pkpos[j] : j);
@@ -434,10 +544,11 @@ bulk_sql(struct psink *s, enum setmode m)
 	}
 }
 
-/* The parameters of a set-based statement: one text[] literal per column
- * (the key columns for deletes) of the rows in the set, in s->params;
- * vp: where each staged value starts. The number of rows, and of
- * parameters in *np. */
+/* The parameters of a set-based statement: one binary array per column
+ * (the key columns for deletes) of the rows in the set, in s->params,
+ * st->lens and st->fmts, and what each array holds in st->elem ('b' the
+ * column's type, 't' text); vp: where each staged value starts. The
+ * number of rows, and of parameters in *np. */
 static size_t
 set_params(struct psink *s, const char **vp, enum setmode m, size_t *np)
 {
@@ -449,19 +560,16 @@ set_params(struct psink *s, const char **vp, enum setmode m, size_t *np)
 	dblog_buf_clear(&st->out);
 	for (size_t c = 0; c < *np; c++) {
 		size_t col = dels ? st->pkpos[c] : c;
+		const struct bintype *t = bintype(st->types[col]);
 		off[c] = st->out.len;
-		dblog_buf_addc(&st->out, '{');
-		rows = 0;
-		for (size_t r = 0; r < st->rows; r++) {
-			if (!in_set(st->ops.p[r], m))
-				continue;
-			if (rows++)
-				dblog_buf_addc(&st->out, ',');
-			array_elem(&st->out, vp[r * st->ncols + col], st->null[r * st->ncols + col]);
-		}
-		dblog_buf_addc(&st->out, '}');
-		dblog_buf_addc(&st->out, 0);
+		int typed = t && bin_array(st, vp, col, m, t, &rows);
+		if (!typed)
+			bin_array(st, vp, col, m, NULL, &rows);
+		st->elem[c] = typed ? 'b' : 't';
+		st->lens[c] = (int)(st->out.len - off[c]);
+		st->fmts[c] = 1;
 	}
+	st->elem[*np] = 0;
 	for (size_t c = 0; c < *np; c++)
 		s->params[c] = st->out.p + off[c];
 	return rows;
@@ -481,12 +589,13 @@ send_set(struct psink *s, const char **vp, enum setmode m, char *err, size_t err
 		/* planned each time, with the keys at hand: a plan kept from when
 		 * the table was small would scan the whole of it once it is not */
 		bulk_sql(s, SET_DEL);
-		return psink_pipe_queued(s, PQsendQueryParams(s->c, s->sql.p, (int)np, NULL, s->params, NULL,
-							      NULL, 0), st->desc, err, errlen);
+		return psink_pipe_queued(s, PQsendQueryParams(s->c, s->sql.p, (int)np, NULL, s->params, st->lens,
+							      st->fmts, 0), st->desc, err, errlen);
 	}
 	dblog_buf_clear(&s->key);
 	dblog_buf_add(&s->key, st->key.p, st->key.len);
 	dblog_buf_adds(&s->key, m == SET_PLAIN ? "#bulk-i" : "#bulk-u");
+	dblog_buf_adds(&s->key, st->elem);
 	struct pstmt *p = psink_find(s);
 	if (!p) {
 		bulk_sql(s, m);
@@ -496,7 +605,7 @@ send_set(struct psink *s, const char **vp, enum setmode m, char *err, size_t err
 	s->next_expect = (int)rows;
 	if (m == SET_PLAIN)
 		psink_name_add(&s->plain_batch, st->table);
-	return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, NULL, NULL, 0),
+	return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, st->lens, st->fmts, 0),
 				 st->desc, err, errlen);
 }
 
@@ -516,7 +625,7 @@ plain_first(struct psink *s, const char **vp)
 	bulk_sql(s, SET_PLAIN);
 	int rc = -1;
 	if (exec_ok(s, "SAVEPOINT dblog_plain")) {
-		PGresult *r = PQexecParams(s->c, s->sql.p, (int)np, NULL, s->params, NULL, NULL, 0);
+		PGresult *r = PQexecParams(s->c, s->sql.p, (int)np, NULL, s->params, st->lens, st->fmts, 0);
 		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		PQclear(r);
 		if (ok) {

@@ -69,7 +69,9 @@ with open(f"{w}/rows.csv", "w") as csv, open(f"{w}/upsert.sql", "w") as up, \
         ch.write('{"op":"commit","source":%s,"tx":%d,"pos":"%s","count":1}\n' % (src, s, pos))
 PY
 
-fresh() { psql -qX -c "DROP TABLE IF EXISTS t; CREATE TABLE t(id int PRIMARY KEY, a int, b text, c float8); DROP SCHEMA IF EXISTS dblog CASCADE" >/dev/null; }
+# each command starts from the same state: an empty table, no dirty buffers
+# of the last one left to write, spent WAL segments recycled
+fresh() { psql -qX -c "DROP TABLE IF EXISTS t; CREATE TABLE t(id int PRIMARY KEY, a int, b text, c float8); DROP SCHEMA IF EXISTS dblog CASCADE" -c CHECKPOINT >/dev/null; }
 seconds() {
 	_t0=$(date +%s.%N)
 	sh -c "$1" >/dev/null || { echo "bench: failed: $1" >&2; bench_status=1; }
