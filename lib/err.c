@@ -53,6 +53,20 @@ vmsg(const char *prefix, const char *fmt, va_list ap)
 	size_t len = (size_t)n + (size_t)m;
 	if (len > sizeof buf - 2)
 		len = sizeof buf - 2;
+	/* one line: a message of several (libpq's, a server's DETAIL) has its
+	 * line breaks and the indentation after them made one space */
+	size_t o = (size_t)n;
+	for (size_t i = (size_t)n; i < len; i++) {
+		if (buf[i] != '\n') {
+			buf[o++] = buf[i];
+			continue;
+		}
+		while (i + 1 < len && (buf[i + 1] == '\n' || buf[i + 1] == '\t' || buf[i + 1] == ' '))
+			i++;
+		if (i + 1 < len && o > (size_t)n && buf[o - 1] != ' ')
+			buf[o++] = ' ';
+	}
+	len = o;
 	buf[len++] = '\n';
 	fflush(stdout);
 	fwrite(buf, 1, len, stderr);

@@ -966,6 +966,9 @@ heartbeat -" ]
 		[ "$status" -eq 3 ] || { echo "$src: status $status: $output"; return 1; }
 		[[ "$output" == "dblog-capture: cannot connect to "* ]]
 		[[ "$output" == *"port=$port"* || "$output" == *":$port"* ]]
+		# one line, libpq's hint on it too
+		[ "${#lines[@]}" -eq 1 ] || { echo "$src: ${#lines[@]} lines: $output"; return 1; }
+		[[ "$src" != host=/* || "$output" == *"No such file or directory Is the server running"* ]]
 		run dblog-capture --setup "$src"
 		[ "$status" -eq 3 ]
 		[[ "$output" == "dblog-capture: cannot connect to "* ]]

@@ -1645,6 +1645,7 @@ SQL
 		[ "$status" -eq 3 ] || { echo "$d: status $status: $output"; return 1; }
 		[[ "$output" == "dblog-apply: cannot connect to "* ]] || { echo "$d: $output"; return 1; }
 		[[ "$output" == *"port=$port"* || "$output" == *":$port"* ]]
+		[ "${#lines[@]}" -eq 1 ] || { echo "$d: ${#lines[@]} lines: $output"; return 1; }
 		run dblog-apply --dry-run "$d" < "$T/in"
 		[ "$status" -eq 3 ] || { echo "$d --dry-run: status $status"; return 1; }
 	done
