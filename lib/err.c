@@ -57,13 +57,15 @@ vmsg(const char *prefix, const char *fmt, va_list ap)
 	 * line breaks and the indentation after them made one space */
 	size_t o = (size_t)n;
 	for (size_t i = (size_t)n; i < len; i++) {
-		if (buf[i] != '\n') {
+		if (buf[i] != '\n' && buf[i] != '\r') {
 			buf[o++] = buf[i];
 			continue;
 		}
-		while (i + 1 < len && (buf[i + 1] == '\n' || buf[i + 1] == '\t' || buf[i + 1] == ' '))
+		while (o > (size_t)n && (buf[o - 1] == ' ' || buf[o - 1] == '\t'))
+			o--;
+		while (i + 1 < len && strchr("\r\n\t ", buf[i + 1]))
 			i++;
-		if (i + 1 < len && o > (size_t)n && buf[o - 1] != ' ')
+		if (i + 1 < len && o > (size_t)n)
 			buf[o++] = ' ';
 	}
 	len = o;

@@ -115,8 +115,6 @@ check_types(const struct dblog_fields *f, struct dblog_jerr *e)
 		return bad(e, "field \"count\" must be a number");
 	if ((c = lead(f->cursor)) && c != '{')
 		return bad(e, "field \"cursor\" must be an object");
-	if ((c = lead(f->keyless)) && c != 't' && c != 'f')
-		return bad(e, "field \"keyless\" must be true or false");
 	return 0;
 }
 

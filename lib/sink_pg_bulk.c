@@ -557,12 +557,20 @@ set_params(struct psink *s, const char **vp, enum setmode m, size_t *np)
 	size_t rows = 0;
 	size_t off[MAXCOLS];
 	*np = dels ? st->npk : st->ncols;
+	/* every column that can goes in its own type, or none does (a value
+	 * that does not fit): two statements at most, not one per mix */
+	int text = 0;
+again:
 	dblog_buf_clear(&st->out);
 	for (size_t c = 0; c < *np; c++) {
 		size_t col = dels ? st->pkpos[c] : c;
-		const struct bintype *t = bintype(st->types[col]);
+		const struct bintype *t = text ? NULL : bintype(st->types[col]);
 		off[c] = st->out.len;
 		int typed = t && bin_array(st, vp, col, m, t, &rows);
+		if (t && !typed) {
+			text = 1;
+			goto again;
+		}
 		if (!typed)
 			bin_array(st, vp, col, m, NULL, &rows);
 		st->elem[c] = typed ? 'b' : 't';

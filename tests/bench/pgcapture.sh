@@ -22,10 +22,20 @@ trap 'pg_stop "$PGD"; bench_cleanup' EXIT
 ROWS=${BENCH_PG_ROWS:-1000000}
 TXS=${BENCH_PG_TXS:-100000}
 RUNS=${BENCH_PG_RUNS:-3}
+# a command that fails inside a pipeline (whose status is cat's) says so
+FAIL=": > '$BENCH_TMP/failed-pgcapture'"
+rm -f "$BENCH_TMP/failed-pgcapture"
 
 seconds() {
 	_t0=$(date +%s.%N)
-	sh -c "$1" || { echo "bench: failed: $1" >&2; bench_status=1; }
+	# (in a subshell: a failure is noted in a file, and its time is never
+	# the best)
+	if ! sh -c "$1"; then
+		echo "bench: failed: $1" >&2
+		: > "$BENCH_TMP/failed-pgcapture"
+		echo 999999
+		return
+	fi
 	_t1=$(date +%s.%N)
 	awk -v a="$_t0" -v b="$_t1" 'BEGIN { printf "%.3f\n", b - a }'
 }
@@ -62,11 +72,11 @@ run() {
 	echo
 	echo "== $1: $2 rows, drained to $end (best of $RUNS, a slot each)"
 	printf '  %12s %9s  %s\n' "rows/s" "seconds" "command"
-	s_w2j=$(best "$PG_BIN/pg_recvlogical -d '$DBLOG_PG' --slot w2j%s --start -E $end -o format-version=2 -f - | cat > /dev/null")
+	s_w2j=$(best "{ $PG_BIN/pg_recvlogical -d '$DBLOG_PG' --slot w2j%s --start -E $end -o format-version=2 -f - || $FAIL; } | cat > /dev/null")
 	printf '  %12s %9s  %s\n' "$(rate "$2" "$s_w2j")" "$s_w2j" "pg_recvlogical + wal2json (format 2) | cat"
-	s_raw=$(best "$PG_BIN/pg_recvlogical -d '$DBLOG_PG' --slot raw%s --start -E $end -o proto_version=1 -o publication_names=dblog -f - | cat > /dev/null")
+	s_raw=$(best "{ $PG_BIN/pg_recvlogical -d '$DBLOG_PG' --slot raw%s --start -E $end -o proto_version=1 -o publication_names=dblog -f - || $FAIL; } | cat > /dev/null")
 	printf '  %12s %9s  %s\n' "$(rate "$2" "$s_raw")" "$s_raw" "pg_recvlogical + pgoutput (raw) | cat"
-	s_dbl=$(best "/usr/bin/time -f %M -o $BENCH_TMP/rss%s dblog-capture --slot dblog%s --endpos $end '$DBLOG_PG' | cat > /dev/null")
+	s_dbl=$(best "{ /usr/bin/time -f %M -o $BENCH_TMP/rss%s dblog-capture --slot dblog%s --endpos $end '$DBLOG_PG' || $FAIL; } | cat > /dev/null")
 	printf '  %12s %9s  %s\n' "$(rate "$2" "$s_dbl")" "$s_dbl" "dblog-capture --endpos | cat"
 	rss=$(sort -n "$BENCH_TMP"/rss* | tail -n 1)
 	# what it writes, checked on a slot of its own (not timed)
@@ -83,6 +93,7 @@ run "$TXS one-row transactions" "$TXS" \
 	"DO \$\$ BEGIN FOR g IN 1..$TXS LOOP INSERT INTO t VALUES (g, g % 1000, 'name ' || g, g / 7.0); COMMIT; END LOOP; END \$\$" small
 
 echo
+[ ! -e "$BENCH_TMP/failed-pgcapture" ] || bench_status=1
 bench_target_header
 bench_target "capture vs pg_recvlogical+wal2json, 100 tx" "$r_dbl_big" "$r_w2j_big" 1.5
 bench_target "capture vs pg_recvlogical+wal2json, 1-row tx" "$r_dbl_small" "$r_w2j_small" 1.5
