@@ -140,6 +140,14 @@ psink_exec(struct psink *s, const char *sql, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", s->failure);
 		return -1;
 	}
+	if (PQstatus(s->c) == CONNECTION_BAD) {
+		/* say so, not what libpq says of the state it was left in */
+		const char *m = PQerrorMessage(s->c);
+		s->base.lost = 1;
+		snprintf(err, errlen, "the connection to the destination was lost%s%.*s", *m ? ": " : "",
+			 (int)strcspn(m, "\n"), m);
+		return -1;
+	}
 	if (s->in_pipe)
 		return psink_pipe_queued(s, PQsendQueryParams(s->c, sql, 0, NULL, NULL, NULL, NULL, 0), sql,
 				   err, errlen);

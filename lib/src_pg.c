@@ -613,7 +613,10 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	if (emit_line(s, line.p, line.len))
 		goto out;
 	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT * FROM %s", qn.p);
-	for (int k = 1, first = 1; k <= nkeys; k++)
+	/* in key order; a table keyed by its whole row is read as it lies
+	 * (its columns may have no order at all: json, point, xml) */
+	int keyless = nc && PQgetvalue(a, 0, 4)[0] == 't';
+	for (int k = 1, first = 1; !keyless && k <= nkeys; k++)
 		for (int i = 0; i < nc; i++)
 			if (j->keypos[i] == k) {
 				dblog_buf_adds(&sql, first ? " ORDER BY " : ", ");
