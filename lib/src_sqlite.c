@@ -2,6 +2,7 @@
  * setup and teardown, and reading it (cdc), or the tables (snapshot), as
  * dblog events. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +38,16 @@ static const char changelog_ddl[] =
 
 /* ------------------------------------------------------------- setup */
 
-/* A column's value as JSON text: blobs become "\\x..." hex strings, reals
- * keep every digit they need to round-trip (json_object() prints only 15),
- * infinities become strings. */
+/* A column's value as JSON text: blobs become "\\x..." hex strings,
+ * infinities strings. A real is written exactly, as the array [i, f, k]
+ * of integers, its value (i + f / 2^62) / 2^k: SQLite's own printf() and
+ * text-to-real conversion are not exact (a 15- or 17-digit text that
+ * SQLite reads back as the same real can be another one to everybody
+ * else). k comes from the table _dblog_real (see real_table), which
+ * scales the real's magnitude into [2^-10, 2^54): there i and f / 2^62
+ * are its integer and fraction parts, both exact. The reader turns the
+ * array back into the shortest decimal that is that real (see
+ * put_values). Zero keeps its sign as printf() writes it. */
 static void
 value_expr(struct dblog_buf *b, const char *ref, const char *col)
 {
@@ -51,9 +59,87 @@ value_expr(struct dblog_buf *b, const char *ref, const char *col)
 	dblog_buf_printf(b, "json_quote(CASE typeof(%s) WHEN 'blob' THEN '\\x' || lower(hex(%s)) "
 			 "WHEN 'real' THEN CASE WHEN abs(%s) > 1.7976931348623157e308 THEN "
 			 "CASE WHEN %s > 0 THEN 'Infinity' ELSE '-Infinity' END "
-			 "WHEN CAST(printf('%%!.15g', %s) AS REAL) = %s THEN json(printf('%%!.15g', %s)) "
-			 "ELSE json(printf('%%!.17g', %s)) END ELSE %s END)", x, x, x, x, x, x, x, x, x);
+			 "WHEN %s = 0 THEN json(printf('%%!.15g', %s)) "
+			 "ELSE json((SELECT '[' || i || ',' || CAST((y - i) * 4611686018427387904 AS INTEGER) "
+			 "|| ',' || k || ']' FROM (SELECT y, CAST(y AS INTEGER) AS i, k FROM "
+			 "(SELECT %s * s * s AS y, k FROM _dblog_real WHERE lo <= abs(%s) "
+			 "ORDER BY lo DESC LIMIT 1)))) END ELSE %s END)", x, x, x, x, x, x, x, x, x);
 	dblog_buf_free(&c);
+}
+
+/* The scales of value_expr: for j in -17..16, reals of magnitude from lo =
+ * 2^(64j - 10) (0 for the lowest) are multiplied by s twice, s = 2^-32j,
+ * and k = -64j. Written as bound doubles, so every one is exact; in the
+ * temp schema for the reader's own queries (snapshots, incremental). */
+static int
+real_table(sqlite3 *db, int temp, char *err, size_t errlen)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql, "CREATE %sTABLE IF NOT EXISTS _dblog_real(lo REAL PRIMARY KEY, "
+		 "k INTEGER NOT NULL, s REAL NOT NULL) WITHOUT ROWID", temp ? "TEMP " : "");
+	if (dblog_sqlite_exec(db, sql, err, errlen))
+		return -1;
+	snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s_dblog_real(lo, k, s) VALUES(?1, ?2, ?3)",
+		 temp ? "temp." : "main.");
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot fill _dblog_real: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	int rc = 0;
+	for (int j = -17; j <= 16 && !rc; j++) {
+		sqlite3_bind_double(st, 1, j == -17 ? 0.0 : ldexp(1.0, 64 * j - 10));
+		sqlite3_bind_int(st, 2, -64 * j);
+		sqlite3_bind_double(st, 3, ldexp(1.0, -32 * j));
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			snprintf(err, errlen, "cannot fill _dblog_real: %s", sqlite3_errmsg(db));
+			rc = -1;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Append the JSON object text v[0..n) of a row to b, each exact real of
+ * value_expr ([i, f, k]) written as the shortest decimal that reads back
+ * as that real (with a ".0" when it would look like an integer). Other
+ * texts go as they are (a changelog written before exact reals). */
+static void
+put_values(struct dblog_buf *b, const char *v, size_t n)
+{
+	if (!memchr(v, '[', n)) {
+		dblog_buf_add(b, v, n);
+		return;
+	}
+	struct dblog_span obj = { v, n }, key, val;
+	const char *it = NULL;
+	int first = 1;
+	dblog_buf_addc(b, '{');
+	while (dblog_json_next(obj, &it, &key, &val)) {
+		if (!first)
+			dblog_buf_addc(b, ',');
+		first = 0;
+		dblog_buf_add(b, key.p, key.n);
+		dblog_buf_addc(b, ':');
+		long long ifk[3];
+		if (dblog_json_type(val) != DBLOG_J_ARRAY ||
+		    sscanf(val.p, "[%lld,%lld,%lld]", &ifk[0], &ifk[1], &ifk[2]) != 3) {
+			dblog_buf_add(b, val.p, val.n);
+			continue;
+		}
+		double x = ldexp((double)ifk[0], (int)-ifk[2]) + ldexp((double)ifk[1], (int)(-ifk[2] - 62));
+		char num[40];
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(num, sizeof num, "%.*g", prec, x);
+			if (strtod(num, NULL) == x)
+				break;
+		}
+		dblog_buf_adds(b, num);
+		if (!strpbrk(num, ".eE"))
+			dblog_buf_adds(b, ".0");
+	}
+	dblog_buf_addc(b, '}');
 }
 
 /* The JSON object text of the columns (all, or the key columns) of t, as
@@ -317,7 +403,8 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 	int rc = -1;
 	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
 		return -1;
-	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || chosen_tables(db, want, &tables) ||
+	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || real_table(db, 0, err, errlen) ||
+	    chosen_tables(db, want, &tables) ||
 	    drop_dblog_triggers(db, 0, err, errlen))
 		goto out;
 	for (size_t i = 0; i < tables.n; i++) {
@@ -367,7 +454,8 @@ dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, siz
 		dblog_buf_adds(&sql, "DROP TRIGGER IF EXISTS _dblog_tx_begin;\n"
 			       "DROP TABLE IF EXISTS _dblog_changes;\n"
 			       "DROP TABLE IF EXISTS _dblog_tx;\n"
-			       "DROP TABLE IF EXISTS _dblog_stash;\n");
+			       "DROP TABLE IF EXISTS _dblog_stash;\n"
+			       "DROP TABLE IF EXISTS _dblog_real;\n");
 	if (sql.len && dblog_sqlite_exec(db, sql.p, err, errlen))
 		goto out;
 	rc = dblog_sqlite_exec(db, "COMMIT", err, errlen);
@@ -721,7 +809,7 @@ change(struct dblog_sqlite_src *s, struct group *g, const struct crow *row)
 		if (!v)
 			continue;
 		dblog_buf_printf(&s->line, ",\"%s\":", names[i]);
-		dblog_buf_add(&s->line, v, n);
+		put_values(&s->line, v, n);
 	}
 	dblog_buf_addc(&s->line, '}');
 	s->changes++;
@@ -883,7 +971,7 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 	char t[40], ps[24], tag[40];
 	int rc = -1;
 	err[0] = 0;
-	if (dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
+	if (real_table(s->db, 1, err, errlen) || dblog_sqlite_exec(s->db, "BEGIN", err, errlen))
 		return -1;
 	check_schema(s);
 	*pos = dblog_sqlite_src_head(s);
@@ -946,9 +1034,9 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 			snap_head(s, "snapshot", tables.v[i], ps, t, tag, seq++);
 			dblog_buf_adds(&s->line, ",\"key\":");
-			dblog_buf_add(&s->line, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+			put_values(&s->line, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 			dblog_buf_adds(&s->line, ",\"after\":");
-			dblog_buf_add(&s->line, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+			put_values(&s->line, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 			dblog_buf_addc(&s->line, '}');
 			if (put(s)) {
 				sqlite3_finalize(st);
@@ -1062,9 +1150,9 @@ incremental_table(struct dblog_sqlite_src *s, const char *table, const char *col
 					 "\"cursor\":{", (long long)seq++, t, id);
 			dblog_json_escape(&lines, full.p, full.len);
 			dblog_buf_printf(&lines, ":%s},\"key\":", cv);
-			dblog_buf_add(&lines, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+			put_values(&lines, (const char *)sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
 			dblog_buf_adds(&lines, ",\"after\":");
-			dblog_buf_add(&lines, sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+			put_values(&lines, (const char *)sqlite3_column_text(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 			dblog_buf_adds(&lines, "}\n");
 			json_decref(value);
 			value = json_loads(cv, JSON_DECODE_ANY, NULL);
@@ -1106,7 +1194,7 @@ dblog_sqlite_src_incremental(struct dblog_sqlite_src *s, const struct dblog_list
 	struct dblog_list tables = { 0 };
 	int rc = 0;
 	err[0] = 0;
-	if (chosen_tables(s->db, want, &tables))
+	if (real_table(s->db, 1, err, errlen) || chosen_tables(s->db, want, &tables))
 		return -1;
 	for (size_t i = 0; i < tables.n && !rc && !(s->stop && *s->stop); i++) {
 		rc = send_schema(s, tables.v[i], 0);

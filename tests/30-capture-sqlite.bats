@@ -24,7 +24,7 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\_dblog\_%' ESCAPE '\\' ORDER BY name"
-	[ "$output" = "$(printf '_dblog_changes\n_dblog_stash\n_dblog_tx')" ]
+	[ "$output" = "$(printf '_dblog_changes\n_dblog_real\n_dblog_stash\n_dblog_tx')" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
 	[ "$output" = "$(printf '%s\n' _dblog_a_bins _dblog_a_del _dblog_a_ins _dblog_a_upd \
 		_dblog_b_bins _dblog_b_del _dblog_b_ins _dblog_b_upd _dblog_tx_begin)" ]
@@ -158,6 +158,57 @@ SQL
 	# the replica has bit-identical doubles
 	run sq "$T/dst.db" "ATTACH '$S' AS s; SELECT count(*) FROM main.t AS a JOIN s.t AS b USING(id) WHERE a.r = b.r"
 	[ "$output" = 3 ]
+}
+
+@test "capture: every REAL is exact, also where SQLite's own printf() is not (cdc, snapshot, incremental)" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL, u INTEGER)"
+	# doubles of every exponent bound as such (exact), then an update of each
+	python3 - "$S" "$T/want" <<'PY'
+import random, sqlite3, struct, sys
+r = random.Random(7)
+vals = [5.0333525269348804, 1.7976931348623157e308, 5e-324, 2.2250738585072014e-308, 0.1, -1.5,
+        1.0, 2.0 ** 53 + 2, -(2.0 ** 62), 2.0 ** 63, 1e-11, 9.999999999999999e22]
+while len(vals) < 3000:
+    v = struct.unpack('<d', struct.pack('<Q', r.getrandbits(64)))[0]
+    if v == v and abs(v) != float('inf'):
+        vals.append(v)
+db = sqlite3.connect(sys.argv[1])
+db.executemany("INSERT INTO t VALUES (?, ?, 0)", list(enumerate(vals, 1)))
+db.execute("UPDATE t SET r = -r, u = 1")
+db.commit()
+with open(sys.argv[2], "w") as f:
+    for i, v in enumerate(vals, 1):
+        f.write("%d %s %s\n" % (i, v.hex(), (-v).hex()))
+PY
+	cap "$S" > "$T/out"
+	dblog-capture --mode snapshot "sqlite:$S" > "$T/snap"
+	dblog-capture --mode incremental --cursor u --until-caught-up "sqlite:$S" > "$T/inc"
+	python3 - "$T/want" "$T/out" "$T/snap" "$T/inc" <<'PY'
+import json, sys
+want = {}
+for line in open(sys.argv[1]):
+    i, a, b = line.split()
+    want[int(i)] = (float.fromhex(a), float.fromhex(b))
+bad = 0
+for path, ops in ((sys.argv[2], ("insert", "update")), (sys.argv[3], ("snapshot",)), (sys.argv[4], ("snapshot",))):
+    seen = 0
+    for line in open(path):
+        e = json.loads(line)
+        if e["op"] not in ops:
+            continue
+        i = e["after"]["id"]
+        got = e["after"]["r"]
+        exp = want[i][0] if e["op"] == "insert" else want[i][1]
+        if isinstance(got, int) or got != exp:
+            bad += 1
+            if bad < 5:
+                print(path, i, got, "want", repr(exp))
+        if e["op"] == "update" and e["before"]["r"] != want[i][0]:
+            bad += 1
+        seen += 1
+    assert seen >= 3000, (path, seen)
+sys.exit(1 if bad else 0)
+PY
 }
 
 @test "capture: a table wider than 60 columns keeps every column, odd names too" {
