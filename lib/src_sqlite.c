@@ -189,8 +189,8 @@ trigger_name(struct dblog_buf *b, const char *table, const char *what)
 static void
 drop_triggers(struct dblog_buf *b, const char *table)
 {
-	static const char *const kinds[] = { "bins", "ins", "upd", "del" };
-	for (int i = 0; i < 4; i++) {
+	static const char *const kinds[] = { "bins", "bupd", "ins", "upd", "del" };
+	for (int i = 0; i < 5; i++) {
 		dblog_buf_adds(b, "DROP TRIGGER IF EXISTS ");
 		trigger_name(b, table, kinds[i]);
 		dblog_buf_adds(b, ";\n");
@@ -310,6 +310,43 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 		}
 		dblog_buf_adds(b, "END;\n");
 	}
+	if (t->npk) {
+		/* UPDATE OR REPLACE giving a row the key of another deletes that
+		 * other row without its delete trigger (unless recursive_triggers
+		 * is on): keep its image, the after-update trigger logs its delete */
+		dblog_buf_adds(b, "CREATE TRIGGER ");
+		trigger_name(b, t->name, "bupd");
+		dblog_buf_printf(b, " BEFORE UPDATE ON %s WHEN NOT (", q.p);
+		int first = 1;
+		for (size_t i = 0; i < t->ncols; i++) {
+			if (!t->cols[i].pk)
+				continue;
+			if (!first)
+				dblog_buf_adds(b, " AND ");
+			first = 0;
+			dblog_buf_adds(b, "NEW.");
+			dblog_sql_ident(b, t->cols[i].name);
+			dblog_buf_adds(b, " IS OLD.");
+			dblog_sql_ident(b, t->cols[i].name);
+		}
+		dblog_buf_printf(b, ") BEGIN\n"
+				 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n"
+				 "  INSERT INTO _dblog_stash(tbl, key, row) SELECT %s || '#r', %s, %s FROM %s WHERE ",
+				 tl.p, kn.p, tl.p, kn.p, rt.p, q.p);
+		first = 1;
+		for (size_t i = 0; i < t->ncols; i++) {
+			if (!t->cols[i].pk)
+				continue;
+			if (!first)
+				dblog_buf_adds(b, " AND ");
+			first = 0;
+			dblog_buf_printf(b, "%s.", q.p);
+			dblog_sql_ident(b, t->cols[i].name);
+			dblog_buf_adds(b, " = NEW.");
+			dblog_sql_ident(b, t->cols[i].name);
+		}
+		dblog_buf_adds(b, ";\nEND;\n");
+	}
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "ins");
 	dblog_buf_printf(b, " AFTER INSERT ON %s BEGIN\n", q.p);
@@ -330,17 +367,24 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 			 "END;\n", tl.p, rn.p, kn.p, tl.p, tl.p, kn.p);
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "upd");
-	dblog_buf_printf(b, " AFTER UPDATE ON %s BEGIN\n"
-			 "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
+	dblog_buf_printf(b, " AFTER UPDATE ON %s BEGIN\n", q.p);
+	if (t->npk)
+		/* the row an UPDATE OR REPLACE removed for this one's new key */
+		dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
+				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
+				 "    WHERE s.tbl = %s || '#r' AND s.key = %s;\n"
+				 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n",
+				 tl.p, tl.p, kn.p, tl.p, kn.p);
+	dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
 			 "    VALUES(%s, 'update', %s, %s, %s);\n"
-			 "END;\n", q.p, tl.p, ko.p, ro.p, rn.p);
+			 "END;\n", tl.p, ko.p, ro.p, rn.p);
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "del");
 	dblog_buf_printf(b, " AFTER DELETE ON %s BEGIN\n"
 			 "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
 			 "    VALUES(%s, 'delete', %s, %s);\n"
-			 "  DELETE FROM _dblog_stash WHERE tbl IN (%s, %s || '#u') AND key = %s;\n"
-			 "END;\n", q.p, tl.p, ko.p, ro.p, tl.p, tl.p, ko.p);
+			 "  DELETE FROM _dblog_stash WHERE tbl IN (%s, %s || '#u', %s || '#r') AND key = %s;\n"
+			 "END;\n", q.p, tl.p, ko.p, ro.p, tl.p, tl.p, tl.p, ko.p);
 	struct dblog_buf *bufs[] = { &q, &tl, &kn, &ko, &rn, &ro, &rt };
 	for (size_t i = 0; i < 7; i++)
 		dblog_buf_free(bufs[i]);

@@ -18,7 +18,7 @@ teardown() {
 
 # ------------------------------------------------------------ setup
 
-@test "capture: --setup creates the changelog and four triggers a table, and is idempotent" {
+@test "capture: --setup creates the changelog and the triggers of each table, and is idempotent" {
 	new_db "$S" "CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE b(id INTEGER PRIMARY KEY)"
 	run dblog-capture --setup "sqlite:$S"
 	[ "$status" -eq 0 ]
@@ -26,8 +26,8 @@ teardown() {
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\_dblog\_%' ESCAPE '\\' ORDER BY name"
 	[ "$output" = "$(printf '_dblog_changes\n_dblog_real\n_dblog_stash\n_dblog_tx')" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
-	[ "$output" = "$(printf '%s\n' _dblog_a_bins _dblog_a_del _dblog_a_ins _dblog_a_upd \
-		_dblog_b_bins _dblog_b_del _dblog_b_ins _dblog_b_upd _dblog_tx_begin)" ]
+	[ "$output" = "$(printf '%s\n' _dblog_a_bins _dblog_a_bupd _dblog_a_del _dblog_a_ins _dblog_a_upd \
+		_dblog_b_bins _dblog_b_bupd _dblog_b_del _dblog_b_ins _dblog_b_upd _dblog_tx_begin)" ]
 	sq "$S" "INSERT INTO a VALUES(1, 'x')"
 	# again: same objects, the changelog kept, each write still logged once
 	schema1=$(sq "$S" "SELECT type, name, sql FROM sqlite_master ORDER BY name")
@@ -237,6 +237,25 @@ PY
 	[ "$(sq "$S" "SELECT count(*) FROM _dblog_stash")" = 0 ]
 }
 
+@test "capture: UPDATE OR REPLACE onto another row's key records that row's delete (recursive_triggers off and on)" {
+	for rt in OFF ON; do
+		rm -f "$S" "$T/dst.db"
+		new_src "$S" "CREATE TABLE u(id INTEGER PRIMARY KEY, v TEXT)"
+		sq "$S" "INSERT INTO u VALUES (1, 'a'), (2, 'b'), (3, 'c')"
+		sq "$S" "PRAGMA recursive_triggers = $rt; UPDATE OR REPLACE u SET id = 2 WHERE id = 1;
+			UPDATE OR IGNORE u SET id = 3 WHERE id = 2; UPDATE u SET id = 7 WHERE id = 3;
+			UPDATE OR REPLACE u SET id = 9 WHERE id IN (2, 7)"
+		[ "$(sq "$S" "SELECT id, v FROM u")" = "9|c" ]
+		cap "$S" > "$T/out"
+		run jq -c 'select(.key) | [.op, .key.id, .after.id]' "$T/out"
+		[ "${lines[3]}" = '["delete",2,null]' ] || { echo "$rt: $output"; return 1; }
+		[ "${lines[4]}" = '["update",1,2]' ]
+		[ "$(jq -c 'select(.op == "delete")' "$T/out" | wc -l)" -eq 2 ]
+		dblog-apply --create-tables "sqlite:$T/dst.db" < "$T/out"
+		[ "$(sq "$T/dst.db" "SELECT id, v FROM u")" = "9|c" ]
+	done
+}
+
 @test "capture: REPLACE that displaces a row through a UNIQUE column records its delete" {
 	new_src "$S" "CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT UNIQUE, v INT)"
 	sq "$S" "INSERT INTO u VALUES(1, 'a@x', 1); REPLACE INTO u VALUES(2, 'a@x', 2)"
@@ -286,7 +305,7 @@ PY
 	dblog-capture --setup "sqlite:$S"
 	sq "$S" "INSERT INTO t2 VALUES(3, 'c')"
 	# the renamed table's triggers are the new ones only: row 3 logged once
-	[ "$(sq "$S" "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 't2' ORDER BY name)")" = "_dblog_t2_bins,_dblog_t2_del,_dblog_t2_ins,_dblog_t2_upd" ]
+	[ "$(sq "$S" "SELECT group_concat(name) FROM (SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 't2' ORDER BY name)")" = "_dblog_t2_bins,_dblog_t2_bupd,_dblog_t2_del,_dblog_t2_ins,_dblog_t2_upd" ]
 	[ "$(sq "$S" "SELECT count(*) FROM _dblog_changes WHERE key = '{\"id\":3}'")" = 1 ]
 	cap "$S" > "$T/out"
 	[ -z "$(jq -c 'select(.op == "schema" and (.columns | length) == 0) | .table' "$T/out")" ]
