@@ -242,9 +242,11 @@ unique_conflict(sqlite3 *db, const struct dblog_sqlite_table *t, const char *q, 
 	sqlite3_finalize(ii);
 }
 
-/* "T"."k1" IS NEW."k1" AND ... (or = json value of the stashed key) */
+/* L."k1" OP R."k1" AND ... over the primary key columns; without r,
+ * L."k1" = the json value of the stashed key s.key. */
 static void
-pk_match(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *q, const char *other)
+pk_match(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *l, const char *op,
+	 const char *r)
 {
 	int first = 1;
 	for (size_t i = 0; i < t->ncols; i++) {
@@ -252,10 +254,10 @@ pk_match(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *q,
 			continue;
 		dblog_buf_adds(b, first ? "" : " AND ");
 		first = 0;
-		dblog_buf_printf(b, "%s.", q);
+		dblog_buf_printf(b, "%s.", l);
 		dblog_sql_ident(b, t->cols[i].name);
-		if (other) {
-			dblog_buf_adds(b, " IS NEW.");
+		if (r) {
+			dblog_buf_printf(b, " %s %s.", op, r);
 			dblog_sql_ident(b, t->cols[i].name);
 		} else {
 			dblog_buf_adds(b, " = (SELECT value FROM json_each(s.key) WHERE key = ");
@@ -286,18 +288,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 				 "  DELETE FROM _dblog_stash WHERE tbl = %s AND key = %s;\n"
 				 "  INSERT INTO _dblog_stash(tbl, key, row) SELECT %s, %s, %s FROM %s WHERE ",
 				 q.p, tl.p, kn.p, tl.p, kn.p, rt.p, q.p);
-		int first = 1;
-		for (size_t i = 0; i < t->ncols; i++) {
-			if (!t->cols[i].pk)
-				continue;
-			if (!first)
-				dblog_buf_adds(b, " AND ");
-			first = 0;
-			dblog_buf_printf(b, "%s.", q.p);
-			dblog_sql_ident(b, t->cols[i].name);
-			dblog_buf_adds(b, " = NEW.");
-			dblog_sql_ident(b, t->cols[i].name);
-		}
+		pk_match(b, t, q.p, "=", "NEW");
 		dblog_buf_adds(b, ";\n");
 		if (*ucond) {
 			/* rows a REPLACE would remove through another UNIQUE index */
@@ -306,7 +297,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 					 tl.p, tl.p);
 			sqsrc_object_expr(b, t, q.p, 1);
 			dblog_buf_printf(b, ", %s FROM %s WHERE (%s) AND NOT (", rt.p, q.p, ucond);
-			pk_match(b, t, q.p, "NEW");
+			pk_match(b, t, q.p, "IS", "NEW");
 			dblog_buf_adds(b, ");\n");
 		}
 		dblog_buf_adds(b, "END;\n");
@@ -318,34 +309,12 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 		dblog_buf_adds(b, "CREATE TRIGGER ");
 		trigger_name(b, t->name, "bupd");
 		dblog_buf_printf(b, " BEFORE UPDATE ON %s WHEN NOT (", q.p);
-		int first = 1;
-		for (size_t i = 0; i < t->ncols; i++) {
-			if (!t->cols[i].pk)
-				continue;
-			if (!first)
-				dblog_buf_adds(b, " AND ");
-			first = 0;
-			dblog_buf_adds(b, "NEW.");
-			dblog_sql_ident(b, t->cols[i].name);
-			dblog_buf_adds(b, " IS OLD.");
-			dblog_sql_ident(b, t->cols[i].name);
-		}
+		pk_match(b, t, "NEW", "IS", "OLD");
 		dblog_buf_printf(b, ") BEGIN\n"
 				 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n"
 				 "  INSERT INTO _dblog_stash(tbl, key, row) SELECT %s || '#r', %s, %s FROM %s WHERE ",
 				 tl.p, kn.p, tl.p, kn.p, rt.p, q.p);
-		first = 1;
-		for (size_t i = 0; i < t->ncols; i++) {
-			if (!t->cols[i].pk)
-				continue;
-			if (!first)
-				dblog_buf_adds(b, " AND ");
-			first = 0;
-			dblog_buf_printf(b, "%s.", q.p);
-			dblog_sql_ident(b, t->cols[i].name);
-			dblog_buf_adds(b, " = NEW.");
-			dblog_sql_ident(b, t->cols[i].name);
-		}
+		pk_match(b, t, q.p, "=", "NEW");
 		dblog_buf_adds(b, ";\nEND;\n");
 	}
 	dblog_buf_adds(b, "CREATE TRIGGER ");
@@ -357,7 +326,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
 				 "    WHERE s.tbl = %s || '#u' AND NOT EXISTS (SELECT 1 FROM %s WHERE ",
 				 tl.p, tl.p, q.p);
-		pk_match(b, t, q.p, NULL);
+		pk_match(b, t, q.p, "=", NULL);
 		dblog_buf_printf(b, ");\n  DELETE FROM _dblog_stash WHERE tbl = %s || '#u';\n", tl.p);
 	}
 	dblog_buf_printf(b, ""
