@@ -193,6 +193,35 @@ table_free(struct ptable *t)
 }
 
 
+/* Enter pipeline mode, non-blocking: the client goes on reading and
+ * staging events while the server works, its commands waiting in libpq's
+ * buffer instead of blocking on a full socket. 1 entered. */
+static int
+pipe_enter(struct psink *s)
+{
+	if (!PQenterPipelineMode(s->c))
+		return 0;
+	PQsetnonblocking(s->c, 1);
+	return 1;
+}
+
+/* Leave it: blocking again (everything queued is sent first). */
+static void
+pipe_exit(struct psink *s)
+{
+	PQsetnonblocking(s->c, 0);
+	PQexitPipelineMode(s->c);
+}
+
+/* Send what the pipeline has queued, as far as the socket takes it
+ * without waiting (the server works on it while events are read). */
+void
+psink_pipe_push(struct psink *s)
+{
+	if (s->in_pipe && PQisnonblocking(s->c))
+		PQflush(s->c);
+}
+
 /* Leave pipeline mode for a synchronous query (catalog look-ups); the
  * transaction stays open. 0, or -1 when a queued command had failed. */
 int
@@ -209,7 +238,7 @@ psink_pipe_pause(struct psink *s)
 		s->dead = 1;
 		return -1;
 	}
-	PQexitPipelineMode(s->c);
+	pipe_exit(s);
 	s->in_pipe = 0;
 	s->base.in_pipeline = 0;
 	return 0;
@@ -218,7 +247,7 @@ psink_pipe_pause(struct psink *s)
 void
 psink_pipe_resume(struct psink *s, int was)
 {
-	if (was && !s->dead && PQenterPipelineMode(s->c))
+	if (was && !s->dead && pipe_enter(s))
 		s->in_pipe = s->base.in_pipeline = 1;
 }
 
@@ -1081,9 +1110,10 @@ p_begin(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
 	s->cur = NULL;
-	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && PQenterPipelineMode(s->c))
+	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && pipe_enter(s))
 		s->in_pipe = 1;
 	b->in_pipeline = s->in_pipe;
+	s->stage.limit = 0;
 	return psink_exec(s, "BEGIN", e, l);
 }
 
@@ -1151,7 +1181,7 @@ p_reset(struct dblog_sink *base)
 	psink_stage_drop(s);
 	if (s->in_pipe) {
 		pipe_sync(s);
-		PQexitPipelineMode(s->c);
+		pipe_exit(s);
 		s->in_pipe = 0;
 	}
 	base->in_pipeline = 0;
@@ -1196,7 +1226,7 @@ p_close(struct dblog_sink *base)
 	psink_stage_free(&s->stage);
 	if (s->in_pipe) {
 		pipe_sync(s);
-		PQexitPipelineMode(s->c);
+		pipe_exit(s);
 	}
 	PQfinish(s->c);
 	free(s);

@@ -37,6 +37,13 @@ struct ptable {
 };
 
 /* A run of changes to one table and column set (sink_pg_bulk.c). */
+/* A row of a set-based statement and its sort key. */
+struct pskey {
+	int64_t k;         /* an integer key's value */
+	const char *t;     /* else the key's (first column's) text */
+	uint32_t row;
+};
+
 struct pstage {
 	int open, flushing, inserts, nocopy;
 	int copying, copy_bad;     /* a COPY is open (outside the pipeline) */
@@ -52,8 +59,17 @@ struct pstage {
 	struct dblog_buf ops;      /* per row: 'i' insert, 'u' update, 'd' delete */
 	size_t rows;
 	uint64_t *seen;            /* key hashes, STAGE_SLOTS */
+	uint16_t *nseen;           /* per slot: changes of that key staged */
 	uint32_t *used;            /* the slots of seen in use */
 	size_t nused;
+	/* a key's n-th change in the stage goes in round n: the rounds go
+	 * out in order, each as set-based statements (no key twice in one) */
+	uint16_t *round;           /* per row */
+	size_t round_cap;
+	unsigned nrounds, cur_round;
+	struct pskey *order;       /* the rows of the set being sent, by key */
+	size_t order_cap, norder;
+	size_t limit;              /* rows of this stage: grows in a transaction */
 	struct dblog_buf upsert, del, cast, out;
 	char desc[112];
 	/* the parameters of a set-based statement: binary arrays, each of
@@ -112,6 +128,7 @@ int psink_pipe_failed(struct psink *s, char *err, size_t errlen);
 int psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen);
 int psink_pipe_pause(struct psink *s);
 void psink_pipe_resume(struct psink *s, int was);
+void psink_pipe_push(struct psink *s);
 struct ptable *psink_table(struct psink *s, const char *name);
 void psink_forget(struct psink *s, const char *name);
 void psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name);

@@ -20,9 +20,13 @@
  *     too when a later batch holding one fails: it is applied again
  *     carefully, see dblog-apply's replay);
  *   - for a short run, the one-row upsert or delete per row.
- * A run never holds two changes of one key: the second one starts the next
- * run, so every change is applied (and fires the destination's triggers)
- * exactly as applying them one by one would, never merged into another. */
+ * A key's n-th change in the run goes in its n-th round; the rounds go out
+ * in order, each as its own statements, so no statement holds two changes
+ * of one key and every change is applied (and fires the destination's
+ * triggers) after the earlier changes of its key, never merged into
+ * another. Within a set the rows go in key order: neighbouring keys share
+ * index and heap pages, and a long run costs the server much less than
+ * the same rows in short ones. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -33,9 +37,11 @@
 
 #define STAGE_MIN 8             /* shorter runs go row by row */
 #define COPY_MIN 500            /* shorter insert runs are not worth a COPY */
-#define STAGE_MAX_ROWS 30000           /* < STAGE_SLOTS / 2 */
+#define STAGE_FIRST 1000        /* rows of a transaction's first stage */
+#define STAGE_MAX_ROWS 30000    /* rows of a stage (not a COPY): < STAGE_SLOTS / 2 */
 #define STAGE_MAX_BYTES (32u << 20)
 #define STAGE_MAX_CELLS (1u << 20)   /* rows times columns */
+#define STAGE_MAX_ROUNDS 64          /* changes of one key in a run */
 
 static int copy_start(struct psink *s);
 static void copy_rows(struct psink *s, int end);
@@ -54,7 +60,10 @@ psink_stage_free(struct pstage *st)
 	free(st->pkpos);
 	free(st->null);
 	free(st->seen);
+	free(st->nseen);
 	free(st->used);
+	free(st->round);
+	free(st->order);
 	free(st->table);
 	free(st->qname);
 	memset(st, 0, sizeof *st);
@@ -79,8 +88,9 @@ psink_stage_drop(struct psink *s)
 	dblog_buf_clear(&st->ops);
 	if (st->seen)
 		for (size_t i = 0; i < st->nused; i++)   /* the slots in use only */
-			st->seen[st->used[i]] = 0;
+			st->seen[st->used[i]] = 0, st->nseen[st->used[i]] = 0;
 	st->nused = 0;
+	st->nrounds = 0;
 }
 
 /* Is name among the NUL-terminated names of b? */
@@ -192,31 +202,32 @@ key_hash(struct psink *s)
 	return h | 1;
 }
 
-/* Note the current change's key in the stage: 1 if a change of the same
- * key is staged already (or may be: hashes), else 0. */
-static int
-note_key(struct psink *s, int add)
+/* Note the current change's key in the stage: the number of changes of
+ * the same key staged before it (of keys with the same hash: a collision
+ * only puts a change in a later round than it needs), so its round. */
+static unsigned
+note_key(struct psink *s)
 {
 	struct pstage *st = &s->stage;
 	if (!st->seen) {
 		st->seen = calloc(STAGE_SLOTS, sizeof *st->seen);
+		st->nseen = calloc(STAGE_SLOTS, sizeof *st->nseen);
 		st->used = calloc(STAGE_SLOTS / 2, sizeof *st->used);
-		if (!st->seen || !st->used)
+		if (!st->seen || !st->nseen || !st->used)
 			dblog_die(DBLOG_EXIT_FAIL, "out of memory");
 	}
 	uint64_t h = key_hash(s);
-	for (size_t k = 0, i = h % STAGE_SLOTS; k < STAGE_SLOTS; k++, i = (i + 1) % STAGE_SLOTS) {
+	/* rows < STAGE_SLOTS / 2: a free slot is always found */
+	for (size_t i = h % STAGE_SLOTS;; i = (i + 1) % STAGE_SLOTS) {
 		if (st->seen[i] == h)
-			return 1;
+			return st->nseen[i]++;
 		if (!st->seen[i]) {
-			if (add && st->nused < STAGE_SLOTS / 2) {
-				st->seen[i] = h;
-				st->used[st->nused++] = (uint32_t)i;
-			}
+			st->seen[i] = h;
+			st->nseen[i] = 1;
+			st->used[st->nused++] = (uint32_t)i;
 			return 0;
 		}
 	}
-	return 1;
 }
 
 /* Stage the current change (op 'i' insert or snapshot, 'u' update, 'd'
@@ -253,14 +264,18 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 		if (op == 'D')
 			op = 'd';
 	}
-	/* a key already staged starts the next run (a COPY needs no check: a
-	 * key twice fails it, and the rows go the careful way) */
+	/* a key already staged goes in a later round (a COPY needs no check:
+	 * a key twice fails it, and the rows go the careful way) */
 	int copy = st->copying && op == 'i';
-	if ((st->copying && op != 'i') || st->rows >= STAGE_MAX_ROWS || st->vals.len >= STAGE_MAX_BYTES ||
-	    (st->rows + 1) * st->ncols > STAGE_MAX_CELLS || (!copy && note_key(s, 1) && st->rows)) {
+	if ((st->copying && op != 'i') || (!st->copying && st->rows >= (st->limit ? st->limit : STAGE_FIRST)) || st->vals.len >= STAGE_MAX_BYTES ||
+	    (st->rows + 1) * st->ncols > STAGE_MAX_CELLS)
 		if (psink_stage_flush(s, err, errlen))
 			return -1;
-		note_key(s, 1);
+	unsigned round = copy ? 0 : note_key(s);
+	if (round >= STAGE_MAX_ROUNDS) {
+		if (psink_stage_flush(s, err, errlen))
+			return -1;
+		round = note_key(s);
 	}
 	if (!st->rows) {
 		psink_describe(s, st->desc, sizeof st->desc, "");
@@ -296,6 +311,13 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 		st->cap = (st->rows + 1) * st->ncols * 2;
 		st->null = dblog_xrealloc(st->null, st->cap * sizeof *st->null);
 	}
+	if (st->round_cap <= st->rows) {
+		st->round_cap = (st->rows + 1) * 2;
+		st->round = dblog_xrealloc(st->round, st->round_cap * sizeof *st->round);
+	}
+	st->round[st->rows] = (uint16_t)round;
+	if (round >= st->nrounds)
+		st->nrounds = round + 1;
 	for (int i = 0; i < s->np; i++) {
 		st->null[st->rows * st->ncols + (size_t)i] = (char)s->isnull[i];
 		const char *v = s->isnull[i] ? "" : s->vals.p + s->offs[i];
@@ -303,7 +325,8 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 	}
 	dblog_buf_addc(&st->ops, op);
 	st->inserts &= op == 'i';
-	st->rows++;
+	if (!(++st->rows & 255))
+		psink_pipe_push(s);
 	/* a long run of inserts: COPY it, from now on as it comes */
 	if (!st->copying && st->inserts && !st->nocopy && st->rows >= COPY_MIN && copy_start(s)) {
 		snprintf(err, errlen, "%s", s->failure);
@@ -365,6 +388,51 @@ in_set(char op, enum setmode m)
 	case SET_UPD: return op == 'u';
 	default: return op != 'd';
 	}
+}
+
+static int
+by_key(const void *a, const void *b)
+{
+	const struct pskey *x = a, *y = b;
+	int c = x->t ? strcmp(x->t, y->t) : (x->k > y->k) - (x->k < y->k);
+	return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* The rows of set m of the current round into st->order, in key order:
+ * by value for an integer key (one column, every value plain), else by
+ * the first key column's text. Their number. */
+static size_t
+set_rows(struct pstage *st, const char **vp, enum setmode m)
+{
+	if (st->order_cap < st->rows) {
+		st->order_cap = st->rows;
+		st->order = dblog_xrealloc(st->order, st->order_cap * sizeof *st->order);
+	}
+	size_t n = 0;
+	int ints = st->npk == 1 && (!strcmp(st->types[st->pkpos[0]], "pg_catalog.int2") ||
+				    !strcmp(st->types[st->pkpos[0]], "pg_catalog.int4") ||
+				    !strcmp(st->types[st->pkpos[0]], "pg_catalog.int8"));
+	for (size_t r = 0; r < st->rows; r++) {
+		if (st->round[r] != st->cur_round || !in_set(st->ops.p[r], m))
+			continue;
+		const char *v = vp[r * st->ncols + st->pkpos[0]];
+		st->order[n].row = (uint32_t)r;
+		st->order[n].t = v;
+		if (ints) {
+			char *e;
+			errno = 0;
+			long long x = strtoll(v, &e, 10);
+			if (errno || *e || e == v)
+				ints = 0;
+			st->order[n].k = x;
+		}
+		n++;
+	}
+	for (size_t i = 0; ints && i < n; i++)
+		st->order[i].t = NULL;
+	qsort(st->order, n, sizeof *st->order, by_key);
+	st->norder = n;
+	return n;
 }
 
 /* ------------------------------------------------ binary array params */
@@ -430,11 +498,11 @@ bin_value(const struct bintype *t, const char *v, uint64_t *out)
 	return 1;
 }
 
-/* Append column col of the rows in set m as a binary array: of the
+/* Append column col of the rows in st->order as a binary array: of the
  * column's type when t is given and every value fits it (1), else of
  * text (0: out is as it was before when it gives up on t). */
 static int
-bin_array(struct pstage *st, const char **vp, size_t col, enum setmode m,
+bin_array(struct pstage *st, const char **vp, size_t col,
 	  const struct bintype *t, size_t *rows)
 {
 	struct dblog_buf *b = &st->out;
@@ -446,9 +514,8 @@ bin_array(struct pstage *st, const char **vp, size_t col, enum setmode m,
 	put_be(b, 0, 4);                /* length: set below */
 	put_be(b, 1, 4);                /* lower bound */
 	*rows = 0;
-	for (size_t r = 0; r < st->rows; r++) {
-		if (!in_set(st->ops.p[r], m))
-			continue;
+	for (size_t i = 0; i < st->norder; i++) {
+		size_t r = st->order[i].row;
 		++*rows;
 		if (st->null[r * st->ncols + col]) {
 			put_be(b, UINT32_MAX, 4);   /* -1: NULL */
@@ -502,53 +569,46 @@ bulk_sql(struct psink *s, enum setmode m)
 {
 	struct pstage *st = &s->stage;
 	struct dblog_buf *q = &s->sql;
-	int dels = m == SET_DEL;
-	size_t n = dels ? st->npk : st->ncols;
 	dblog_buf_clear(q);
-	if (dels)
-		dblog_buf_printf(q, "DELETE FROM %s USING unnest(", st->qname);
-	else {
+	if (m != SET_DEL) {
 		dblog_buf_printf(q, "INSERT INTO %s (%s", st->qname, st->names.p);
 		const char *nm = st->names.p + strlen(st->names.p) + 1;
 		for (size_t j = 1; j < st->ncols; j++, nm += strlen(nm) + 1)
 			dblog_buf_printf(q, ", %s", nm);
 		dblog_buf_adds(q, ") SELECT ");
-		if (m == SET_PLAIN) {
-			/* unnest()s side by side in the select list: the rows go
-			 * straight into the insert, not through a tuplestore */
-			for (size_t j = 0; j < st->ncols; j++)
-				dblog_buf_printf(q, "%sunnest($%zu::%s[])::%s", j ? ", " : "", j + 1,
-						 param_type(st, j, 0), st->types[j]);
-			return;
-		}
+		/* unnest()s side by side in the select list: the rows go
+		 * straight into the insert, not through a tuplestore */
 		for (size_t j = 0; j < st->ncols; j++)
-			dblog_buf_printf(q, "%su.c%zu::%s", j ? ", " : "", j, st->types[j]);
-		dblog_buf_adds(q, " FROM unnest(");
-	}
-	for (size_t j = 0; j < n; j++)
-		dblog_buf_printf(q, "%s$%zu::%s[]", j ? ", " : "", j + 1, param_type(st, j, dels));
-	dblog_buf_adds(q, ") AS u(");
-	for (size_t j = 0; j < n; j++)
-		dblog_buf_printf(q, "%sc%zu", j ? ", " : "", dels ? st->pkpos[j] : j);
-	dblog_buf_addc(q, ')');
-	if (!dels) {
-		dblog_buf_add(q, st->cast.p, st->cast.len);
+			dblog_buf_printf(q, "%sunnest($%zu::%s[])::%s", j ? ", " : "", j + 1,
+					 param_type(st, j, 0), st->types[j]);
+		if (m != SET_PLAIN)
+			dblog_buf_add(q, st->cast.p, st->cast.len);
 		return;
 	}
+	dblog_buf_printf(q, "DELETE FROM %s USING unnest(", st->qname);
+	for (size_t k = 0; k < st->npk; k++)
+		dblog_buf_printf(q, "%s$%zu::%s[]", k ? ", " : "", k + 1, param_type(st, k, 1));
+	dblog_buf_adds(q, ") AS u(");
+	for (size_t k = 0; k < st->npk; k++)
+		dblog_buf_printf(q, "%sc%zu", k ? ", " : "", st->pkpos[k]);
+	dblog_buf_addc(q, ')');
 	for (size_t k = 0; k < st->npk; k++) {
 		const char *nm = st->names.p;
 		for (size_t j = 0; j < st->pkpos[k]; j++)
 			nm += strlen(nm) + 1;
-		dblog_buf_printf(q, " %s %s.%s = u.c%zu::%s", k ? "AND" : "WHERE", st->qname, nm,
+		/* = ANY(ARRAY[]) neither hashes nor merges: the planner has to
+		 * look each key up in the index (for a long set it would rather
+		 * hash the whole table, or scan it with the keys hashed) */
+		dblog_buf_printf(q, " %s %s.%s = ANY(ARRAY[u.c%zu::%s])", k ? "AND" : "WHERE", st->qname, nm,
 				 st->pkpos[k], st->types[st->pkpos[k]]);
 	}
 }
 
 /* The parameters of a set-based statement: one binary array per column
- * (the key columns for deletes) of the rows in the set, in s->params,
- * st->lens and st->fmts, and what each array holds in st->elem ('b' the
- * column's type, 't' text); vp: where each staged value starts. The
- * number of rows, and of parameters in *np. */
+ * (the key columns for deletes) of the rows in st->order (see
+ * set_rows), in s->params, st->lens and st->fmts, and what each array
+ * holds in st->elem ('b' the column's type, 't' text); vp: where each
+ * staged value starts. The number of rows, and of parameters in *np. */
 static size_t
 set_params(struct psink *s, const char **vp, enum setmode m, size_t *np)
 {
@@ -566,13 +626,13 @@ again:
 		size_t col = dels ? st->pkpos[c] : c;
 		const struct bintype *t = text ? NULL : bintype(st->types[col]);
 		off[c] = st->out.len;
-		int typed = t && bin_array(st, vp, col, m, t, &rows);
+		int typed = t && bin_array(st, vp, col, t, &rows);
 		if (t && !typed) {
 			text = 1;
 			goto again;
 		}
 		if (!typed)
-			bin_array(st, vp, col, m, NULL, &rows);
+			bin_array(st, vp, col, NULL, &rows);
 		st->elem[c] = typed ? 'b' : 't';
 		st->lens[c] = (int)(st->out.len - off[c]);
 		st->fmts[c] = 1;
@@ -583,15 +643,16 @@ again:
 	return rows;
 }
 
-/* Send one set of the stage as one statement; vp: where each staged
- * value starts. */
+/* Send one set of the current round of the stage as one statement; vp:
+ * where each staged value starts. */
 static int
 send_set(struct psink *s, const char **vp, enum setmode m, char *err, size_t errlen)
 {
 	struct pstage *st = &s->stage;
-	size_t np, rows = set_params(s, vp, m, &np);
-	if (!rows)
+	size_t np;
+	if (!set_rows(st, vp, m))
 		return 0;
+	size_t rows = set_params(s, vp, m, &np);
 	if (m == SET_DEL) {
 		s->next_expect = (int)rows;
 		/* planned each time, with the keys at hand: a plan kept from when
@@ -629,6 +690,7 @@ plain_first(struct psink *s, const char **vp)
 	if (psink_pipe_pause(s))   /* in a flush: the stage stays as it is */
 		return -1;
 	size_t np;
+	set_rows(st, vp, SET_PLAIN);
 	set_params(s, vp, SET_PLAIN, &np);
 	bulk_sql(s, SET_PLAIN);
 	int rc = -1;
@@ -651,19 +713,16 @@ plain_first(struct psink *s, const char **vp)
 	return rc;
 }
 
-/* The run as set-based statements: its deletes, its inserts, its updates
- * (no key is in two of them, so their order does not matter). */
+/* A round of the run as set-based statements: its deletes, its inserts,
+ * its updates (no key is in two of them, so their order does not
+ * matter). */
 static int
-send_bulk(struct psink *s, char *err, size_t errlen)
+send_round(struct psink *s, const char **vp, char *err, size_t errlen)
 {
 	struct pstage *st = &s->stage;
-	size_t cells = st->rows * st->ncols, ins = 0;
-	const char **vp = dblog_xmalloc((cells + 1) * sizeof *vp);
-	const char *v = st->vals.p;
-	for (size_t i = 0; i < cells; i++, v += strlen(v) + 1)
-		vp[i] = v;
+	size_t ins = 0;
 	for (size_t r = 0; r < st->rows; r++)
-		ins += st->ops.p[r] == 'i';
+		ins += st->round[r] == st->cur_round && st->ops.p[r] == 'i';
 	int rc = send_set(s, vp, SET_DEL, err, errlen);
 	int plain = !rc && ins && !s->base.no_replay && !psink_name_in(&s->plain_no, st->table);
 	if (plain && !psink_name_in(&s->plain_yes, st->table)) {
@@ -681,6 +740,22 @@ send_bulk(struct psink *s, char *err, size_t errlen)
 	} else if (!rc) {
 		rc = send_set(s, vp, SET_UPSERT, err, errlen);
 	}
+	return rc;
+}
+
+/* The run, round after round. */
+static int
+send_bulk(struct psink *s, char *err, size_t errlen)
+{
+	struct pstage *st = &s->stage;
+	size_t cells = st->rows * st->ncols;
+	const char **vp = dblog_xmalloc((cells + 1) * sizeof *vp);
+	const char *v = st->vals.p;
+	for (size_t i = 0; i < cells; i++, v += strlen(v) + 1)
+		vp[i] = v;
+	int rc = 0;
+	for (st->cur_round = 0; !rc && st->cur_round < st->nrounds; st->cur_round++)
+		rc = send_round(s, vp, err, errlen);
 	free(vp);
 	return rc;
 }
@@ -843,5 +918,10 @@ psink_stage_flush(struct psink *s, char *err, size_t errlen)
 	s->cur = cur;
 	psink_stage_drop(s);
 	st->flushing = 0;
+	/* the first stage of a transaction is short, so the server starts on
+	 * it soon; the later ones grow, and cost it less a row */
+	st->limit = st->limit ? 2 * st->limit : 2 * STAGE_FIRST;
+	if (st->limit > STAGE_MAX_ROWS)
+		st->limit = STAGE_MAX_ROWS;
 	return rc;
 }
