@@ -264,14 +264,16 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 		if (op == 'D')
 			op = 'd';
 	}
-	/* a key already staged goes in a later round (a COPY needs no check:
-	 * a key twice fails it, and the rows go the careful way) */
-	int copy = st->copying && op == 'i';
-	if ((st->copying && op != 'i') || (!st->copying && st->rows >= (st->limit ? st->limit : STAGE_FIRST)) || st->vals.len >= STAGE_MAX_BYTES ||
+	/* a stage going into a COPY ends at another op or at its size; any
+	 * other at its row limit too, which grows in a transaction */
+	size_t limit = st->copying ? SIZE_MAX : st->limit ? st->limit : STAGE_FIRST;
+	if ((st->copying && op != 'i') || st->rows >= limit || st->vals.len >= STAGE_MAX_BYTES ||
 	    (st->rows + 1) * st->ncols > STAGE_MAX_CELLS)
 		if (psink_stage_flush(s, err, errlen))
 			return -1;
-	unsigned round = copy ? 0 : note_key(s);
+	/* a key already staged goes in a later round (a COPY needs no check:
+	 * a key twice fails it, and the rows go the careful way) */
+	unsigned round = st->copying && op == 'i' ? 0 : note_key(s);
 	if (round >= STAGE_MAX_ROUNDS) {
 		if (psink_stage_flush(s, err, errlen))
 			return -1;

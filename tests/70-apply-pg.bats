@@ -1604,6 +1604,23 @@ PY
 	[ "$(q "SELECT count(*) FROM em WHERE email LIKE 'f%'")" = 14 ]
 }
 
+@test "pg apply: a COPY stage ended by its size: the change after it is tracked like any other (its delete in the same run wins)" {
+	q "CREATE TABLE wide(id int PRIMARY KEY, $(seq -f 'c%g text' -s ', ' 1 99))"
+	# 100 columns: the COPY's stage ends at 2^20 cells, before row 10486;
+	# that row, six more, then its delete: a run of eight, set-based
+	python3 - > "$T/in" <<'PY'
+import json
+for r in range(1, 10493):
+    after = {"id": r}
+    after.update(("c%d" % i, "v") for i in range(1, 100))
+    print(json.dumps({"op": "insert", "table": "public.wide", "pos": "0/10", "seq": r,
+                      "key": {"id": r}, "after": after}))
+print(json.dumps({"op": "delete", "table": "public.wide", "pos": "0/10", "seq": 20000, "key": {"id": 10486}}))
+PY
+	dblog-apply --batch-ms 10min "$DEST" < "$T/in"
+	[ "$(q "SELECT count(*), max(id), count(*) FILTER (WHERE id = 10486) FROM wide")" = "10491|10492|0" ]
+}
+
 @test "pg apply: a wide table (100 columns): a 600-row snapshot in one batch" {
 	q "CREATE TABLE wide(id int PRIMARY KEY, $(seq -f 'c%g text' -s ', ' 1 99))"
 	python3 - > "$T/in" <<'PY'
