@@ -3,6 +3,8 @@
  * column's type; conflicts found by comparing the destination row with
  * the event, as in sink_sqlite.c. Each change runs under a savepoint so a
  * bad event has no effect and the transaction goes on. */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,8 @@ psink_describe(struct psink *s, char *out, size_t n, const char *what)
 		 (int)(f->table.n < 40 ? f->table.n : 40), f->table.p ? f->table.p : "-");
 }
 
+
+static void pipe_send_all(struct psink *s);
 
 /* Read the results up to the sync point; the first failure goes to
  * s->failure. 0, or -1 when a command failed. */
@@ -126,6 +130,10 @@ psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t e
 	psink_describe(s, s->desc[s->queued], sizeof s->desc[0], what);
 	s->expect[s->queued] = s->next_expect;
 	s->next_expect = 0;
+	s->unsent += s->next_bytes + 64;
+	s->next_bytes = 0;
+	if (s->unsent > PIPE_UNSENT_MAX && PQisnonblocking(s->c))
+		pipe_send_all(s);
 	if (++s->queued >= PIPE_MAX - 2 && pipe_sync(s))
 		return psink_pipe_failed(s, err, errlen);
 	return 0;
@@ -148,9 +156,11 @@ psink_exec(struct psink *s, const char *sql, char *err, size_t errlen)
 			 (int)strcspn(m, "\n"), m);
 		return -1;
 	}
-	if (s->in_pipe)
+	if (s->in_pipe) {
+		s->next_bytes = strlen(sql);
 		return psink_pipe_queued(s, PQsendQueryParams(s->c, sql, 0, NULL, NULL, NULL, NULL, 0), sql,
-				   err, errlen);
+					 err, errlen);
+	}
 	if (s->base.dry_run) {
 		fprintf(s->base.dry_run, "%s;\n", sql);
 		return 0;
@@ -218,8 +228,37 @@ pipe_exit(struct psink *s)
 void
 psink_pipe_push(struct psink *s)
 {
-	if (s->in_pipe && PQisnonblocking(s->c))
-		PQflush(s->c);
+	if (s->in_pipe && PQisnonblocking(s->c) && PQflush(s->c) == 0)
+		s->unsent = 0;
+}
+
+/* Wait until everything queued is sent, reading results meanwhile (the
+ * server may be waiting to write them before it reads on): the client
+ * holds at most PIPE_UNSENT_MAX bytes the server has not taken. A failure
+ * shows at the next sync point. */
+static void
+pipe_send_all(struct psink *s)
+{
+	int fd = PQsocket(s->c);
+	int r;
+	while (fd >= 0 && (r = PQflush(s->c)) == 1) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT | POLLIN };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return;
+		if ((p.revents & POLLIN) && !PQconsumeInput(s->c))
+			return;
+	}
+	s->unsent = 0;
+}
+
+/* The size of n text values (NULL: none). */
+size_t
+psink_text_bytes(const char *const *v, int n)
+{
+	size_t b = 0;
+	for (int i = 0; i < n; i++)
+		b += v[i] ? strlen(v[i]) : 0;
+	return b;
 }
 
 /* Leave pipeline mode for a synchronous query (catalog look-ups); the
@@ -493,6 +532,7 @@ run(struct psink *s, struct pstmt *p, long *rows, char *err, size_t errlen)
 		if (rows)
 			*rows = 1;   /* not known before the sync point */
 		s->next_expect = 1;
+		s->next_bytes = psink_text_bytes(s->params, s->np);
 		return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
 				   "", err, errlen);
 	}

@@ -12,6 +12,7 @@
 #define NBUCKETS 1024
 #define MAXCOLS 1600
 #define PIPE_MAX 1000           /* commands queued between sync points */
+#define PIPE_UNSENT_MAX (16u << 20)   /* bytes queued in the client, not sent */
 #define STAGE_SLOTS 65536       /* key hashes of a stage (> its rows) */
 
 struct pstmt {
@@ -36,7 +37,6 @@ struct ptable {
 	int ctid;           /* a table: a row can be picked by (tableoid, ctid) */
 };
 
-/* A run of changes to one table and column set (sink_pg_bulk.c). */
 /* A row of a set-based statement and its sort key. */
 struct pskey {
 	int64_t k;         /* an integer key's value */
@@ -44,6 +44,7 @@ struct pskey {
 	uint32_t row;
 };
 
+/* A run of changes to one table and column set (sink_pg_bulk.c). */
 struct pstage {
 	int open, flushing, inserts, nocopy;
 	int copying, copy_bad;     /* a COPY is open (outside the pipeline) */
@@ -51,6 +52,7 @@ struct pstage {
 	struct dblog_buf key;      /* the statement key of table and columns */
 	struct dblog_buf names;    /* quoted column names, NUL-terminated */
 	char **types;              /* their types, for the casts */
+	char *isarr;               /* per column: of an array type */
 	size_t ncols, npk, *pkpos; /* primary key columns: positions in names */
 	char *table, *qname;
 	struct dblog_buf vals;     /* ncols NUL-terminated values per row */
@@ -103,6 +105,8 @@ struct psink {
 	int expect[PIPE_MAX];       /* rows a data command changes unless they
 	                               already were as the events leave them */
 	int next_expect;
+	size_t next_bytes;          /* the size of the next command's values */
+	size_t unsent;              /* bytes queued since all was sent */
 	const struct dblog_fields *cur;
 	char failure[1024];
 	struct pstage stage;
@@ -129,6 +133,7 @@ int psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size
 int psink_pipe_pause(struct psink *s);
 void psink_pipe_resume(struct psink *s, int was);
 void psink_pipe_push(struct psink *s);
+size_t psink_text_bytes(const char *const *v, int n);
 struct ptable *psink_table(struct psink *s, const char *name);
 void psink_forget(struct psink *s, const char *name);
 void psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name);

@@ -57,6 +57,7 @@ psink_stage_free(struct pstage *st)
 	for (size_t i = 0; i < st->ncols; i++)
 		free(st->types[i]);
 	free(st->types);
+	free(st->isarr);
 	free(st->pkpos);
 	free(st->null);
 	free(st->seen);
@@ -141,6 +142,7 @@ stage_open(struct psink *s, const struct ptable *t)
 	st->ncols = 0;
 	st->npk = 0;
 	st->types = dblog_xrealloc(st->types, (s->ncols + 1) * sizeof *st->types);
+	st->isarr = dblog_xrealloc(st->isarr, s->ncols + 1);
 	st->pkpos = dblog_xrealloc(st->pkpos, ((size_t)npk + 1) * sizeof *st->pkpos);
 	for (int i = 0; i < t->ncols; i++) {
 		if (!t->cols[i].pk)
@@ -157,6 +159,7 @@ stage_open(struct psink *s, const struct ptable *t)
 		const struct pcol *c = psink_col(t, s->names[j], &s->s1);
 		if (!c)
 			return -1;
+		st->isarr[st->ncols] = (char)c->array;
 		st->types[st->ncols++] = dblog_xstrdup(c->btype);
 	}
 	dblog_buf_clear(&st->key);
@@ -189,14 +192,46 @@ stage_open(struct psink *s, const struct ptable *t)
 	return 0;
 }
 
-/* The 64-bit hash of the current change's primary key values. */
+static uint64_t
+fnv(uint64_t h, const void *p, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		h = (h ^ ((const unsigned char *)p)[j]) * 1099511628211ULL;
+	return h;
+}
+
+/* The 64-bit hash of the current change's primary key values, coarse on
+ * purpose: two spellings of one key (1, "1", 1.0 and 1e0; 'ABC' and 'abc'
+ * for a case-blind type) must hash alike, or their changes could share a
+ * round and go out of order; keys that merely hash alike only go in a
+ * later round than they need. */
 static uint64_t
 key_hash(struct psink *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < s->nkeys; i++) {
-		for (size_t j = 0; j < s->kv[i].n; j++)
-			h = (h ^ (unsigned char)s->kv[i].p[j]) * 1099511628211ULL;
+		const char *p = s->kv[i].p;
+		size_t n = s->kv[i].n;
+		if (n >= 2 && p[0] == '"')   /* a string's content */
+			p++, n -= 2;
+		char num[64];
+		char *e;
+		double x = 0;
+		if (n && n < sizeof num) {
+			memcpy(num, p, n);
+			num[n] = 0;
+			x = strtod(num, &e);
+		}
+		if (n && n < sizeof num && !*e && isfinite(x)) {
+			x = x == 0 ? 0 : x;   /* -0 too */
+			h = fnv(h, &x, sizeof x);
+		} else {
+			for (size_t j = 0; j < n; j++) {
+				unsigned char c = (unsigned char)p[j];
+				c = c >= 'A' && c <= 'Z' ? (unsigned char)(c - 'A' + 'a') : c;
+				h = fnv(h, &c, 1);
+			}
+		}
 		h = (h ^ 0xFF) * 1099511628211ULL;
 	}
 	return h | 1;
@@ -329,8 +364,10 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 	st->inserts &= op == 'i';
 	if (!(++st->rows & 255))
 		psink_pipe_push(s);
-	/* a long run of inserts: COPY it, from now on as it comes */
-	if (!st->copying && st->inserts && !st->nocopy && st->rows >= COPY_MIN && copy_start(s)) {
+	/* a long run of inserts (no key twice): COPY it, from now on as it
+	 * comes */
+	if (!st->copying && st->inserts && !st->nocopy && st->nrounds <= 1 && st->rows >= COPY_MIN &&
+	    copy_start(s)) {
 		snprintf(err, errlen, "%s", s->failure);
 		return psink_pipe_failed(s, err, errlen);
 	}
@@ -366,6 +403,7 @@ send_rows(struct psink *s, char *err, size_t errlen)
 		if (!p && !(p = psink_prepare(s, del ? st->del.p : st->upsert.p, s->np, err, errlen)))
 			return -1;
 		s->next_expect = 1;
+		s->next_bytes = psink_text_bytes(s->params, s->np);
 		if (psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, s->np, s->params, NULL, NULL, 0),
 				      st->desc, err, errlen))
 			return -1;
@@ -600,9 +638,14 @@ bulk_sql(struct psink *s, enum setmode m)
 			nm += strlen(nm) + 1;
 		/* = ANY(ARRAY[]) neither hashes nor merges: the planner has to
 		 * look each key up in the index (for a long set it would rather
-		 * hash the whole table, or scan it with the keys hashed) */
-		dblog_buf_printf(q, " %s %s.%s = ANY(ARRAY[u.c%zu::%s])", k ? "AND" : "WHERE", st->qname, nm,
-				 st->pkpos[k], st->types[st->pkpos[k]]);
+		 * hash the whole table, or scan it with the keys hashed); an
+		 * array value in ARRAY[] would make a deeper array: = */
+		if (st->isarr[st->pkpos[k]])
+			dblog_buf_printf(q, " %s %s.%s = u.c%zu::%s", k ? "AND" : "WHERE", st->qname, nm,
+					 st->pkpos[k], st->types[st->pkpos[k]]);
+		else
+			dblog_buf_printf(q, " %s %s.%s = ANY(ARRAY[u.c%zu::%s])", k ? "AND" : "WHERE",
+					 st->qname, nm, st->pkpos[k], st->types[st->pkpos[k]]);
 	}
 }
 
@@ -655,6 +698,7 @@ send_set(struct psink *s, const char **vp, enum setmode m, char *err, size_t err
 	if (!set_rows(st, vp, m))
 		return 0;
 	size_t rows = set_params(s, vp, m, &np);
+	s->next_bytes = st->out.len;
 	if (m == SET_DEL) {
 		s->next_expect = (int)rows;
 		/* planned each time, with the keys at hand: a plan kept from when
@@ -674,6 +718,7 @@ send_set(struct psink *s, const char **vp, enum setmode m, char *err, size_t err
 			return -1;
 	}
 	s->next_expect = (int)rows;
+	s->next_bytes = st->out.len;
 	if (m == SET_PLAIN)
 		psink_name_add(&s->plain_batch, st->table);
 	return psink_pipe_queued(s, PQsendQueryPrepared(s->c, p->name, (int)np, s->params, st->lens, st->fmts, 0),
