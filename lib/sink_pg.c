@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "sink_pg.h"
 
@@ -224,12 +225,21 @@ pipe_exit(struct psink *s)
 }
 
 /* Send what the pipeline has queued, as far as the socket takes it
- * without waiting (the server works on it while events are read). */
-void
+ * without waiting (the server works on it while events are read). 1 when
+ * the server has read all of it, so is busy with its last command at
+ * most: time to send it more. */
+int
 psink_pipe_push(struct psink *s)
 {
-	if (s->in_pipe && PQisnonblocking(s->c) && PQflush(s->c) == 0)
-		s->unsent = 0;
+	if (!s->in_pipe || !PQisnonblocking(s->c) || PQflush(s->c) != 0)
+		return 0;
+	s->unsent = 0;
+#ifdef TIOCOUTQ
+	int n = 0;
+	return ioctl(PQsocket(s->c), TIOCOUTQ, &n) == 0 && n == 0;
+#else
+	return 0;
+#endif
 }
 
 /* Wait until everything queued is sent, reading results meanwhile (the

@@ -132,7 +132,7 @@ int psink_pipe_failed(struct psink *s, char *err, size_t errlen);
 int psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen);
 int psink_pipe_pause(struct psink *s);
 void psink_pipe_resume(struct psink *s, int was);
-void psink_pipe_push(struct psink *s);
+int psink_pipe_push(struct psink *s);
 size_t psink_text_bytes(const char *const *v, int n);
 struct ptable *psink_table(struct psink *s, const char *name);
 void psink_forget(struct psink *s, const char *name);

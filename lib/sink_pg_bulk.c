@@ -362,8 +362,10 @@ psink_stage_add(struct psink *s, const struct ptable *t, char op, char *err, siz
 	}
 	dblog_buf_addc(&st->ops, op);
 	st->inserts &= op == 'i';
-	if (!(++st->rows & 255))
-		psink_pipe_push(s);
+	/* the server has taken all it was sent: send this run now, so that
+	 * it never waits for the next one */
+	if (!(++st->rows & 255) && psink_pipe_push(s) && !st->copying && st->rows >= STAGE_FIRST)
+		return psink_stage_flush(s, err, errlen);
 	/* a long run of inserts (no key twice): COPY it, from now on as it
 	 * comes */
 	if (!st->copying && st->inserts && !st->nocopy && st->nrounds <= 1 && st->rows >= COPY_MIN &&
