@@ -3,11 +3,8 @@
  * column's type; conflicts found by comparing the destination row with
  * the event, as in sink_sqlite.c. Each change runs under a savepoint so a
  * bad event has no effect and the transaction goes on. */
-#include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "sink_pg.h"
 
@@ -37,108 +34,6 @@ psink_describe(struct psink *s, char *out, size_t n, const char *what)
 		 (int)(f->table.n < 40 ? f->table.n : 40), f->table.p ? f->table.p : "-");
 }
 
-
-static void pipe_send_all(struct psink *s);
-
-/* Read the results up to the sync point; the first failure goes to
- * s->failure. 0, or -1 when a command failed. */
-static int
-pipe_sync(struct psink *s)
-{
-	int idx = 0, bad = 0;
-	char e[256];
-	if (s->stage.rows && psink_stage_flush(s, e, sizeof e))
-		return -1;
-	if (!s->queued)
-		return 0;
-	if (!PQpipelineSync(s->c)) {
-		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
-		return -1;
-	}
-	for (;;) {
-		PGresult *r = PQgetResult(s->c);
-		if (!r) {
-			idx++;
-			continue;
-		}
-		ExecStatusType st = PQresultStatus(r);
-		if (st == PGRES_PIPELINE_SYNC) {
-			PQclear(r);
-			break;
-		}
-		if ((st == PGRES_COMMAND_OK || (st == PGRES_TUPLES_OK && PQntuples(r) == 1)) &&
-		    idx < PIPE_MAX && s->expect[idx] > 0) {
-			/* rows changed: a command tag, or the bulk statement's count */
-			long done = atol(st == PGRES_COMMAND_OK ? PQcmdTuples(r) : PQgetvalue(r, 0, 0));
-			if (done < s->expect[idx])
-				s->base.noops += s->expect[idx] - done;
-		}
-		if (st == PGRES_FATAL_ERROR && !bad) {
-			const char *m = PQresultErrorMessage(r);
-			snprintf(s->failure, sizeof s->failure, "%s: %.*s", idx < PIPE_MAX ? s->desc[idx] : "",
-				 (int)strcspn(m, "\n"), m);
-			bad = 1;
-		}
-		if (st == PGRES_FATAL_ERROR && PQstatus(s->c) == CONNECTION_BAD) {
-			PQclear(r);
-			bad = 1;
-			s->base.lost = 1;
-			break;
-		}
-		PQclear(r);
-	}
-	s->queued = 0;
-	return bad ? -1 : 0;
-}
-
-/* A command failed: roll the whole transaction back; the sink is dead. */
-int
-psink_pipe_failed(struct psink *s, char *err, size_t errlen)
-{
-	/* staged rows belong to the failed batch: never send them */
-	psink_stage_drop(s);
-	s->queued = 0;
-	char keep[1024];
-	snprintf(keep, sizeof keep, "%s", s->failure);
-	pipe_sync(s);   /* results of what was queued: the state is known after */
-	if (PQtransactionStatus(s->c) != PQTRANS_IDLE) {
-		PQsendQueryParams(s->c, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
-		s->queued = 1;
-		pipe_sync(s);
-	}
-	s->dead = 1;
-	s->base.batch_failed = 1;
-	/* a plain INSERT may have met a row already there: upsert from now on */
-	for (size_t o = 0; o < s->plain_batch.len; o += strlen(s->plain_batch.p + o) + 1)
-		psink_name_add(&s->plain_no, s->plain_batch.p + o);
-	dblog_buf_clear(&s->plain_batch);
-	snprintf(s->failure, sizeof s->failure, "%s", keep);
-	snprintf(err, errlen, "%s (the destination transaction was rolled back: nothing of this "
-		 "batch was applied)", keep);
-	return -1;
-}
-
-/* Queue the described command; sync when the queue is full. */
-int
-psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen)
-{
-	if (!ok) {
-		snprintf(s->failure, sizeof s->failure, "%s", PQerrorMessage(s->c));
-		if (PQstatus(s->c) == CONNECTION_BAD)
-			s->base.lost = 1;
-		return psink_pipe_failed(s, err, errlen);
-	}
-	psink_describe(s, s->desc[s->queued], sizeof s->desc[0], what);
-	s->expect[s->queued] = s->next_expect;
-	s->next_expect = 0;
-	s->unsent += s->next_bytes + 64;
-	s->next_bytes = 0;
-	if (s->unsent > PIPE_UNSENT_MAX && PQisnonblocking(s->c))
-		pipe_send_all(s);
-	if (++s->queued >= PIPE_MAX - 2 && pipe_sync(s))
-		return psink_pipe_failed(s, err, errlen);
-	return 0;
-}
 
 int
 psink_exec(struct psink *s, const char *sql, char *err, size_t errlen)
@@ -203,102 +98,6 @@ table_free(struct ptable *t)
 	free(t->qname);
 }
 
-
-/* Enter pipeline mode, non-blocking: the client goes on reading and
- * staging events while the server works, its commands waiting in libpq's
- * buffer instead of blocking on a full socket. 1 entered. */
-static int
-pipe_enter(struct psink *s)
-{
-	if (!PQenterPipelineMode(s->c))
-		return 0;
-	PQsetnonblocking(s->c, 1);
-	return 1;
-}
-
-/* Leave it: blocking again (everything queued is sent first). */
-static void
-pipe_exit(struct psink *s)
-{
-	PQsetnonblocking(s->c, 0);
-	PQexitPipelineMode(s->c);
-}
-
-/* Send what the pipeline has queued, as far as the socket takes it
- * without waiting (the server works on it while events are read). 1 when
- * the server has read all of it, so is busy with its last command at
- * most: time to send it more. */
-int
-psink_pipe_push(struct psink *s)
-{
-	if (!s->in_pipe || !PQisnonblocking(s->c) || PQflush(s->c) != 0)
-		return 0;
-	s->unsent = 0;
-#ifdef TIOCOUTQ
-	int n = 0;
-	return ioctl(PQsocket(s->c), TIOCOUTQ, &n) == 0 && n == 0;
-#else
-	return 0;
-#endif
-}
-
-/* Wait until everything queued is sent, reading results meanwhile (the
- * server may be waiting to write them before it reads on): the client
- * holds at most PIPE_UNSENT_MAX bytes the server has not taken. A failure
- * shows at the next sync point. */
-static void
-pipe_send_all(struct psink *s)
-{
-	int fd = PQsocket(s->c);
-	int r;
-	while (fd >= 0 && (r = PQflush(s->c)) == 1) {
-		struct pollfd p = { .fd = fd, .events = POLLOUT | POLLIN };
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			return;
-		if ((p.revents & POLLIN) && !PQconsumeInput(s->c))
-			return;
-	}
-	s->unsent = 0;
-}
-
-/* The size of n text values (NULL: none). */
-size_t
-psink_text_bytes(const char *const *v, int n)
-{
-	size_t b = 0;
-	for (int i = 0; i < n; i++)
-		b += v[i] ? strlen(v[i]) : 0;
-	return b;
-}
-
-/* Leave pipeline mode for a synchronous query (catalog look-ups); the
- * transaction stays open. 0, or -1 when a queued command had failed. */
-int
-psink_pipe_pause(struct psink *s)
-{
-	char e[256];
-	if (s->stage.copying && !s->stage.flushing && psink_stage_flush(s, e, sizeof e)) {
-		s->dead = 1;
-		return -1;
-	}
-	if (!s->in_pipe)
-		return 0;
-	if (pipe_sync(s)) {
-		s->dead = 1;
-		return -1;
-	}
-	pipe_exit(s);
-	s->in_pipe = 0;
-	s->base.in_pipeline = 0;
-	return 0;
-}
-
-void
-psink_pipe_resume(struct psink *s, int was)
-{
-	if (was && !s->dead && pipe_enter(s))
-		s->in_pipe = s->base.in_pipeline = 1;
-}
 
 struct ptable *
 psink_table_cached(struct psink *s, const char *name)
@@ -1089,7 +888,7 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 		 * (before s->sql is built: sending gathered rows reuses it) */
 		if (s->stage.rows && psink_stage_flush(s, err, errlen))
 			return -1;
-		if (s->in_pipe && pipe_sync(s))
+		if (s->in_pipe && psink_pipe_sync(s))
 			return psink_pipe_failed(s, err, errlen);
 		dblog_buf_clear(&s->sql);
 		dblog_buf_printf(&s->sql, "TRUNCATE %s", t->qname);
@@ -1160,7 +959,7 @@ p_begin(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
 	s->cur = NULL;
-	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && pipe_enter(s))
+	if (s->pipe && !b->careful && !s->in_pipe && !s->dead && psink_pipe_enter(s))
 		s->in_pipe = 1;
 	b->in_pipeline = s->in_pipe;
 	s->stage.limit = 0;
@@ -1174,7 +973,7 @@ p_commit(struct dblog_sink *b, char *e, size_t l)
 	s->cur = NULL;
 	if (psink_exec(s, "COMMIT", e, l))
 		return -1;
-	if (s->in_pipe && pipe_sync(s))
+	if (s->in_pipe && psink_pipe_sync(s))
 		return psink_pipe_failed(s, e, l);
 	dblog_buf_clear(&s->plain_batch);
 	return 0;
@@ -1183,7 +982,7 @@ static int
 p_sync(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
-	if (s->in_pipe && pipe_sync(s))
+	if (s->in_pipe && psink_pipe_sync(s))
 		return psink_pipe_failed(s, e, l);
 	return 0;
 }
@@ -1230,8 +1029,8 @@ p_reset(struct dblog_sink *base)
 	struct psink *s = (struct psink *)base;
 	psink_stage_drop(s);
 	if (s->in_pipe) {
-		pipe_sync(s);
-		pipe_exit(s);
+		psink_pipe_sync(s);
+		psink_pipe_exit(s);
 		s->in_pipe = 0;
 	}
 	base->in_pipeline = 0;
@@ -1275,8 +1074,8 @@ p_close(struct dblog_sink *base)
 		dblog_buf_free(bufs[i]);
 	psink_stage_free(&s->stage);
 	if (s->in_pipe) {
-		pipe_sync(s);
-		pipe_exit(s);
+		psink_pipe_sync(s);
+		psink_pipe_exit(s);
 	}
 	PQfinish(s->c);
 	free(s);

@@ -125,15 +125,20 @@ psink_piped(const struct psink *s)
 	return s->in_pipe || s->stage.copying;
 }
 
-/* sink_pg.c */
-int psink_fail(struct psink *s, PGresult *r, char *err, size_t errlen);
-int psink_exec(struct psink *s, const char *sql, char *err, size_t errlen);
+/* sink_pg_pipe.c */
+int psink_pipe_enter(struct psink *s);
+void psink_pipe_exit(struct psink *s);
+int psink_pipe_sync(struct psink *s);
 int psink_pipe_failed(struct psink *s, char *err, size_t errlen);
 int psink_pipe_queued(struct psink *s, int ok, const char *what, char *err, size_t errlen);
 int psink_pipe_pause(struct psink *s);
 void psink_pipe_resume(struct psink *s, int was);
 int psink_pipe_push(struct psink *s);
 size_t psink_text_bytes(const char *const *v, int n);
+
+/* sink_pg.c */
+int psink_fail(struct psink *s, PGresult *r, char *err, size_t errlen);
+int psink_exec(struct psink *s, const char *sql, char *err, size_t errlen);
 struct ptable *psink_table(struct psink *s, const char *name);
 void psink_forget(struct psink *s, const char *name);
 void psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name);
