@@ -432,51 +432,6 @@ in_set(char op, enum setmode m)
 	}
 }
 
-static int
-by_key(const void *a, const void *b)
-{
-	const struct pskey *x = a, *y = b;
-	int c = x->t ? strcmp(x->t, y->t) : (x->k > y->k) - (x->k < y->k);
-	return c ? c : (x->row > y->row) - (x->row < y->row);
-}
-
-/* The rows of set m of the current round into st->order, in key order:
- * by value for an integer key (one column, every value plain), else by
- * the first key column's text. Their number. */
-static size_t
-set_rows(struct pstage *st, const char **vp, enum setmode m)
-{
-	if (st->order_cap < st->rows) {
-		st->order_cap = st->rows;
-		st->order = dblog_xrealloc(st->order, st->order_cap * sizeof *st->order);
-	}
-	size_t n = 0;
-	int ints = st->npk == 1 && (!strcmp(st->types[st->pkpos[0]], "pg_catalog.int2") ||
-				    !strcmp(st->types[st->pkpos[0]], "pg_catalog.int4") ||
-				    !strcmp(st->types[st->pkpos[0]], "pg_catalog.int8"));
-	for (size_t r = 0; r < st->rows; r++) {
-		if (st->round[r] != st->cur_round || !in_set(st->ops.p[r], m))
-			continue;
-		const char *v = vp[r * st->ncols + st->pkpos[0]];
-		st->order[n].row = (uint32_t)r;
-		st->order[n].t = v;
-		if (ints) {
-			char *e;
-			errno = 0;
-			long long x = strtoll(v, &e, 10);
-			if (errno || *e || e == v)
-				ints = 0;
-			st->order[n].k = x;
-		}
-		n++;
-	}
-	for (size_t i = 0; ints && i < n; i++)
-		st->order[i].t = NULL;
-	qsort(st->order, n, sizeof *st->order, by_key);
-	st->norder = n;
-	return n;
-}
-
 /* ------------------------------------------------ binary array params */
 
 /* Column types whose values travel as binary arrays of their own type:
@@ -499,6 +454,50 @@ bintype(const char *name)
 		if (!strcmp(bintypes[i].name, name))
 			return &bintypes[i];
 	return NULL;
+}
+
+static int
+by_key(const void *a, const void *b)
+{
+	const struct pskey *x = a, *y = b;
+	int c = x->t ? strcmp(x->t, y->t) : (x->k > y->k) - (x->k < y->k);
+	return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* The rows of set m of the current round into st->order, in key order:
+ * by value for an integer key (one column, every value plain), else by
+ * the first key column's text. Their number. */
+static size_t
+set_rows(struct pstage *st, const char **vp, enum setmode m)
+{
+	if (st->order_cap < st->rows) {
+		st->order_cap = st->rows;
+		st->order = dblog_xrealloc(st->order, st->order_cap * sizeof *st->order);
+	}
+	size_t n = 0;
+	const struct bintype *bt = bintype(st->types[st->pkpos[0]]);
+	int ints = st->npk == 1 && bt && bt->size > 0;
+	for (size_t r = 0; r < st->rows; r++) {
+		if (st->round[r] != st->cur_round || !in_set(st->ops.p[r], m))
+			continue;
+		const char *v = vp[r * st->ncols + st->pkpos[0]];
+		st->order[n].row = (uint32_t)r;
+		st->order[n].t = v;
+		if (ints) {
+			char *e;
+			errno = 0;
+			long long x = strtoll(v, &e, 10);
+			if (errno || *e || e == v)
+				ints = 0;
+			st->order[n].k = x;
+		}
+		n++;
+	}
+	for (size_t i = 0; ints && i < n; i++)
+		st->order[i].t = NULL;
+	qsort(st->order, n, sizeof *st->order, by_key);
+	st->norder = n;
+	return n;
 }
 
 static void
