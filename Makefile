@@ -50,18 +50,20 @@ $(B)/bench/%: tests/bench/%.c $(B)/libdblog.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libdblog.a $(LDLIBS_ALL) $(SAN)
 
-# The test command of the README: builds, then runs every bats file.
+# The test command of the README: builds, then runs every bats file
+# (T=NAME: only tests/*NAME*.bats).
+TESTS = $(if $(T),$(wildcard tests/*$(T)*.bats),tests/)
 check: deps
 	@$(MAKE) --no-print-directory build
 	DBLOG_BIN=$(CURDIR)/$(B)/bin DBLOG_BENCH_BIN=$(CURDIR)/$(B)/bench \
-		bats --timing tests/
+		bats --timing $(TESTS)
 
 check-asan: deps
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	DBLOG_ASAN=1 DBLOG_BIN=$(CURDIR)/build-asan/bin DBLOG_BENCH_BIN=$(CURDIR)/build-asan/bench \
-		bats tests/
+		bats $(TESTS)
 
 bench: deps
 	@$(MAKE) --no-print-directory build
