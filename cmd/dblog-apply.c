@@ -9,6 +9,8 @@
 #include "dblog.h"
 #include "sink.h"
 
+enum end { END_EOF, END_STOP, END_ERROR };
+
 static const char usage_text[] =
 	"Usage: dblog-apply [options] DEST\n"
 	"Apply dblog events from stdin to DEST, exactly once per stream.\n"
@@ -40,7 +42,8 @@ static const char usage_text[] =
 	"  -h, --help               show this help and exit\n"
 	"  -V, --version            show the version and exit\n"
 	"\n"
-	"Exit status: 0 ok (also after SIGINT/SIGTERM), 1 error, 2 usage, 3 retry.\n"
+	"Exit status: 0 all of the input applied, 1 error, 2 usage, 3 retry, 4 incomplete\n"
+	"(stopped by SIGINT/SIGTERM, or the input ended inside a transaction).\n"
 	"See dblog-apply(1) and dblog-event(5).\n";
 
 enum { OPT_CONFLICT = 256, OPT_BROWS, OPT_BBYTES, OPT_BMS, OPT_MAPT, OPT_MAPS, OPT_CREATE,
@@ -97,6 +100,17 @@ struct apply {
 	int batch_over, replaying, failed;
 	json_int_t saved[7];     /* the counters before the batch's first kept line */
 	int cut;                 /* the line is the last, without its '\n' */
+	/* the open transaction's begin, for messages and "unfinished" */
+	struct dblog_buf tx_begin;
+	uint64_t tx_line;
+	int tx_loose;            /* its begin has no "tx": a group whose changes
+	                            have positions of their own (SQLite
+	                            without markers), each whole on its own */
+	int stopping;            /* the signal that asked to stop, 0 if none */
+	int halted;              /* stopped at a transaction boundary */
+	int incomplete;          /* the input ended inside a transaction or a line */
+	enum end end_why;        /* how the input ended, for a replay at the end */
+	uint64_t end_line;
 	struct dblog_buf name, scratch;
 	struct dblog_buf txline;     /* the events of a transaction line */
 };
@@ -213,7 +227,7 @@ static void
 write_checkpoint(struct apply *a)
 {
 	char err[512];
-	if (!a->checkpoint || !a->pos.applied)
+	if (!a->checkpoint || !a->pos.applied || !json_object_get(a->pos.applied, "pos"))
 		return;
 	json_t *cp = json_deep_copy(a->pos.applied);
 	json_object_set_new(cp, "stream", json_string(a->stream));
@@ -230,7 +244,10 @@ write_checkpoint(struct apply *a)
 	json_decref(cp);
 }
 
-static void end_of_input(struct apply *a, int stopped);
+static void end_of_input(struct apply *a, enum end why, uint64_t lineno);
+/* How long a stopping run waits for the rest of its open transaction, or
+ * for the end of its input. */
+#define STOP_GRACE_MS 1000
 static int replay(struct apply *a, int at_end);
 
 /* Counters go on from the checkpoint file of an earlier run. */
@@ -338,6 +355,29 @@ describe(char *out, size_t n, const struct dblog_fields *f)
 		 (int)(f->table.n < 200 ? f->table.n : 200), f->table.p ? f->table.p : "-");
 }
 
+static void unfinished(struct apply *a);
+
+/* The open transaction ends without its commit: rolled back (and noted as
+ * unfinished when mark is set); a group without "tx", whose changes are
+ * each whole, keeps the changes applied so far. */
+static void
+abandon_open(struct apply *a, int mark)
+{
+	char err[512];
+	if (!a->in_tx)
+		return;
+	if (a->tx_loose) {
+		if (a->sink->ops->release(a->sink, err, sizeof err))
+			sink_fail("cannot release a savepoint", err);
+	} else {
+		if (a->sink->ops->rollback_to(a->sink, err, sizeof err))
+			sink_fail("cannot roll back", err);
+		if (mark)
+			unfinished(a);
+	}
+	a->in_tx = 0;
+}
+
 /* A bad event: park it, or undo its transaction, commit what is whole,
  * and stop. */
 static int
@@ -366,13 +406,12 @@ bad_event(struct apply *a, uint64_t lineno, const char *line, size_t n,
 	snprintf(msg, sizeof msg, "%s: %s", what, err);
 	if (a->dlq.f)
 		return dblog_dlq_put(&a->dlq, lineno, line, n, msg);
-	char e2[512];
-	if (a->in_tx && a->sink->ops->rollback_to(a->sink, e2, sizeof e2))
-		sink_fail("cannot roll back", e2);
-	a->in_tx = 0;
+	int loose = a->in_tx && a->tx_loose;
+	abandon_open(a, 1);
 	commit_batch(a);
-	dblog_err("line %llu: %s (nothing of its transaction was applied; fix the event or "
-		  "the destination, or use --dlq FILE)", (unsigned long long)lineno, msg);
+	dblog_err("line %llu: %s (%s; fix the event or the destination, or use --dlq FILE)",
+		  (unsigned long long)lineno, msg, loose ? "the changes of its group before it were "
+		  "applied, each has a position of its own" : "nothing of its transaction was applied");
 	return -1;
 }
 
@@ -418,6 +457,66 @@ on_change(struct apply *a, uint64_t lineno, const char *line, size_t n, const st
 	return 0;
 }
 
+/* The open transaction is abandoned: it was read in part and is not
+ * applied, so no later position may be applied before it is. */
+static void
+unfinished(struct apply *a)
+{
+	struct dblog_fields bf;
+	struct dblog_jerr e;
+	if (a->tx_begin.len &&
+	    dblog_event_scan(a->tx_begin.p, a->tx_begin.len, &bf, &e, &a->scratch) == 0)
+		dblog_progress_unfinished(&a->pos, &bf);
+}
+
+/* "transaction 731 (pos 0/16B3748)" of an event, for messages. */
+static void
+tx_name(char *out, size_t n, const struct dblog_fields *f)
+{
+	dblog_tx_describe(f, out, n);
+}
+
+/* A change or commit of a transaction whose begin was not read: the input
+ * starts inside it (a piece of an archive cut with split, say). None of it
+ * may be applied, and no later position before it: the whole transactions
+ * before it are committed, it is noted as unfinished, the run ends. */
+static int
+orphan(struct apply *a, uint64_t lineno, const struct dblog_fields *f)
+{
+	char tx[128], at[128];
+	dblog_progress_unfinished(&a->pos, f);
+	commit_batch(a);
+	if (a->failed)
+		return -1;   /* the batch is applied again, and this line with it */
+	tx_name(tx, sizeof tx, f);
+	dblog_progress_describe(&a->pos, at, sizeof at);
+	dblog_err("line %llu: %s of %s, whose begin was not read: the input starts inside that "
+		  "transaction, so none of it was applied (applied up to %s); apply input that "
+		  "holds the transaction whole, from its begin (the whole archive, or "
+		  "dblog-checkpoint since)", (unsigned long long)lineno, dblog_op_name(f->op), tx, at);
+	return -1;
+}
+
+/* An event after a transaction an earlier run read only in part. */
+static int
+after_unfinished(struct apply *a, uint64_t lineno)
+{
+	char at[128], up[64] = "?";
+	json_t *u = json_object_get(a->pos.applied, "unfinished");
+	struct dblog_pos hp;
+	if (!dblog_pos_from_json(json_object_get(u, "pos"), &hp))
+		dblog_pos_format(&hp, up, sizeof up);
+	json_t *tx = json_object_get(u, "tx");
+	dblog_progress_describe(&a->pos, at, sizeof at);
+	commit_batch(a);
+	dblog_err("line %llu: stream \"%s\" has not applied transaction %lld (pos %s), which an "
+		  "earlier run read only in part (applied up to %s): nothing after it is applied "
+		  "before it; apply input that holds it whole, from its begin (the whole archive, or "
+		  "dblog-checkpoint since)", (unsigned long long)lineno, a->stream,
+		  (long long)json_integer_value(tx), up, at);
+	return -1;
+}
+
 static int
 on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const struct dblog_fields *f)
 {
@@ -427,7 +526,15 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 		dblog_err("line %llu: stream \"%s\" applies another source (%s); give each source its "
 			  "own --stream", (unsigned long long)lineno, a->stream,
 			  a->pos.ref_src.p ? a->pos.ref_src.p : "?");
-		end_of_input(a, 1);
+		end_of_input(a, END_ERROR, lineno);
+		return -1;
+	}
+	if (fresh == -3)
+		return after_unfinished(a, lineno);
+	/* stopping: the open transaction is finished, no new one begins */
+	if (a->stopping && !a->replaying && !a->in_tx &&
+	    (f->op == DBLOG_OP_BEGIN || DBLOG_OP_IS_CHANGE(f->op))) {
+		a->halted = 1;
 		return -1;
 	}
 	if (fresh < 0)
@@ -449,14 +556,20 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 			dblog_warn("line %llu: a transaction began before the previous one "
 				   "committed; the unfinished one was not applied",
 				   (unsigned long long)lineno);
-			if (a->sink->ops->rollback_to(a->sink, err, sizeof err))
-				sink_fail("cannot roll back", err);
+			abandon_open(a, 1);
+			open_batch(a);
 		}
 		if (a->sink->ops->savepoint(a->sink, err, sizeof err))
 			sink_fail("cannot start a savepoint", err);
 		a->in_tx = 1;
+		a->tx_loose = !f->tx.p;
+		dblog_buf_clear(&a->tx_begin);
+		dblog_buf_add(&a->tx_begin, line, n);
+		a->tx_line = lineno;
 		return 0;
 	case DBLOG_OP_COMMIT:
+		if (!a->skip_tx && !a->in_tx && fresh && f->tx.p)
+			return orphan(a, lineno, f);
 		if (a->skip_tx || !a->in_tx) {
 			a->skip_tx = 0;
 			return 0;
@@ -485,28 +598,57 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 	default:
 		if (a->skip_tx || !fresh)
 			return 0;
+		/* a change outside begin/commit is whole on its own only without
+		 * "tx" (snapshots, incremental reads, hand-made events) */
+		if (!a->in_tx && f->tx.p && f->op != DBLOG_OP_SNAPSHOT)
+			return orphan(a, lineno, f);
 		if (on_change(a, lineno, line, n, f))
 			return -1;
-		if (!a->in_tx) {
+		if (!a->in_tx || a->tx_loose)
 			dblog_progress_complete(&a->pos, f, line, n, 1);
+		if (!a->in_tx)
 			maybe_commit(a);
-		}
 		return 0;
 	}
 }
 
+/* The input ends (why: its end, a stop, an error at line lineno): an open
+ * transaction is rolled back and noted as unfinished, the whole ones are
+ * committed. Sets a->incomplete when the input ended inside a
+ * transaction. */
 static void
-end_of_input(struct apply *a, int stopped)
+end_of_input(struct apply *a, enum end why, uint64_t lineno)
 {
-	char err[512];
-	if (a->in_tx) {
-		if (!stopped)
-			dblog_warn("the input ended inside a transaction (no commit): it was not applied");
-		if (a->sink->ops->rollback_to(a->sink, err, sizeof err))
-			sink_fail("cannot roll back", err);
-		a->in_tx = 0;
+	char err[512], at[128], tx[128];
+	a->end_why = why;
+	a->end_line = lineno;
+	if (!a->in_tx) {
+		commit_batch(a);
+		return;
 	}
+	struct dblog_fields bf;
+	struct dblog_jerr e;
+	int loose = a->tx_loose;
+	tx[0] = 0;
+	if (!loose && dblog_event_scan(a->tx_begin.p, a->tx_begin.len, &bf, &e, &a->scratch) == 0)
+		tx_name(tx, sizeof tx, &bf);
+	abandon_open(a, why != END_ERROR);
 	commit_batch(a);
+	if (why != END_EOF || a->failed)
+		return;
+	dblog_progress_describe(&a->pos, at, sizeof at);
+	if (loose)
+		dblog_err("line %llu: the input ended inside a group of changes without transaction "
+			  "markers, begun at line %llu: its changes so far were applied (applied up to "
+			  "%s); run again with input that holds the rest of it",
+			  (unsigned long long)lineno, (unsigned long long)a->tx_line, at);
+	else
+		dblog_err("line %llu: the input ended inside %s, begun at line %llu: none of it was "
+			  "applied (applied up to %s); run again with input that holds the rest of it",
+			  (unsigned long long)lineno, tx[0] ? tx : "a transaction",
+			  (unsigned long long)a->tx_line, at);
+	a->incomplete = 1;
+	(void)err;
 }
 
 /* A malformed line inside a transaction (no --dlq): that transaction is
@@ -523,9 +665,7 @@ abandon_tx(struct apply *a)
 		if (a->failed && replay(a, 0))
 			return -1;
 	}
-	if (a->in_tx && a->sink->ops->rollback_to(a->sink, err, sizeof err))
-		sink_fail("cannot roll back", err);
-	a->in_tx = 0;
+	abandon_open(a, 1);
 	commit_batch(a);
 	return a->failed ? -1 : 0;
 }
@@ -606,7 +746,7 @@ replay(struct apply *a, int at_end)
 	}
 	/* the rest of an open transaction follows on the input, unless it ended */
 	if (!rc && at_end)
-		end_of_input(a, 1);
+		end_of_input(a, a->end_why, a->end_line);
 	else if (!rc && !a->in_tx)
 		commit_batch(a);
 	(void)err;
@@ -643,6 +783,7 @@ one_line(struct apply *a, uint64_t lineno, const char *line, size_t n)
 		}
 		if (a->cut && e.col) {
 			dblog_warn_cut(lineno);
+			a->incomplete = 1;
 			return 0;   /* the last line: the input ends as if before it */
 		}
 		if (e.col)
@@ -670,7 +811,17 @@ run(struct apply *a)
 	r.idle_ms = a->batch_ms > 0 ? a->batch_ms : 1;
 	r.stop = &dblog_stop;
 	while ((rc = dblog_read_line(&r, &line, &n)) >= 1) {
-		if (rc == 3)
+		if (rc == 3) {
+			if (a->stopping)
+				break;   /* a second signal: now */
+			/* finish the open transaction if its rest comes soon, and
+			 * see whether the input ends; begin no new one */
+			a->stopping = dblog_stop;
+			dblog_stop = 0;
+			r.idle_ms = STOP_GRACE_MS;
+			continue;
+		}
+		if (rc == 2 && a->stopping)
 			break;
 		if (rc == 2) {
 			if (!a->in_tx)
@@ -683,7 +834,8 @@ run(struct apply *a)
 		}
 		a->cut = r.unterminated;
 		if (one_line(a, r.lineno, line, n)) {
-			status = DBLOG_EXIT_FAIL;
+			if (!a->halted)
+				status = DBLOG_EXIT_FAIL;
 			break;
 		}
 	}
@@ -691,9 +843,20 @@ run(struct apply *a)
 		dblog_err("cannot read standard input: %m");
 		status = DBLOG_EXIT_FAIL;
 	}
-	end_of_input(a, rc == 3 || status);
+	enum end why = status ? END_ERROR : a->stopping && rc != 0 ? END_STOP : END_EOF;
+	end_of_input(a, why, r.lineno);
 	if (a->failed && replay(a, 1))
 		status = DBLOG_EXIT_FAIL;
+	if (!status && why == END_STOP) {
+		char at[128];
+		dblog_progress_describe(&a->pos, at, sizeof at);
+		dblog_err("stopped by %s before the end of the input (at line %llu): applied up to %s; "
+			  "the rest was not applied; run again to resume", strsignal(a->stopping),
+			  (unsigned long long)r.lineno, at);
+		status = DBLOG_EXIT_INCOMPLETE;
+	}
+	if (!status && a->incomplete)
+		status = DBLOG_EXIT_INCOMPLETE;
 	dblog_reader_free(&r);
 	return status;
 }
@@ -760,6 +923,7 @@ main(int argc, char **argv)
 	dblog_buf_free(&a.scratch);
 	dblog_buf_free(&a.batch);
 	dblog_buf_free(&a.txline);
+	dblog_buf_free(&a.tx_begin);
 	if (dblog_stdout_close() && !status)
 		status = DBLOG_EXIT_FAIL;
 	return status;

@@ -37,7 +37,8 @@ static const char usage_text[] =
 	"  -h, --help            show this help and exit\n"
 	"  -V, --version         show the version and exit\n"
 	"\n"
-	"Exit status: 0 ok, 1 bad input, bad checkpoint or write error, 2 usage.\n"
+	"Exit status: 0 ok, 1 bad input, bad checkpoint or write error, 2 usage,\n"
+	"4 track: stopped by SIGINT/SIGTERM or the input ended inside a transaction.\n"
 	"See dblog-checkpoint(1) and dblog-event(5).\n";
 
 enum { OPT_JSON = 256, OPT_POS, OPT_SEQ, OPT_TIME, OPT_INTERVAL, OPT_EVERY, OPT_DLQ };
@@ -258,10 +259,18 @@ cmd_set(struct opts *o)
 struct tracker {
 	struct opts *o;
 	json_t *cp;                /* what goes into the file */
-	int dirty, in_tx;
+	int dirty, in_tx, loose;   /* loose: the open group's begin has no "tx" */
 	int64_t last_write, since_write;
 	json_int_t events, changes, transactions, bytes;
+	struct dblog_progress prog;   /* what is new, and an unfinished transaction */
+	struct dblog_buf begin, scratch;   /* the open transaction's begin */
+	uint64_t begin_line;
+	int stopping, halted;
 };
+
+/* How long a stopping track waits for the rest of its open transaction,
+ * or for the end of its input. */
+#define STOP_GRACE_MS 1000
 
 static void
 set_span(json_t *cp, const char *name, struct dblog_span v)
@@ -275,10 +284,13 @@ set_span(json_t *cp, const char *name, struct dblog_span v)
 
 /* Record the event's position as complete. */
 static void
-record(struct tracker *t, const struct dblog_fields *f, int with_seq)
+record(struct tracker *t, const struct dblog_fields *f, const char *line, size_t n, int with_seq)
 {
 	if (!f->pos.p)
 		return;
+	dblog_progress_complete(&t->prog, f, line, n, with_seq);
+	if (!t->prog.hole_set)
+		json_object_del(t->cp, "unfinished");
 	if (f->source.p)
 		set_span(t->cp, "source", f->source);
 	set_span(t->cp, "pos", f->pos);
@@ -313,6 +325,10 @@ track_write(struct tracker *t)
 	json_object_set_new(c, "transactions", json_integer(t->transactions));
 	json_object_set_new(c, "bytes", json_integer(t->bytes));
 	json_object_set_new(t->cp, "counters", c);
+	/* a checkpoint needs a position: an unfinished first transaction is
+	 * not kept */
+	if (!json_object_get(t->cp, "pos"))
+		return;
 	if (dblog_checkpoint_save(t->o->file, t->cp, err, sizeof err))
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	t->dirty = 0;
@@ -320,29 +336,109 @@ track_write(struct tracker *t)
 	t->last_write = dblog_now_ms();
 }
 
+/* The position text of the unfinished transaction, for messages. */
 static void
-track_event(struct tracker *t, const struct dblog_fields *f)
+unfinished_text(const json_t *cp, char *out, size_t n)
+{
+	json_t *u = json_object_get(cp, "unfinished");
+	struct dblog_pos p;
+	char pos[32] = "?";
+	if (!dblog_pos_from_json(json_object_get(u, "pos"), &p))
+		dblog_pos_format(&p, pos, sizeof pos);
+	snprintf(out, n, "transaction %lld (pos %s)",
+		 (long long)json_integer_value(json_object_get(u, "tx")), pos);
+}
+
+/* Can the event pass, before it is written? 0 yes; -1 with a message: it
+ * belongs to a transaction whose begin was not read, or comes after one
+ * that an earlier run read only in part (the checkpoint's "unfinished"),
+ * and the recorded position must not pass either. */
+static int
+track_check(struct tracker *t, uint64_t lineno, const struct dblog_fields *f)
+{
+	int fresh = dblog_progress_is_new(&t->prog, f);
+	char at[160], u[128];
+	if (fresh == -3) {
+		unfinished_text(t->cp, u, sizeof u);
+		dblog_position_describe(t->cp, at, sizeof at);
+		dblog_err("line %llu: %s was read only in part by an earlier run (recorded up to "
+			  "%s): nothing after it is recorded before it; pass input that holds it "
+			  "whole, from its begin", (unsigned long long)lineno, u, at);
+		return -1;
+	}
+	int orphan = !t->in_tx && f->tx.p && fresh == 1 &&
+		     (f->op == DBLOG_OP_COMMIT || (DBLOG_OP_IS_CHANGE(f->op) && f->op != DBLOG_OP_SNAPSHOT));
+	if (!orphan)
+		return 0;
+	dblog_position_describe(t->cp, at, sizeof at);
+	dblog_tx_describe(f, u, sizeof u);
+	dblog_err("line %llu: %s of %s, whose begin was not read: the input starts inside that "
+		  "transaction (recorded up to %s); pass input that holds it whole, from its begin",
+		  (unsigned long long)lineno, dblog_op_name(f->op), u, at);
+	return -1;
+}
+
+static void
+track_event(struct tracker *t, uint64_t lineno, const struct dblog_fields *f, const char *line,
+	    size_t n)
 {
 	switch (f->op) {
 	case DBLOG_OP_BEGIN:
 		t->in_tx = 1;
+		t->loose = !f->tx.p;
+		dblog_buf_clear(&t->begin);
+		dblog_buf_add(&t->begin, line, n);
+		t->begin_line = lineno;
 		break;
 	case DBLOG_OP_COMMIT:
 		t->in_tx = 0;
 		t->transactions++;
-		record(t, f, 0);
+		record(t, f, line, n, 0);
 		break;
 	case DBLOG_OP_HEARTBEAT:
 		if (!t->in_tx)
-			record(t, f, 0);
+			record(t, f, line, n, 0);
 		break;
 	case DBLOG_OP_SCHEMA:
 		break;
 	default:
 		t->changes++;
-		if (!t->in_tx)
-			record(t, f, 1);
+		if (!t->in_tx || t->loose)
+			record(t, f, line, n, 1);
 	}
+}
+
+/* The input ended inside a transaction: it is noted in the checkpoint as
+ * unfinished, so that no later run records a position past it. */
+static void
+track_unfinished(struct tracker *t, uint64_t lineno, int say)
+{
+	struct dblog_fields f;
+	struct dblog_jerr e;
+	char at[160];
+	dblog_position_describe(t->cp, at, sizeof at);
+	if (t->loose) {
+		if (say)
+			dblog_err("line %llu: the input ended inside a group of changes without "
+				  "transaction markers, begun at line %llu (recorded up to %s)",
+				  (unsigned long long)lineno, (unsigned long long)t->begin_line, at);
+		return;
+	}
+	if (dblog_event_scan(t->begin.p, t->begin.len, &f, &e, &t->scratch) || !f.tx.p || !f.pos.p)
+		return;
+	json_t *u = json_object();
+	json_object_set_new(u, "pos", json_loadb(f.pos.p, f.pos.n, JSON_DECODE_ANY, NULL));
+	json_object_set_new(u, "tx", json_loadb(f.tx.p, f.tx.n, JSON_DECODE_ANY, NULL));
+	json_object_set_new(t->cp, "unfinished", u);
+	if (!json_object_get(t->cp, "source") && f.source.p)
+		json_object_set_new(t->cp, "source", json_loadb(f.source.p, f.source.n, 0, NULL));
+	t->dirty = 1;
+	char tx[128];
+	dblog_tx_describe(&f, tx, sizeof tx);
+	if (say)
+		dblog_err("line %llu: the input ended inside %s, begun at line %llu (recorded up to "
+			  "%s); pass input that holds the rest of it", (unsigned long long)lineno, tx,
+			  (unsigned long long)t->begin_line, at);
 }
 
 static void
@@ -354,8 +450,10 @@ track_load(struct tracker *t)
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	if (!t->cp) {
 		t->cp = json_object();
+		dblog_progress_init(&t->prog, NULL);
 		return;
 	}
+	dblog_progress_init(&t->prog, json_deep_copy(t->cp));
 	json_t *c = json_object_get(t->cp, "counters");
 	t->events = json_integer_value(json_object_get(c, "events"));
 	t->changes = json_integer_value(json_object_get(c, "changes"));
@@ -458,10 +556,18 @@ stream(struct opts *o, struct tracker *t, struct since *s)
 	if (t)
 		r.idle_ms = o->interval_ms;
 	while ((rc = dblog_read_line(&r, &line, &n)) >= 1) {
+		if (t && rc == 3 && !t->stopping) {
+			/* finish the open transaction if its rest comes soon, and
+			 * see whether the input ends; pass no new one */
+			t->stopping = dblog_stop;
+			dblog_stop = 0;
+			r.idle_ms = STOP_GRACE_MS;
+			continue;
+		}
 		if (rc == 2 || rc == 3) {
 			if (t && t->dirty)
 				track_write(t);
-			if (rc == 3)
+			if (rc == 3 || (t && t->stopping))
 				break;
 			continue;
 		}
@@ -485,12 +591,21 @@ stream(struct opts *o, struct tracker *t, struct since *s)
 		}
 		if (!pass)
 			continue;
+		if (t && t->stopping && !t->in_tx &&
+		    (f.op == DBLOG_OP_BEGIN || DBLOG_OP_IS_CHANGE(f.op))) {
+			t->halted = 1;
+			break;
+		}
+		if (t && track_check(t, r.lineno, &f)) {
+			status = DBLOG_EXIT_FAIL;
+			break;
+		}
 		if (dblog_write_line(stdout, line, n) || (o->unbuffered && fflush(stdout)))
 			dblog_die_write();
 		if (t) {
 			t->events++;
 			t->bytes += (json_int_t)n + 1;
-			track_event(t, &f);
+			track_event(t, r.lineno, &f, line, n);
 			if ((o->every && t->since_write >= o->every) ||
 			    (t->dirty && dblog_now_ms() - t->last_write >= o->interval_ms))
 				track_write(t);
@@ -500,8 +615,21 @@ stream(struct opts *o, struct tracker *t, struct since *s)
 		dblog_err("cannot read standard input: %s", strerror(errno));
 		status = DBLOG_EXIT_FAIL;
 	}
+	int stopped = t && t->stopping && rc != 0 && !status;
+	if (t && !status && t->in_tx) {
+		track_unfinished(t, r.lineno, !stopped);
+		status = DBLOG_EXIT_INCOMPLETE;
+	}
 	if (t && t->dirty)
 		track_write(t);
+	if (stopped) {
+		char at[160];
+		dblog_position_describe(t->cp, at, sizeof at);
+		dblog_err("stopped by %s before the end of the input (at line %llu): recorded up to %s; "
+			  "the rest was not passed on", strsignal(t->stopping), (unsigned long long)r.lineno,
+			  at);
+		status = DBLOG_EXIT_INCOMPLETE;
+	}
 	dblog_buf_free(&scratch);
 	dblog_reader_free(&r);
 	return status;
@@ -524,6 +652,9 @@ cmd_stream(struct opts *o)
 	dblog_stdout_init(o->unbuffered);
 	int status = stream(o, track ? &t : NULL, track ? NULL : &s);
 	json_decref(t.cp);
+	dblog_progress_free(&t.prog);
+	dblog_buf_free(&t.begin);
+	dblog_buf_free(&t.scratch);
 	if (dblog_dlq_close(&o->dlq) && !status)
 		status = DBLOG_EXIT_FAIL;
 	return status;

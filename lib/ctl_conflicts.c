@@ -53,7 +53,12 @@ retry_conflict(const char *dest, const char *stream, int64_t id, const json_t *e
 	}
 	long pid = dblog_ctl_spawn(argv, p[0], -1);
 	close(p[0]);
-	char *line = json_dumps(event, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* a change taken out of its transaction: without "tx" it is whole on
+	 * its own (see dblog-apply(1), Whole transactions) */
+	json_t *lone = json_deep_copy(event);
+	json_object_del(lone, "tx");
+	char *line = json_dumps(lone, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(lone);
 	signal(SIGPIPE, SIG_IGN);
 	int wr = line && write(p[1], line, strlen(line)) >= 0 && write(p[1], "\n", 1) == 1;
 	close(p[1]);

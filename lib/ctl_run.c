@@ -388,7 +388,9 @@ judge_pass(struct pipeline *p, char *why, size_t n, int with_term)
 		int st = s->status;
 		if (st == 0 || st == 128 + SIGPIPE || (!with_term && st == 128 + SIGTERM))
 			continue;
-		enum outcome so = st == DBLOG_EXIT_RETRY || st > 128 ? OUT_RETRY : OUT_FAIL;
+		/* incomplete: a stage before it stopped mid-transaction; again resumes */
+		enum outcome so = st == DBLOG_EXIT_RETRY || st == DBLOG_EXIT_INCOMPLETE || st > 128
+					   ? OUT_RETRY : OUT_FAIL;
 		if (so > o) {
 			if (st > 128)
 				snprintf(why, n, "%s was killed by signal %d", s->prog, st - 128);

@@ -28,10 +28,14 @@ enum dblog_exit {
 	DBLOG_EXIT_USAGE = 2,   /* bad options or arguments */
 	DBLOG_EXIT_RETRY = 3,   /* temporary: a server was unreachable or the
 	                           connection was lost; running again resumes */
+	DBLOG_EXIT_INCOMPLETE = 4,  /* not all of the input was applied: stopped
+	                           by a signal, or the input ended inside a
+	                           transaction; what was applied is whole */
 };
 
 extern const char *dblog_prog;  /* set by dblog_init() */
-/* Set by SIGINT or SIGTERM once dblog_catch_stop() was called. */
+/* Set to the signal's number by SIGINT or SIGTERM once dblog_catch_stop()
+ * was called. */
 extern volatile sig_atomic_t dblog_stop;
 
 /* Set the program name used in messages (basename of argv[0]; argv[0] is
@@ -407,13 +411,18 @@ struct dblog_progress {
 	struct dblog_pos ref_pos;
 	int64_t ref_seq;
 	struct dblog_buf ref_src, scratch;
+	/* a transaction read in part and not applied (the position object's
+	 * "unfinished"): nothing after its pos may be applied before it */
+	int hole_set;
+	struct dblog_pos hole_pos;
 };
 /* Start from the committed position applied (stolen; NULL: none). */
 void dblog_progress_init(struct dblog_progress *p, json_t *applied);
 void dblog_progress_free(struct dblog_progress *p);
 /* Is the event after the last position completed or committed? 1, 0; -1
  * when the positions are of incomparable kinds, -2 when the event comes
- * from another source (by name). */
+ * from another source (by name), -3 when it comes after an unfinished
+ * transaction (see dblog_progress_unfinished). */
 int dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f);
 /* The event f (scanned from line[0..n)) completed a position: a commit,
  * a heartbeat, or a change outside a transaction (with_seq). Copies the
@@ -428,5 +437,18 @@ json_t *dblog_progress_pending(struct dblog_progress *p);
 int dblog_progress_commit(struct dblog_progress *p);
 /* The batch was rolled back: forget its position. */
 void dblog_progress_drop(struct dblog_progress *p);
+/* The transaction that began with the event f (a begin carrying "tx") was
+ * read in part and is not applied: the batch's position gets the member
+ * "unfinished" {"pos","tx"}, which stays in every later position until one
+ * reaches that pos, and until then dblog_progress_is_new refuses events
+ * after it (-3). */
+void dblog_progress_unfinished(struct dblog_progress *p, const struct dblog_fields *f);
+/* The text of the last committed position for messages: "pos 0/16B3748
+ * (tx 731)", "pos 42 seq 3" or "nothing yet". */
+void dblog_progress_describe(struct dblog_progress *p, char *out, size_t n);
+/* The same for a position object (a checkpoint), NULL: "nothing yet". */
+void dblog_position_describe(const json_t *pos, char *out, size_t n);
+/* "transaction 731 (pos 0/16B3748)" of an event, for messages. */
+void dblog_tx_describe(const struct dblog_fields *f, char *out, size_t n);
 
 #endif

@@ -14,8 +14,7 @@ volatile sig_atomic_t dblog_stop;
 static void
 on_stop(int sig)
 {
-	(void)sig;
-	dblog_stop = 1;
+	dblog_stop = sig;
 }
 
 void

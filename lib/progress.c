@@ -12,8 +12,11 @@
 static void
 ref_from_json(struct dblog_progress *p, const json_t *j)
 {
-	p->ref_set = j != NULL;
-	if (!j)
+	json_t *u = json_object_get(j, "unfinished");
+	p->hole_set = u && !dblog_pos_from_json(json_object_get(u, "pos"), &p->hole_pos);
+	/* a position object may hold only "unfinished" (nothing applied yet) */
+	p->ref_set = j != NULL && json_object_get(j, "pos");
+	if (!p->ref_set)
 		return;
 	dblog_checkpoint_pos(j, &p->ref_pos, &p->ref_seq, &p->ref_has_seq);
 	const char *src = json_string_value(json_object_get(json_object_get(j, "source"), "name"));
@@ -45,11 +48,18 @@ dblog_progress_free(struct dblog_progress *p)
 int
 dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f)
 {
-	if (!p->ref_set || !f->pos.p || f->cursor.p)
+	if ((!p->ref_set && !p->hole_set) || !f->pos.p || f->cursor.p)
 		return 1;   /* incremental rows are idempotent upserts */
 	struct dblog_pos ep;
 	if (dblog_pos_from_span(f->pos, &ep))
 		return -1;
+	int bad = 0;
+	if (p->hole_set && dblog_pos_cmp(&ep, &p->hole_pos, &bad) > 0)
+		return -3;
+	if (bad)
+		return -1;
+	if (!p->ref_set)
+		return 1;
 	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
 	if (p->ref_src_set && sn.p && !dblog_json_streq(sn, p->ref_src.p, p->ref_src.len))
 		return -2;
@@ -89,6 +99,13 @@ build(struct dblog_progress *p, const struct dblog_fields *f, int with_seq)
 	if (cursor)
 		json_object_set_new(j, "cursor", json_deep_copy(cursor));
 	dblog_cursor_merge(j, f->cursor);
+	/* an unfinished transaction stays until a position reaches it */
+	json_t *u = json_object_get(prev, "unfinished");
+	struct dblog_pos up, np;
+	int bad = 0;
+	if (u && !dblog_pos_from_json(json_object_get(u, "pos"), &up) &&
+	    (dblog_pos_from_span(f->pos, &np) || dblog_pos_cmp(&np, &up, &bad) < 0 || bad))
+		json_object_set(j, "unfinished", u);
 	/* a position inside a snapshot: an interrupted snapshot is redone (so
 	 * too at the truncate that starts a table of a snapshot read again:
 	 * outside any transaction) */
@@ -129,6 +146,9 @@ dblog_progress_complete(struct dblog_progress *p, const struct dblog_fields *f, 
 	p->ref_set = 1;
 	if (!f->pos.p || dblog_pos_from_span(f->pos, &p->ref_pos))
 		p->ref_pos = (struct dblog_pos){ 0 };
+	int bad = 0;
+	if (p->hole_set && dblog_pos_cmp(&p->ref_pos, &p->hole_pos, &bad) >= 0 && !bad)
+		p->hole_set = 0;
 	p->ref_has_seq = with_seq && f->seq.p;
 	p->ref_seq = p->ref_has_seq ? strtoll(f->seq.p, NULL, 10) : -1;
 	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
@@ -158,4 +178,63 @@ dblog_progress_drop(struct dblog_progress *p)
 	p->pending = NULL;
 	p->lazy_set = 0;
 	ref_from_json(p, p->applied);
+}
+
+void
+dblog_progress_unfinished(struct dblog_progress *p, const struct dblog_fields *f)
+{
+	struct dblog_pos hp;
+	if (!f->pos.p || !f->tx.p || dblog_pos_from_span(f->pos, &hp))
+		return;
+	json_t *prev = dblog_progress_pending(p);
+	if (!prev)
+		prev = p->applied;
+	json_t *j = prev ? json_deep_copy(prev) : json_object();
+	if (!json_object_get(j, "source") && f->source.p)
+		json_object_set_new(j, "source", json_loadb(f->source.p, f->source.n, 0, NULL));
+	json_t *u = json_object();
+	json_object_set_new(u, "pos", json_loadb(f->pos.p, f->pos.n, JSON_DECODE_ANY, NULL));
+	json_object_set_new(u, "tx", json_loadb(f->tx.p, f->tx.n, JSON_DECODE_ANY, NULL));
+	json_object_set_new(j, "unfinished", u);
+	json_decref(p->pending);
+	p->pending = j;
+	p->hole_set = 1;
+	p->hole_pos = hp;
+}
+
+void
+dblog_progress_describe(struct dblog_progress *p, char *out, size_t n)
+{
+	dblog_position_describe(p->applied, out, n);
+}
+
+void
+dblog_position_describe(const json_t *j, char *out, size_t n)
+{
+	json_t *pos = json_object_get(j, "pos");
+	if (!pos) {
+		snprintf(out, n, "nothing yet");
+		return;
+	}
+	struct dblog_pos ps;
+	char text[32] = "?", extra[64] = "";
+	if (!dblog_pos_from_json(pos, &ps))
+		dblog_pos_format(&ps, text, sizeof text);
+	json_t *seq = json_object_get(j, "seq"), *tx = json_object_get(j, "tx");
+	if (json_is_integer(seq))
+		snprintf(extra, sizeof extra, " seq %lld", (long long)json_integer_value(seq));
+	else if (json_is_integer(tx))
+		snprintf(extra, sizeof extra, " (tx %lld)", (long long)json_integer_value(tx));
+	snprintf(out, n, "pos %s%s", text, extra);
+}
+
+void
+dblog_tx_describe(const struct dblog_fields *f, char *out, size_t n)
+{
+	struct dblog_pos p;
+	char pos[32] = "-";
+	if (f->pos.p && !dblog_pos_from_span(f->pos, &p))
+		dblog_pos_format(&p, pos, sizeof pos);
+	snprintf(out, n, "transaction %.*s (pos %s)", (int)(f->tx.n < 40 ? f->tx.n : 40),
+		 f->tx.p ? f->tx.p : "-", pos);
 }

@@ -819,15 +819,16 @@ EOF
 
 @test "bad input: everything before the bad line is written, beyond the output buffer" {
 	gen_events -n 5000 -s 3 > "$T/in"
+	good=$(wc -l < "$T/in")
 	echo '{"op":"insert","table":"t","after":' >> "$T/in"
 	gen_events -n 10 -s 4 >> "$T/in"
 	run --separate-stderr dblog-filter < "$T/in"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == "dblog-filter: line 5001: "* ]]
-	dblog-filter < "$T/in" 2>/dev/null | cmp - <(head -n 5000 "$T/in")
+	[[ "$stderr" == "dblog-filter: line $((good + 1)): "* ]]
+	dblog-filter < "$T/in" 2>/dev/null | cmp - <(head -n "$good" "$T/in")
 	# with a selection, the changes that passed are out too
 	dblog-filter -t 'public.orders' < "$T/in" 2>/dev/null | changes_only > "$T/got" || true
-	head -n 5000 "$T/in" | changes_only | jq -c 'select(.table == "public.orders")' | diff - "$T/got"
+	head -n "$good" "$T/in" | changes_only | jq -c 'select(.table == "public.orders")' | diff - "$T/got"
 }
 
 @test "--dlq FILE parks bad lines as JSON records and goes on" {

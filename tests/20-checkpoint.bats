@@ -256,10 +256,44 @@ EOF
 		.commit_time == "2026-11-22T10:00:02.000000Z" and
 		.source == {"driver":"postgres","name":"app"} and .version == 1'
 	is_rfc3339_utc "$(jq -r .written "$T/cp.json")"
-	# an unfinished transaction at the end is not covered
+	# an unfinished transaction at the end is not covered: status 4, and
+	# the checkpoint notes it
 	{ tx 3 0/30 1; tx 4 0/40 2 | head -n 2; } > "$T/in2"
-	dblog-checkpoint track "$T/cp.json" < "$T/in2" > /dev/null
-	jq_true "$T/cp.json" '.pos == "0/30" and .tx == 3'
+	run --separate-stderr dblog-checkpoint track "$T/cp.json" < "$T/in2"
+	[ "$status" -eq 4 ]
+	[[ "$stderr" == *"line 5: the input ended inside transaction 4 (pos 0/40), begun at line 4 (recorded up to pos 0/30 (tx 3))"* ]] ||
+		{ echo "$stderr"; return 1; }
+	jq_true "$T/cp.json" '.pos == "0/30" and .tx == 3 and .unfinished == {"pos":"0/40","tx":4}'
+}
+
+@test "track: a piece that starts inside a transaction, or after one read only in part, is refused and records nothing past it" {
+	{ tx 1 0/10 2; tx 2 0/20 3; tx 3 0/30 2; tx 4 0/40 1; } > "$T/all"
+	split -l 6 "$T/all" "$T/piece."
+	# piece aa: tx 1 whole, tx 2 begun: status 4, tx 2 unfinished
+	run --separate-stderr dblog-checkpoint track "$T/cp.json" < "$T/piece.aa"
+	[ "$status" -eq 4 ]
+	jq_true "$T/cp.json" '.pos == "0/10" and .unfinished == {"pos":"0/20","tx":2}'
+	# piece ab starts inside tx 2: refused before anything passes
+	run --separate-stderr dblog-checkpoint track "$T/cp.json" < "$T/piece.ab"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"line 1: insert of transaction 2 (pos 0/20), whose begin was not read"* ]] ||
+		{ echo "$stderr"; return 1; }
+	jq_true "$T/cp.json" '.pos == "0/10" and .unfinished.pos == "0/20"'
+	# a piece that starts at a later transaction cannot pass tx 2 either
+	tx 3 0/30 1 > "$T/later"
+	run --separate-stderr dblog-checkpoint track "$T/cp.json" < "$T/later"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"transaction 2 (pos 0/20) was read only in part by an earlier run"* ]] ||
+		{ echo "$stderr"; return 1; }
+	jq_true "$T/cp.json" '.pos == "0/10"'
+	# the whole input clears it and goes to the end
+	dblog-checkpoint track "$T/cp.json" < "$T/all" > "$T/out"
+	cmp "$T/all" "$T/out"
+	jq_true "$T/cp.json" '.pos == "0/40" and (has("unfinished") | not)'
+	# events already covered pass (an archive appended twice), and a
+	# transaction's tail that is already covered is no error
+	tail -n 3 "$T/all" | dblog-checkpoint track "$T/cp.json" > /dev/null
 }
 
 @test "track records a heartbeat outside a transaction, not one inside" {
@@ -276,7 +310,8 @@ EOF
 		echo '{"op":"heartbeat","pos":"0/28"}'
 		echo '{"op":"schema","table":"public.t","pos":"0/30","columns":[]}'
 	} > "$T/in2"
-	dblog-checkpoint track "$T/cp.json" < "$T/in2" > /dev/null
+	run dblog-checkpoint track "$T/cp.json" < "$T/in2"
+	[ "$status" -eq 4 ]
 	jq_true "$T/cp.json" '.pos == "0/20" and .tx == 2'
 }
 
@@ -351,8 +386,10 @@ EOF
 	grep -q '"op":"commit".*"pos":"0/40"' "$T/out"
 	tx 5 0/50 2 | head -n 2 >&5
 	exec 5>&-
-	wait "$BG_PID"
+	rc=0
+	wait "$BG_PID" 2> /dev/null || rc=$?
 	BG_PID=
+	[ "$rc" -eq 4 ]   # the input ended inside transaction 5
 	jq_true "$T/cp.json" '.pos == "0/40" and .counters.transactions == 4'
 	[ "$(wc -l < "$T/out")" -eq 15 ]
 }
@@ -385,11 +422,11 @@ EOF
 	jq_true "$T/cp2.json" '.pos == "0/10"'
 }
 
-@test "track: SIGTERM and SIGINT stop it with status 0 and the checkpoint written" {
+@test "track: SIGTERM and SIGINT inside a transaction: the rest does not come, status 4, the checkpoint written" {
 	mkfifo "$T/fifo"
 	for sig in TERM INT; do
 		rm -f "$T/cp.json"
-		dblog-checkpoint track "$T/cp.json" --interval 1h < "$T/fifo" > "$T/out" 3>&- &
+		dblog-checkpoint track "$T/cp.json" --interval 1h < "$T/fifo" > "$T/out" 2> "$T/err" 3>&- &
 		BG_PID=$!
 		exec 5> "$T/fifo"
 		{ tx 1 0/10 1; tx 2 0/20 2 | head -n 2; } >&5
@@ -400,9 +437,49 @@ EOF
 		wait "$BG_PID" || rc=$?
 		BG_PID=
 		exec 5>&-
-		[ "$rc" -eq 0 ] || { echo "SIG$sig: status $rc"; return 1; }
-		jq_true "$T/cp.json" '.pos == "0/10" and .counters.events == 5'
+		[ "$rc" -eq 4 ] || { echo "SIG$sig: status $rc"; return 1; }
+		grep -q "stopped by .* before the end of the input (at line 5): recorded up to pos 0/10 (tx 1)" "$T/err" ||
+			{ cat "$T/err"; return 1; }
+		jq_true "$T/cp.json" '.pos == "0/10" and .counters.events == 5 and .unfinished.pos == "0/20"'
 	done
+}
+
+@test "track: a stop inside a transaction waits for its rest, and the end of the input then is status 0" {
+	mkfifo "$T/fifo"
+	dblog-checkpoint track "$T/cp.json" --interval 1h < "$T/fifo" > "$T/out" 2> "$T/err" 3>&- &
+	BG_PID=$!
+	exec 5> "$T/fifo"
+	tx 1 0/10 2 > "$T/in"
+	head -n 2 "$T/in" >&5
+	wait_until 10 grep -q '"seq":0' "$T/out"
+	kill -TERM "$BG_PID"
+	sleep 0.2
+	tail -n +3 "$T/in" >&5
+	exec 5>&-
+	rc=0
+	wait "$BG_PID" || rc=$?
+	BG_PID=
+	[ "$rc" -eq 0 ] || { echo "status $rc: $(cat "$T/err")"; return 1; }
+	cmp "$T/in" "$T/out"
+	jq_true "$T/cp.json" '.pos == "0/10" and (has("unfinished") | not)'
+	# with more input than its transaction, it stops after the commit
+	tx 2 0/20 1 >> "$T/in"
+	rm "$T/cp.json"
+	dblog-checkpoint track "$T/cp.json" --interval 1h < "$T/fifo" > "$T/out" 2> "$T/err" 3>&- &
+	BG_PID=$!
+	exec 5> "$T/fifo"
+	head -n 2 "$T/in" >&5
+	wait_until 10 grep -q '"seq":0' "$T/out"
+	kill -INT "$BG_PID"
+	sleep 0.2
+	tail -n +3 "$T/in" >&5
+	rc=0
+	wait "$BG_PID" || rc=$?
+	BG_PID=
+	exec 5>&-
+	[ "$rc" -eq 4 ]
+	[ "$(wc -l < "$T/out")" -eq 4 ]
+	jq_true "$T/cp.json" '.pos == "0/10"'
 }
 
 @test "track: output to /dev/full fails with status 1" {

@@ -47,7 +47,7 @@ rows() {
 	[ "$(sq "$D" "SELECT typeof(w) FROM t WHERE id = 3")" = null ]
 }
 
-@test "apply: input cut off inside its last line (a writer killed): a warning, the whole transactions applied, status 0" {
+@test "apply: input cut off inside its last line (a writer killed): a warning, the whole transactions applied, status 4" {
 	{
 		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')"
 		ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')"
@@ -55,9 +55,10 @@ rows() {
 	# the second transaction's commit is cut after 20 bytes
 	head -c -40 "$T/whole" > "$T/in"
 	run --separate-stderr dblog-apply "sqlite:$D" < "$T/in"
-	[ "$status" -eq 0 ] || { echo "$status: $stderr"; return 1; }
+	[ "$status" -eq 4 ] || { echo "$status: $stderr"; return 1; }
 	[[ "$stderr" == *"line 6: the input ends inside this line"* ]] || { echo "$stderr"; return 1; }
-	[[ "$stderr" == *"ended inside a transaction"* ]]
+	[[ "$stderr" == *"line 6: the input ended inside transaction 2 (pos 2), begun at line 4: none of it was applied (applied up to pos 1 (tx 1))"* ]] ||
+		{ echo "$stderr"; return 1; }
 	[ "$(rows)" = "1|a|x" ]
 	# a whole last line without its newline is an event like any other
 	printf '%s' "$(cat "$T/whole")" > "$T/in2"
@@ -322,17 +323,19 @@ rows() {
 
 # ---------------------------------------------------- whole transactions
 
-@test "apply: input ending inside a transaction: that one is not applied, the rest is" {
+@test "apply: input ending inside a transaction: that one is not applied, the rest is; status 4" {
 	{
 		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":null}')"
 		ev_begin 2
 		ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":null}'
 	} > "$T/in"
 	run dblog-apply -c "$T/cp" "sqlite:$D" < "$T/in"
-	[ "$status" -eq 0 ]
-	[[ "$output" == *warning*"inside a transaction"* ]]
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"line 5: the input ended inside transaction 2 (pos 2), begun at line 4: none of it was applied (applied up to pos 1 (tx 1)); run again with input that holds the rest of it"* ]] ||
+		{ echo "$output"; return 1; }
 	[ "$(rows)" = "1|a|" ]
 	[ "$(jq .pos "$T/cp")" = 1 ]
+	[ "$(sq "$D" "SELECT json_extract(position, '$.unfinished') FROM _dblog_applied")" = '{"pos":2,"tx":2}' ]
 	# the whole transaction comes later: applied once
 	{ cat "$T/in"; ev insert 2 1 '{"id":3}' - '{"id":3,"v":"c","w":null}'; ev_commit 2 2; } | dblog-apply "sqlite:$D"
 	[ "$(rows)" = "$(printf '1|a|\n2|b|\n3|c|')" ]
@@ -409,9 +412,9 @@ bad_tx() {
 	[[ "$(jq -r .time "$T/dlq" | head -n 1)" =~ ^20[0-9-]+T[0-9:.]+Z$ ]]
 }
 
-@test "apply: SIGTERM rolls back the open transaction, commits the whole ones, exits 0" {
+@test "apply: SIGTERM inside a transaction whose rest does not come: rolled back, the whole ones committed, status 4 and where it stopped" {
 	mkfifo "$T/fifo"
-	dblog-apply --batch-ms 1h -c "$T/cp" "sqlite:$D" < "$T/fifo" &
+	dblog-apply --batch-ms 1h -c "$T/cp" "sqlite:$D" < "$T/fifo" 2> "$T/err" &
 	pid=$!
 	exec 4> "$T/fifo"
 	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":null}')" >&4
@@ -420,10 +423,108 @@ bad_tx() {
 	kill -TERM "$pid"
 	st=0
 	wait_pid 10 "$pid" || st=$?
-	[ "$st" -eq 0 ]
+	[ "$st" -eq 4 ]
 	exec 4>&-
+	grep -q '^dblog-apply: stopped by Terminated before the end of the input (at line 5): applied up to pos 1 (tx 1); the rest was not applied; run again to resume$' "$T/err" ||
+		{ cat "$T/err"; return 1; }
 	[ "$(rows)" = "1|a|" ]
 	[ "$(jq .pos "$T/cp")" = 1 ]
+}
+
+@test "apply: SIGINT waits for the rest of the open transaction; the input ending then is status 0, more input is status 4" {
+	mkfifo "$T/fifo"
+	{
+		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":null}')"
+		ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":null}')" \
+			"$(ev insert 2 1 '{"id":3}' - '{"id":3,"v":"c","w":null}')"
+	} > "$T/in"
+	ev_tx 3 "$(ev insert 3 0 '{"id":4}' - '{"id":4,"v":"d","w":null}')" > "$T/more"
+	for more in 0 1; do
+		rm -f "$D" "$T/cp"
+		new_db "$D" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w TEXT)"
+		dblog-apply --batch-ms 1h -c "$T/cp" "sqlite:$D" < "$T/fifo" 2> "$T/err" &
+		pid=$!
+		exec 4> "$T/fifo"
+		head -n 5 "$T/in" >&4    # tx 1, and tx 2 begun
+		sleep 0.3
+		kill -INT "$pid"
+		sleep 0.2
+		tail -n +6 "$T/in" >&4
+		[ "$more" = 0 ] || cat "$T/more" >&4
+		exec 4>&-
+		st=0
+		wait_pid 10 "$pid" || st=$?
+		[ "$st" -eq $((more * 4)) ] || { echo "more=$more: status $st: $(cat "$T/err")"; return 1; }
+		[ "$(rows)" = "$(printf '1|a|\n2|b|\n3|c|')" ]
+		[ "$(jq .pos "$T/cp")" = 2 ]
+	done
+	grep -q 'stopped by Interrupt before the end of the input (at line 8): applied up to pos 2 (tx 2)' "$T/err" ||
+		{ cat "$T/err"; return 1; }
+}
+
+# A SQLite source whose writers mark their transactions, captured; "$T/all"
+# holds the events, "$T/src.db" the source.
+marked_source() {
+	new_src "$T/src.db" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, w TEXT)"
+	python3 - "$T/src.db" <<'PY'
+import random, sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); random.seed(7)
+for i in range(60):
+    c.execute("INSERT INTO _dblog_tx DEFAULT VALUES")
+    for j in range(random.randint(1, 7)):
+        c.execute("INSERT OR REPLACE INTO t VALUES(?, ?, ?)", (random.randint(1, 40), "v%d.%d" % (i, j), None))
+    if i % 5 == 0:
+        c.execute("DELETE FROM t WHERE id = ?", (random.randint(1, 40),))
+    c.commit()
+PY
+	dblog-capture --until-caught-up "sqlite:$T/src.db" > "$T/all"
+}
+
+# state_at_cp WHAT: "$T/dst.db" holds what "$T/all" makes up to the commit
+# at the position of "$T/cp".
+state_at_cp() {
+	local pos upto
+	pos=$(jq .pos "$T/cp")
+	upto=$(grep -n "\"op\":\"commit\".*\"pos\":$pos," "$T/all" | cut -d: -f1)
+	rm -f "$T/ref.db"
+	head -n "$upto" "$T/all" | dblog-apply --create-tables "sqlite:$T/ref.db"
+	[ "$(sq "$T/ref.db" "SELECT * FROM t ORDER BY id")" = "$(sq "$T/dst.db" "SELECT * FROM t ORDER BY id")" ] ||
+		{ echo "$1: the destination is not the archive's state at $pos"; return 1; }
+}
+
+@test "apply: an archive cut with split -l and applied piece by piece: never a wrong destination with status 0; the whole archive then converges" {
+	marked_source
+	split -l 100 "$T/all" "$T/piece."
+	n=0
+	for f in "$T"/piece.*; do
+		st=0
+		dblog-apply -c "$T/cp" --stream s --create-tables "sqlite:$T/dst.db" < "$f" 2>> "$T/err" || st=$?
+		n=$((n + 1))
+		# a piece either went in whole (0), or stopped at a transaction
+		# (4: it ends inside one; 1: it starts inside one, or after one
+		# read only in part)
+		case $st in 0 | 1 | 4) ;; *) echo "piece $n: status $st"; return 1 ;; esac
+		# whatever the status, the destination holds exactly what the
+		# archive up to the applied position makes
+		state_at_cp "piece $n (status $st)"
+	done
+	grep -q "line 100: the input ended inside transaction" "$T/err"
+	grep -q "line 1: .* of transaction .*, whose begin was not read: the input starts inside that transaction, so none of it was applied" "$T/err"
+	grep -q "has not applied transaction .*, which an earlier run read only in part" "$T/err"
+	dblog-apply -c "$T/cp" --stream s --create-tables "sqlite:$T/dst.db" < "$T/all"
+	[ "$(sq "$T/src.db" "SELECT * FROM t ORDER BY id")" = "$(sq "$T/dst.db" "SELECT * FROM t ORDER BY id")" ]
+	[ "$(sq "$T/dst.db" "SELECT json_extract(position, '$.unfinished') IS NULL FROM _dblog_applied")" = 1 ]
+}
+
+@test "apply: pieces that start at transaction boundaries apply one after the other, status 0 each" {
+	marked_source
+	# cut only before a begin: every piece is whole transactions
+	awk -v d="$T" '/"op":"begin"/ { if (++n % 9 == 1) f = sprintf("%s/w.%03d", d, ++k) } { print > f }' "$T/all"
+	for f in "$T"/w.*; do
+		dblog-apply -c "$T/cp" --stream s --create-tables "sqlite:$T/dst.db" < "$f"
+		state_at_cp "$f"
+	done
+	[ "$(sq "$T/src.db" "SELECT * FROM t ORDER BY id")" = "$(sq "$T/dst.db" "SELECT * FROM t ORDER BY id")" ]
 }
 
 # ------------------------------------------------------------ conflicts

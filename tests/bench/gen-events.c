@@ -1,6 +1,8 @@
 /* gen-events - a deterministic generator of realistic dblog events for
  * benchmarks and tests: transactions of 1-8 changes over ten tables, a mix
  * of insert/update/delete, 250-350 bytes per change event.
+ * Whole transactions only: the last one may take it a few events past
+ * EVENTS.
  * Usage: gen-events [-n EVENTS] [-s SEED] [--driver postgres|sqlite]
  *                   [--tx-max N]  (transactions of 1 to N changes, default 8) */
 #include <getopt.h>
@@ -97,7 +99,7 @@ main(int argc, char **argv)
 		printf("{\"op\":\"begin\",\"source\":%s,\"tx\":%" PRIu64 ",\"pos\":%s,"
 		       "\"commit_time\":\"%s\"}\n", src, tx, pos, ct);
 		emitted++;
-		for (unsigned i = 0; i < k && emitted < n; i++, emitted++) {
+		for (unsigned i = 0; i < k; i++, emitted++) {
 			const char *tb = tables[rnd() % 10];
 			uint64_t id = 1 + rnd() % 1000000, r = rnd() % 10;
 			const char *op = r < 5 ? "insert" : r < 9 ? "update" : "delete";
@@ -118,11 +120,9 @@ main(int argc, char **argv)
 			}
 			fputs("}\n", stdout);
 		}
-		if (emitted < n) {
-			printf("{\"op\":\"commit\",\"source\":%s,\"tx\":%" PRIu64 ",\"pos\":%s,"
-			       "\"commit_time\":\"%s\",\"count\":%u}\n", src, tx, pos, ct, k);
-			emitted++;
-		}
+		printf("{\"op\":\"commit\",\"source\":%s,\"tx\":%" PRIu64 ",\"pos\":%s,"
+		       "\"commit_time\":\"%s\",\"count\":%u}\n", src, tx, pos, ct, k);
+		emitted++;
 		tx++;
 		seqno += k;
 	}
