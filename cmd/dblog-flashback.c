@@ -39,6 +39,7 @@ static const char usage_text[] =
 	"      --max-memory SIZE      keep at most SIZE in memory, the rest in temporary\n"
 	"                             files (default 64M)\n"
 	"      --spill-dir DIR        where temporary files go (default: $TMPDIR or /tmp)\n"
+	"      --dlq FILE             append bad input lines to FILE and go on\n"
 	"  -u, --unbuffered           flush after every event\n"
 	"  -h, --help                 show this help and exit\n"
 	"  -V, --version              show the version and exit\n"
@@ -52,7 +53,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_SINCE = 256, OPT_UNTIL, OPT_TX, OPT_ALLOW_PARTIAL, OPT_CHECK_LATER, OPT_CASCADE,
-	OPT_NONCONFLICT, OPT_SQL, OPT_PLAN, OPT_MAX_MEMORY, OPT_SPILL_DIR,
+	OPT_NONCONFLICT, OPT_SQL, OPT_PLAN, OPT_MAX_MEMORY, OPT_SPILL_DIR, OPT_DLQ,
 };
 
 static const struct option longopts[] = {
@@ -73,11 +74,14 @@ static const struct option longopts[] = {
 	{ "plan", no_argument, NULL, OPT_PLAN },
 	{ "max-memory", required_argument, NULL, OPT_MAX_MEMORY },
 	{ "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
+	{ "dlq", required_argument, NULL, OPT_DLQ },
 	{ "unbuffered", no_argument, NULL, 'u' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static const char *dlq_path;   /* --dlq */
 
 /* --since/--until: a position if it reads as one, else a time. */
 static void
@@ -155,6 +159,7 @@ option(struct dblog_fb_opts *o, int c, const char *arg)
 					  "got '%s'", arg);
 		break;
 	case OPT_SPILL_DIR: o->spill_dir = arg; break;
+	case OPT_DLQ: dlq_path = arg; break;
 	case 'u': o->unbuffered = 1; break;
 	case 'h': fputs(usage_text, stdout); exit(dblog_stdout_close());
 	case 'V': dblog_version();
@@ -214,8 +219,14 @@ int
 main(int argc, char **argv)
 {
 	struct dblog_fb_opts o = { 0 };
+	struct dblog_dlq dlq = { 0 };
 	dblog_init(argv);
 	parse_options(&o, argc, argv);
+	if (dlq_path) {
+		if (dblog_dlq_open(&dlq, dlq_path))
+			return DBLOG_EXIT_FAIL;
+		o.dlq = &dlq;
+	}
 	dblog_stdout_init(o.unbuffered);
 	dblog_catch_stop();
 	struct dblog_fb *fb = dblog_fb_new(&o, stdout);
@@ -226,6 +237,8 @@ main(int argc, char **argv)
 	dblog_expr_free(o.where);
 	dblog_list_free(&o.txs);
 	dblog_list_free(&o.tables);
+	if (dblog_dlq_close(&dlq) && !status)
+		status = DBLOG_EXIT_FAIL;
 	int close_status = dblog_stdout_close();
 	return status ? status : close_status;
 }

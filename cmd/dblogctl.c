@@ -37,7 +37,9 @@ static const char usage_text[] =
 	"      --source URI      sqlite:PATH, or a PostgreSQL URI or conninfo (a password\n"
 	"                        in it goes to the stream's own password file)\n"
 	"      --dest URI        the same, for the destination\n"
-	"      --mode MODE       cdc (default), snapshot or snapshot_then_cdc\n"
+	"      --mode MODE       snapshot_then_cdc (default: copy the rows, then\n"
+	"                        follow the changes), cdc (only the changes from the\n"
+	"                        upsert on) or snapshot (copy the rows once)\n"
 	"      --tables LIST     the tables to capture (default: all)\n"
 	"      --filter EXPR     pass only the events EXPR selects (dblog-filter)\n"
 	"      --conflict POLICY source_wins (default), dest_wins, last_writer_wins or\n"
@@ -303,7 +305,7 @@ spec_of(struct opts *o)
 		{ OPT_AUTH, "auth_ref" }, { OPT_ARCHIVE, "archive" },
 	};
 	char err[512];
-	json_t *spec = json_pack("{ss ss ss}", "name", o->name, "mode", "cdc", "conflict",
+	json_t *spec = json_pack("{ss ss ss}", "name", o->name, "mode", "snapshot_then_cdc", "conflict",
 				 "source_wins");
 	for (size_t i = 0; i < sizeof opt / sizeof *opt; i++)
 		if (OPTV(o, opt[i].code))

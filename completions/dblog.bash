@@ -151,6 +151,7 @@ _dblog_spec_dblog-flashback() {
 		'- --plan -'
 		'- --max-memory WORD'
 		'- --spill-dir FILE'
+		'- --dlq FILE'
 		'-u --unbuffered -'
 		'-h --help -'
 		'-V --version -'

@@ -202,6 +202,7 @@ complete -c dblog-flashback -l sql -x -a 'postgres sqlite' -d 'SQL instead of ev
 complete -c dblog-flashback -l plan -d 'a summary for review instead of events'
 complete -c dblog-flashback -l max-memory -x -d 'keep at most SIZE in memory (default 64M)'
 complete -c dblog-flashback -l spill-dir -x -a '(__fish_complete_directories)' -d 'where temporary files go'
+complete -c dblog-flashback -l dlq -r -F -d 'append bad input lines to FILE and go on'
 complete -c dblog-flashback -s u -l unbuffered -d 'flush after every event'
 complete -c dblog-flashback -s h -l help -d 'show the help and exit'
 complete -c dblog-flashback -s V -l version -d 'show the version and exit'

@@ -287,8 +287,12 @@ int dblog_dlq_put_extra(struct dblog_dlq *q, uint64_t lineno, const char *line,
                         size_t n, const char *why, const char *key, const char *json);
 /* fsync and close; 0 or -1 (message printed). */
 int dblog_dlq_close(struct dblog_dlq *q);
+/* The compression whose magic number p[0..n) starts with ("gzip",
+ * "zstd", "xz", "bzip2"), or NULL. */
+const char *dblog_compression(const char *p, size_t n);
 /* Report a bad input line: with a DLQ, park it and return 0 (go on);
- * without, print "prog: line N: why" and return -1 (stop). */
+ * without, print "prog: line N: why" and return -1 (stop). Line 1 of
+ * compressed input stops the run even with a DLQ, with the fix. */
 int dblog_bad_line(struct dblog_dlq *q, uint64_t lineno, const char *line,
                    size_t n, const char *why);
 

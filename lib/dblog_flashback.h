@@ -118,13 +118,16 @@ struct dblog_fb_opts {
 	int sql;                        /* 0: events; else 1 + enum dblog_fb_dialect */
 	uint64_t max_memory;
 	const char *spill_dir;
+	struct dblog_dlq *dlq;          /* --dlq: bad lines parked there (the
+	                                   caller's); NULL: a bad line stops */
 };
 struct dblog_fb;
 /* A new engine writing to out (borrowed); o is copied (its lists and
  * expression stay the caller's). Never NULL. */
 struct dblog_fb *dblog_fb_new(const struct dblog_fb_opts *o, FILE *out);
-/* Take one input line (without '\n'), number lineno. 0, or -1 with a
- * message printed (bad line, mixed sources, spill error). */
+/* Take one input line (without '\n'), number lineno. 0 (also for a bad
+ * line parked in the options' dlq), or -1 with a message printed (bad
+ * line, mixed sources, spill error). */
 int dblog_fb_line(struct dblog_fb *fb, const char *line, size_t n, uint64_t lineno);
 /* End of input: report, then write the plan, the events or the SQL.
  * Returns the exit status (0, or 1 when refused or on a write error). */

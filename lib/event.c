@@ -237,6 +237,9 @@ dblog_event_scan(const char *line, size_t n, struct dblog_fields *f,
 	if (p == end)
 		return 1;
 	if (*p != '{') {
+		/* not a syntax error at a column: never taken for a cut line */
+		if (p == line && dblog_compression(line, n))
+			return bad(e, "compressed data (gzip, zstd, xz or bzip2), not an event");
 		if (!dblog_json_skip(p, end, line, e))
 			return -1;
 		return bad(e, "not a JSON object");

@@ -544,23 +544,31 @@ dblog_fb_line(struct dblog_fb *fb, const char *line, size_t n, uint64_t lineno)
 	int k = f.op_raw.p && dblog_json_streq(f.op_raw, "tx", 2) ?
 		dblog_txline_expand(line, n, &fb->expand, &why) : 0;
 	if (k < 0)
-		return dblog_bad_line(NULL, lineno, line, n, why);
+		return dblog_bad_line(fb->o.dlq, lineno, line, n, why);
 	if (k == 0) {
 		char why_col[256];
 		if (e.col)
-			snprintf(why_col, sizeof why_col, "column %zu: %s", e.col, e.why);
+			snprintf(why_col, sizeof why_col, "malformed JSON at column %zu: %s", e.col, e.why);
 		else
 			snprintf(why_col, sizeof why_col, "%s", e.why);
-		return dblog_bad_line(NULL, lineno, line, n, why_col);
+		return dblog_bad_line(fb->o.dlq, lineno, line, n, why_col);
 	}
-	/* a transaction line: the events it stands for, NUL-separated */
+	/* a transaction line: the events it stands for, NUL-separated; a bad
+	 * one is parked with the whole line, so none of them is taken */
 	size_t at = 0;
 	for (int i = 0; i < k; i++) {
 		const char *ev = fb->expand.p + at;
 		size_t len = strlen(ev);
 		at += len + 1;
 		if (dblog_event_scan(ev, len, &f, &e, &fb->scratch) < 0)
-			return dblog_bad_line(NULL, lineno, line, n, e.why);
+			return dblog_bad_line(fb->o.dlq, lineno, line, n, e.why);
+	}
+	at = 0;
+	for (int i = 0; i < k; i++) {
+		const char *ev = fb->expand.p + at;
+		size_t len = strlen(ev);
+		at += len + 1;
+		dblog_event_scan(ev, len, &f, &e, &fb->scratch);
 		if (event(fb, ev, len, &f, lineno))
 			return -1;
 	}

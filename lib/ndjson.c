@@ -247,10 +247,50 @@ dblog_dlq_close(struct dblog_dlq *q)
 	return rc;
 }
 
+const char *
+dblog_compression(const char *p, size_t n)
+{
+	static const struct { const char *magic; size_t n; const char *name; } z[] = {
+		{ "\x1f\x8b", 2, "gzip" },
+		{ "\x28\xb5\x2f\xfd", 4, "zstd" },
+		{ "\xfd" "7zXZ", 5, "xz" },
+	};
+	for (size_t i = 0; i < sizeof z / sizeof *z; i++)
+		if (n >= z[i].n && !memcmp(p, z[i].magic, z[i].n))
+			return z[i].name;
+	/* bzip2: "BZh" and the block size, a digit */
+	if (n >= 4 && !memcmp(p, "BZh", 3) && p[3] >= '1' && p[3] <= '9')
+		return "bzip2";
+	return NULL;
+}
+
+/* The input of a whole run is compressed: nothing in it can be read, so
+ * it stops the run even with a DLQ. */
+static int
+compressed_input(const char *line, size_t n)
+{
+	static const struct { const char *name, *cat, *ext; } z[] = {
+		{ "gzip", "zcat", "gz" }, { "zstd", "zstdcat", "zst" },
+		{ "xz", "xzcat", "xz" }, { "bzip2", "bzcat", "bz2" },
+	};
+	const char *name = dblog_compression(line, n);
+	if (!name)
+		return 0;
+	size_t i = 0;
+	while (strcmp(z[i].name, name))
+		i++;
+	dblog_err("line 1: the input is %s-compressed data, not NDJSON events: decompress it "
+		  "on the way in, e.g. %s archive.ndjson.%s | %s ...", name, z[i].cat, z[i].ext,
+		  dblog_prog);
+	return 1;
+}
+
 int
 dblog_bad_line(struct dblog_dlq *q, uint64_t lineno, const char *line, size_t n,
 	       const char *why)
 {
+	if (lineno == 1 && compressed_input(line, n))
+		return -1;
 	if (q && q->f)
 		return dblog_dlq_put(q, lineno, line, n, why);
 	dblog_err("line %llu: %s (fix or remove the line, or use --dlq FILE to park "

@@ -246,8 +246,11 @@ on_change(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog_
 	  struct source *src, uint64_t h, struct tx *t)
 {
 	int schema = f->op == DBLOG_OP_SCHEMA;
-	/* with markers all changes share pos: seq alone identifies them */
-	int check = f->seq.p && !schema && (src->markers || (t && t->has_begin));
+	/* with markers all changes share pos: seq alone identifies them; not
+	 * so in a group without tx (SQLite's inexact groups: each change has
+	 * a pos of its own, and seq 0) */
+	int check = f->seq.p && !schema && !txb_span_null(f->tx) &&
+		    (src->markers || (t && t->has_begin));
 	int64_t seq = f->seq.p ? txb_span_int(f->seq) : 0;
 	if (!t) {
 		if (b->recent[h % TXB_RECENT] == h)

@@ -7,6 +7,7 @@
 # errors, memory. One cluster for the whole file (tests/lib/pgcluster.sh);
 # without the PostgreSQL server binaries every test fails, none is skipped.
 load helpers
+bats_require_minimum_version 1.5.0
 load lib/pg
 
 setup_file() {
@@ -957,6 +958,18 @@ heartbeat -" ]
 }
 
 # ---------------------------------------------------------------- errors
+
+@test "pg errors: a publication that does not exist ends the replication at the first change with status 1 and the fix" {
+	q "CREATE TABLE nopub(id int PRIMARY KEY)"
+	src_setup nopub nopub
+	q "INSERT INTO nopub VALUES (1)"
+	for end in --until-caught-up --retry=3; do
+		run --separate-stderr dblog-capture --slot nopub --publication no_such_pub "$end" "$DBLOG_PG"
+		[ "$status" -eq 1 ] || { echo "$end: status $status: $stderr"; return 1; }
+		[[ "$stderr" == "dblog-capture: replication ended: "*'publication "no_such_pub" does not exist'*"--teardown, then --setup"* ]]
+		[ -z "$(jq -c 'select(.op == "insert")' <<< "$output")" ]
+	done
+}
 
 @test "pg errors: an unreachable server exits 3 with a message naming the program" {
 	port=$(pg_free_port)

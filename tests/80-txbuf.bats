@@ -464,6 +464,23 @@ for k in range(N): w("{\"op\":\"commit\",\"source\":%s,\"tx\":%d,\"pos\":\"0/%X\
 	jq_true "$T/out4" -s '[.[] | "\(.op):\(.tx)"] == ["insert:null", "begin:6", "insert:6", "commit:6"]'
 }
 
+@test "SQLite groups without markers (several changes, each its own pos and seq 0) pass whole, in order" {
+	new_sqlite() { sqlite3 -batch -bail "$@"; }
+	new_sqlite "$T/a.db" "PRAGMA journal_mode=WAL; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)" > /dev/null
+	dblog-capture --setup "sqlite:$T/a.db"
+	new_sqlite "$T/a.db" "INSERT INTO t VALUES (1, 'a'); INSERT INTO t VALUES (2, 'b'); UPDATE t SET v = 'B' WHERE id = 2"
+	dblog-capture --until-caught-up "sqlite:$T/a.db" > "$T/in"
+	jq_true "$T/in" -s '[.[] | select(.seq != null) | [.pos, .seq]] == [[1, 0], [2, 0], [3, 0]] and
+		(map(select(.op == "begin")) | length == 1 and .[0].grouping == "inexact")'
+	run --separate-stderr dblog-txbuf < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$stderr"; return 1; }
+	# the schema event (no tx) passes at once; the group follows whole
+	[ "$(grep -Ev '"op":"(commit|schema)"' <<< "$output")" = "$(grep -Ev '"op":"(commit|schema)"' "$T/in")" ]
+	[ "$(jq -r .op <<< "$output" | paste -sd' ')" = "schema begin insert insert update commit" ]
+	dblog-txbuf < "$T/in" | dblog-apply --create-tables "sqlite:$T/b.db"
+	[ "$(new_sqlite "$T/b.db" "SELECT group_concat(id || v, ' ') FROM t")" = "1a 2B" ]
+}
+
 @test "write errors fail loudly: --as-tx, and a spilled transaction" {
 	tx_events "$SRC" 1 0 1 > "$T/in"
 	run bash -c "dblog-txbuf --as-tx < '$T/in' > /dev/full"

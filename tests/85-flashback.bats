@@ -7,6 +7,7 @@
 # changes in bounded memory. One PostgreSQL cluster for the file; without
 # the server binaries its tests fail, none is skipped.
 load helpers
+bats_require_minimum_version 1.5.0
 load lib/sqlite
 load lib/pg
 
@@ -340,6 +341,34 @@ small_db() {
 	[[ "$output" == *"line 2: the input mixes events of two sources"* ]]
 	run bash -c "dblog-flashback < '$T/two' 2>&1 | head -c 0; head -n 1 '$T/two' | dblog-flashback > /dev/full"
 	[ "$status" -eq 1 ]
+}
+
+@test "flashback: --dlq parks bad lines, a transaction line with a bad change whole, and undoes the rest" {
+	small_db
+	dblog-flashback --since "$HEAD" < "$T/all.ndjson" > "$T/plain"
+	grep -q '"op":"update"' "$T/plain"
+	{
+		head -n 3 "$T/all.ndjson"
+		echo 'not json'
+		echo '{"op":"frobnicate"}'
+		echo '{"op":"tx","pos":99,"changes":[{"op":"insert","table":"main.t","pos":99,"seq":0,"key":{"id":9},"after":{"id":9}},{"op":"nope"}]}'
+		tail -n +4 "$T/all.ndjson"
+	} > "$T/bad.ndjson"
+	run --separate-stderr dblog-flashback --since "$HEAD" --dlq "$T/dlq" < "$T/bad.ndjson"
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "dblog-flashback: warning: 3 events parked in \"$T/dlq\"" ]
+	diff "$T/plain" <(printf '%s\n' "$output")
+	jq_true "$T/dlq" -s '[.[] | [.program, .line]] == [["dblog-flashback", 4], ["dblog-flashback", 5], ["dblog-flashback", 6]]
+		and .[0].raw == "not json" and (.[1].error | test("unknown op")) and .[2].event.pos == 99'
+	# without --dlq the first bad line stops the run, with the hint
+	run --separate-stderr dblog-flashback --since "$HEAD" < "$T/bad.ndjson"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[[ "$stderr" == "dblog-flashback: line 4: malformed JSON at column 1: "*"use --dlq FILE"* ]]
+	# an unwritable dead-letter file: status 1 before reading
+	run dblog-flashback --dlq "$T/no/such/dir/dlq" < "$T/all.ndjson"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$T/no/such/dir/dlq"* ]]
 }
 
 @test "flashback: a window of 2,000,000 changes is reversed in bounded memory" {

@@ -71,7 +71,7 @@ dest_v() {
 }
 
 @test "ctl: upsert prepares the source, run --once replicates, status figures match the databases" {
-	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --region eu
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D" --region eu --mode cdc
 	# prepared at once: the triggers are there before any run
 	[ "$(sq "$S" "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 't'")" -ge 3 ]
 	sq "$S" "INSERT INTO t VALUES (1, 'a'), (2, 'b'); UPDATE t SET v = 'B' WHERE id = 2"
@@ -103,6 +103,26 @@ dest_v() {
 	sleep 1.1
 	dblogctl status s1 --json > "$T/st"
 	jq_true "$T/st" '.lag_events == 1 and .lag_seconds >= 1'
+}
+
+@test "ctl: a new stream copies the rows that exist, then follows (default mode snapshot_then_cdc)" {
+	sq "$S" "INSERT INTO t VALUES (1, 'old'), (2, 'older')"
+	dblogctl upsert s1 --source "sqlite:$S" --dest "sqlite:$D"
+	[ "$(jq -r .mode "$DBLOG_HOME/streams/s1/spec.json")" = snapshot_then_cdc ]
+	sq "$S" "INSERT INTO t VALUES (3, 'new'); UPDATE t SET v = 'OLD' WHERE id = 1"
+	dblogctl run s1 --once
+	[ "$(sq "$D" 'SELECT group_concat(id || v, " ") FROM t')" = "1OLD 2older 3new" ]
+	same
+	# later runs follow the changes; nothing is copied again
+	sq "$S" "DELETE FROM t WHERE id = 2"
+	dblogctl run s1 --once
+	same
+	# --mode cdc: only the changes from the upsert on
+	new_db "$T/s2.db" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'old')"
+	dblogctl upsert s2 --source "sqlite:$T/s2.db" --dest "sqlite:$T/d2.db" --mode cdc
+	sq "$T/s2.db" "INSERT INTO t VALUES (2, 'new')"
+	dblogctl run s2 --once
+	[ "$(sq "$T/d2.db" 'SELECT group_concat(id || v, " ") FROM t')" = "2new" ]
 }
 
 @test "ctl: usage errors, a new source needs --force" {

@@ -3,8 +3,8 @@
 # in that command's --help, and every option of --help is offered, in bash,
 # zsh and fish. bash is checked by running its completion function; the zsh
 # and fish files are read as text, so those checks run without zsh or fish.
-# The live zsh and fish checks need the shell and skip (with the reason)
-# when it is not installed.
+# The live zsh and fish checks need the shell (scripts/deps.sh installs
+# both, so make check runs them) and skip, with the reason, without it.
 load helpers
 
 setup() {
