@@ -22,8 +22,12 @@ struct cached {
 	struct cached *next;
 };
 
+/* A destination table, found by the table name the apply gives (the
+ * event's, after mapping): SQLite has no schemas, its table is the name's
+ * last part. */
 struct dtable {
-	char *name;
+	char *source;                  /* the name given, as events write it */
+	char *name;                    /* the SQLite table */
 	struct dblog_sqlite_table t;   /* ncols 0: missing */
 };
 
@@ -67,29 +71,41 @@ static struct cached *
 add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
     size_t nparams, char *err, size_t errlen);
 
+/* The table for source (a table name as events write it), or NULL with
+ * err when the name is malformed. */
 static struct dtable *
-dtable(struct ssink *s, const char *name)
+dtable(struct ssink *s, const char *source, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < s->ntables; i++)
-		if (!strcmp(s->tables[i].name, name))
+		if (!strcmp(s->tables[i].source, source))
 			return &s->tables[i];
+	int has;
+	if (dblog_table_split(source, strlen(source), &s->s1, &s->s2, &has)) {
+		dblog_sink_bad_table(source, err, errlen);
+		return NULL;
+	}
 	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
 	struct dtable *t = &s->tables[s->ntables++];
-	t->name = dblog_xstrdup(name);
-	dblog_sqlite_table_info(s->db, name, &t->t);
+	t->source = dblog_xstrdup(source);
+	t->name = dblog_xstrndup(s->s2.p, s->s2.len);
+	dblog_sqlite_table_info(s->db, t->name, &t->t);
 	return t;
 }
 
+/* Forget what is known of SQLite table name (every name given for it;
+ * name may be one of theirs). */
 static void
 forget_table(struct ssink *s, const char *name)
 {
-	for (size_t i = 0; i < s->ntables; i++)
-		if (!strcmp(s->tables[i].name, name)) {
+	char *gone = dblog_xstrdup(name);
+	for (size_t i = s->ntables; i-- > 0;)
+		if (!strcmp(s->tables[i].name, gone)) {
+			free(s->tables[i].source);
 			free(s->tables[i].name);
 			dblog_sqlite_table_free(&s->tables[i].t);
 			s->tables[i] = s->tables[--s->ntables];
-			return;
 		}
+	free(gone);
 }
 
 static const struct dblog_sqlite_col *
@@ -315,6 +331,8 @@ mkkey(struct ssink *s, char kind, const char *table, const struct dblog_span *a,
 {
 	dblog_buf_clear(&s->key);
 	dblog_buf_addc(&s->key, kind);
+	dblog_buf_addu(&s->key, strlen(table));   /* a name may hold any byte */
+	dblog_buf_addc(&s->key, ':');
 	dblog_buf_adds(&s->key, table);
 	for (size_t i = 0; i < na; i++) {
 		dblog_buf_addc(&s->key, 1);
@@ -823,6 +841,7 @@ static int
 create_from_change(struct ssink *s, const struct dblog_fields *f, const char *table, char *err,
 		   size_t errlen)
 {
+	/* table: the SQLite table's name */
 	struct dblog_span names[256], vals[256], kn[64], kv[64];
 	size_t n = dblog_sink_split(f->after, names, vals, MAXCOLS), nk = dblog_sink_split(f->key, kn, kv, MAXCOLS);
 	if (!n || n > 256 || nk > 64)
@@ -860,22 +879,27 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
 	struct ssink *s = (struct ssink *)base;
-	struct dtable *t = dtable(s, table);
+	struct dtable *t = dtable(s, table, err, errlen);
 	ci->why = NULL;
 	ci->dest_row = NULL;
-	if (!t->t.ncols && !base->dry_run && base->create_tables && f->after.p &&
-	    create_from_change(s, f, table, err, errlen) == 0)
-		t = dtable(s, table);
+	if (!t)
+		return -1;
+	if (!t->t.ncols && !base->dry_run && base->create_tables && f->after.p) {
+		/* forgets t: found again, made or not */
+		create_from_change(s, f, t->name, err, errlen);
+		if (!(t = dtable(s, table, err, errlen)))
+			return -1;
+	}
 	if (!t->t.ncols && !base->dry_run) {
-		forget_table(s, table);
 		snprintf(err, errlen, "no table \"%s\" in the destination (create it, map it with "
-			 "--map-table, or use --create-tables)", table);
+			 "--map-table, or use --create-tables)", t->name);
+		forget_table(s, t->name);
 		return -1;
 	}
 	if (f->op == DBLOG_OP_TRUNCATE) {
 		dblog_buf_clear(&s->sql);
 		dblog_buf_adds(&s->sql, "DELETE FROM ");
-		dblog_sql_ident(&s->sql, table);
+		dblog_sql_ident(&s->sql, t->name);
 		*out = DBLOG_APPLIED;
 		if (base->dry_run) {
 			fprintf(base->dry_run, "%s;\n", s->sql.p);
@@ -924,7 +948,7 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	}
 	if (base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run) {
 		int newer;
-		if (lww_newer(s, f, table, &newer, err, errlen))
+		if (lww_newer(s, f, t->name, &newer, err, errlen))
 			return -1;
 		if (newer) {
 			ci->why = "the destination row was written later";
@@ -940,7 +964,7 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	default: rc = apply_delete(s, t, out, ci, err, errlen); break;
 	}
 	if (!rc && base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run && f->key.p)
-		rc = lww_record(s, f, table, err, errlen);
+		rc = lww_record(s, f, t->name, err, errlen);
 	return rc;
 }
 
@@ -951,13 +975,15 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	 char *err, size_t errlen)
 {
 	struct ssink *s = (struct ssink *)base;
-	struct dtable *t = dtable(s, table);
+	struct dtable *t = dtable(s, table, err, errlen);
+	if (!t)
+		return -1;
 	if (t->t.ncols || !create)
 		return 0;
 	struct dblog_buf *q = &s->sql, pk = { 0 };
 	dblog_buf_clear(q);
 	dblog_buf_adds(q, "CREATE TABLE IF NOT EXISTS ");
-	dblog_sql_ident(q, table);
+	dblog_sql_ident(q, t->name);
 	dblog_buf_adds(q, "(");
 	struct dblog_span v;
 	const char *it = NULL, *p;
@@ -996,7 +1022,7 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		snprintf(err, errlen, "schema event without columns");
 		return -1;
 	}
-	forget_table(s, table);
+	forget_table(s, t->name);
 	if (base->dry_run) {
 		fprintf(base->dry_run, "%s;\n", q->p);
 		return 0;
@@ -1110,6 +1136,7 @@ s_close(struct dblog_sink *base)
 			free(c);
 		}
 	for (size_t i = 0; i < s->ntables; i++) {
+		free(s->tables[i].source);
 		free(s->tables[i].name);
 		dblog_sqlite_table_free(&s->tables[i].t);
 	}
