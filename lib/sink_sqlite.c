@@ -29,6 +29,9 @@ struct dtable {
 	char *source;                  /* the name given, as events write it */
 	char *name;                    /* the SQLite table */
 	struct dblog_sqlite_table t;   /* ncols 0: missing */
+	int claimed;                   /* _dblog_tables says the SQLite table
+	                                  takes source's rows (in this
+	                                  destination transaction) */
 };
 
 struct ssink {
@@ -88,6 +91,7 @@ dtable(struct ssink *s, const char *source, char *err, size_t errlen)
 	struct dtable *t = &s->tables[s->ntables++];
 	t->source = dblog_xstrdup(source);
 	t->name = dblog_xstrndup(s->s2.p, s->s2.len);
+	t->claimed = 0;
 	dblog_sqlite_table_info(s->db, t->name, &t->t);
 	return t;
 }
@@ -835,6 +839,102 @@ apply_delete(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	return conflict(s, t, "delete found a different row", out, ci);
 }
 
+/* Append s as one shell word in single quotes. */
+static void
+shell_word(struct dblog_buf *b, const char *s, size_t n)
+{
+	dblog_buf_addc(b, '\'');
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\'')
+			dblog_buf_adds(b, "'\\''");
+		else
+			dblog_buf_addc(b, s[i]);
+	dblog_buf_addc(b, '\'');
+}
+
+/* The refusal of a second source table for SQLite table t, which holds
+ * the rows of had: both named, and the --map-table that keeps them apart
+ * (FROM: the event's own table, which --map-table matches). */
+static void
+refuse_merge(struct ssink *s, const struct dtable *t, const char *had, const struct dblog_fields *f,
+	     char *err, size_t errlen)
+{
+	struct dblog_buf ev = { 0 }, sch = { 0 }, nm = { 0 }, to = { 0 }, fix = { 0 };
+	int has = 0;
+	dblog_json_unescape(f->table, &ev);
+	dblog_buf_add(&ev, "", 0);
+	if (!dblog_table_split(ev.p, ev.len, &sch, &nm, &has) && has) {
+		dblog_buf_add(&sch, "_", 1);
+		dblog_buf_add(&sch, nm.p, nm.len);
+		dblog_table_join(&to, NULL, 0, sch.p, sch.len);
+	} else {
+		dblog_buf_add(&nm, "_2", 2);
+		dblog_table_join(&to, NULL, 0, nm.p, nm.len);
+	}
+	dblog_buf_add(&ev, "=", 1);
+	dblog_buf_add(&ev, to.p, to.len);
+	shell_word(&fix, ev.p, ev.len);
+	snprintf(err, errlen, "the rows of %s would go into SQLite table \"%s\", which holds the "
+		 "rows of %s (a SQLite destination has no schemas; two tables are never merged): "
+		 "give this one a table of its own, e.g. --map-table %s", t->source, t->name, had,
+		 fix.p);
+	struct dblog_buf *bufs[] = { &ev, &sch, &nm, &to, &fix };
+	for (size_t i = 0; i < 5; i++)
+		dblog_buf_free(bufs[i]);
+	(void)s;
+}
+
+/* SQLite table t takes the rows of one source table: the first name
+ * given for it, recorded in _dblog_tables with the data (so it holds
+ * across runs and streams). Another name for it would merge two tables
+ * in one: refused. 0, or -1 with err. */
+static int
+claim(struct ssink *s, struct dtable *t, const struct dblog_fields *f, char *err, size_t errlen)
+{
+	if (t->claimed)
+		return 0;
+	struct cached *c = fixed(s, "Tsel", "SELECT source FROM _dblog_tables WHERE tbl = ?1", err, errlen);
+	if (!c)
+		return s->base.dry_run ? 0 : -1;   /* --dry-run: maybe no state tables */
+	sqlite3_stmt *st = c->st;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *had = (const char *)sqlite3_column_text(st, 0);
+		int same = had && !strcmp(had, t->source);
+		if (!same)
+			refuse_merge(s, t, had ? had : "?", f, err, errlen);
+		sqlite3_reset(st);
+		t->claimed = same;
+		return same ? 0 : -1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (s->base.dry_run)
+		return 0;
+	c = fixed(s, "Tput", "INSERT INTO _dblog_tables(tbl, source, since) VALUES(?1, ?2, "
+		  "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", err, errlen);
+	if (!c)
+		return -1;
+	sqlite3_bind_text(c->st, 1, t->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(c->st, 2, t->source, -1, SQLITE_TRANSIENT);
+	if (run(s, c->st, err, errlen))
+		return -1;
+	t->claimed = 1;
+	return 0;
+}
+
+/* A rolled back transaction took its claims with it. */
+static void
+unclaim_all(struct ssink *s)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		s->tables[i].claimed = 0;
+}
+
 /* --create-tables without a schema event: a table of the change's columns
  * (no declared types), keyed by its key columns. */
 static int
@@ -896,6 +996,8 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 		forget_table(s, t->name);
 		return -1;
 	}
+	if (claim(s, t, f, err, errlen))
+		return -1;
 	if (f->op == DBLOG_OP_TRUNCATE) {
 		dblog_buf_clear(&s->sql);
 		dblog_buf_adds(&s->sql, "DELETE FROM ");
@@ -978,7 +1080,9 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct dtable *t = dtable(s, table, err, errlen);
 	if (!t)
 		return -1;
-	if (t->t.ncols || !create)
+	if (t->t.ncols)
+		return claim(s, t, f, err, errlen);
+	if (!create)
 		return 0;
 	struct dblog_buf *q = &s->sql, pk = { 0 };
 	dblog_buf_clear(q);
@@ -1027,7 +1131,9 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		fprintf(base->dry_run, "%s;\n", q->p);
 		return 0;
 	}
-	return dblog_sqlite_exec(s->db, q->p, err, errlen);
+	if (dblog_sqlite_exec(s->db, q->p, err, errlen) || !(t = dtable(s, table, err, errlen)))
+		return -1;
+	return claim(s, t, f, err, errlen);
 }
 
 static int
@@ -1113,6 +1219,7 @@ static int s_release(struct dblog_sink *b, char *e, size_t l) { return simple(b,
 static int
 s_rollback_to(struct dblog_sink *b, char *e, size_t l)
 {
+	unclaim_all((struct ssink *)b);
 	return simple(b, "ROLLBACK TO dblog_tx", e, l) || simple(b, "RELEASE dblog_tx", e, l);
 }
 
@@ -1120,6 +1227,7 @@ static int
 s_rollback(struct dblog_sink *b)
 {
 	char e[256];
+	unclaim_all((struct ssink *)b);
 	return simple(b, "ROLLBACK", e, sizeof e);
 }
 
@@ -1199,7 +1307,10 @@ static const char state_ddl[] =
 	"CREATE TABLE IF NOT EXISTS _dblog_lww(tbl TEXT NOT NULL, key TEXT NOT NULL,"
 	" commit_time TEXT, source TEXT, pos TEXT, seq INTEGER, PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
 	"CREATE TABLE IF NOT EXISTS _dblog_conflicts(id INTEGER PRIMARY KEY, time TEXT NOT NULL,"
-	" stream TEXT NOT NULL, reason TEXT NOT NULL, event TEXT NOT NULL, dest_row TEXT);\n";
+	" stream TEXT NOT NULL, reason TEXT NOT NULL, event TEXT NOT NULL, dest_row TEXT);\n"
+	/* per SQLite table, the one source table whose rows it takes */
+	"CREATE TABLE IF NOT EXISTS _dblog_tables(tbl TEXT PRIMARY KEY, source TEXT NOT NULL,"
+	" since TEXT NOT NULL);\n";
 
 struct dblog_sink *
 dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_run,

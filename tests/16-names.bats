@@ -4,7 +4,8 @@
 # quoted form, captured (cdc, snapshot) from PostgreSQL and SQLite, and
 # applied into PostgreSQL and SQLite with and without --create-tables, each
 # row into its own table; events of names written before the quoting still
-# read as they did; dblog-filter and the expressions compare whole names and
+# read as they did; a SQLite destination never merges two source tables of
+# the same name; dblog-filter and the expressions compare whole names and
 # values (a NUL inside included). One PostgreSQL cluster for the file;
 # without the server binaries its tests fail, none is skipped.
 load helpers
@@ -284,6 +285,59 @@ main."we""ird"' ]
 	dblog-capture --until-caught-up "sqlite:$S" | dblog-apply --map-schema main=public "$DEST"
 	[ "$(q 'SELECT v FROM "a.b"')" = new ]
 	[ "$(q 'SELECT count(*) FROM "we""ird"')" = 0 ]
+}
+
+# -------------------------------------------- SQLite destinations: merges
+
+# users_ev TABLE POS ID: one transaction inserting user ID into TABLE.
+users_ev() {
+	E_TABLE="$1" ev_tx "$2" "$(E_TABLE="$1" ev insert "$2" 0 "{\"id\":$3}" - "{\"id\":$3,\"v\":\"$1\"}")"
+}
+
+@test "names: a SQLite destination refuses a second source table of the same name (eu.users, us.users), naming both and the fix" {
+	new_db "$D" "CREATE TABLE users(id INTEGER PRIMARY KEY, v TEXT)"
+	{ users_ev eu.users 1 1; users_ev us.users 2 2; } > "$T/in"
+	run dblog-apply "sqlite:$D" < "$T/in"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"line 5: insert change pos \"0/2\" seq 0 table \"us.users\": the rows of us.users would go into SQLite table \"users\", which holds the rows of eu.users"* ]] ||
+		{ echo "$output"; return 1; }
+	[[ "$output" == *"--map-table 'us.users=us_users'"* ]]
+	[ "$(sq "$D" "SELECT * FROM users")" = "1|eu.users" ]
+	[ "$(sq "$D" "SELECT tbl, source FROM _dblog_tables")" = "users|eu.users" ]
+	# the fix as the message gives it
+	run dblog-apply --create-tables --map-table 'us.users=us_users' "sqlite:$D" < "$T/in"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	[ "$(sq "$D" "SELECT * FROM users")" = "1|eu.users" ]
+	[ "$(sq "$D" "SELECT * FROM us_users")" = "2|us.users" ]
+	# it holds across runs and streams: another stream with us.users alone
+	users_ev us.users 3 3 > "$T/us"
+	run dblog-apply -s other "sqlite:$D" < "$T/us"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"which holds the rows of eu.users"* ]]
+	# and for schema events (--create-tables or not)
+	printf '{"op":"schema","table":"us.users","pos":"0/4","columns":[{"name":"id","type":"INTEGER","key":true,"nullable":false}]}\n' > "$T/schema"
+	run dblog-apply -s third --create-tables "sqlite:$D" < "$T/schema"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"the rows of us.users would go into SQLite table \"users\""* ]]
+	# nothing was merged
+	[ "$(sq "$D" "SELECT count(*) FROM users")" = 1 ]
+}
+
+@test "names: a SQLite destination takes the same source table from several streams, and main.x from two SQLite sources" {
+	{ users_ev eu.users 1 1; } > "$T/a"
+	{ E_SRC='{"driver":"postgres","name":"other"}' users_ev eu.users 1 2; } > "$T/b"
+	dblog-apply --create-tables -s a "sqlite:$D" < "$T/a"
+	run dblog-apply --create-tables -s b "sqlite:$D" < "$T/b"
+	[ "$status" -eq 0 ] || { echo "$output"; return 1; }
+	[ "$(sq "$D" "SELECT id FROM users ORDER BY id" | tr '\n' ' ')" = "1 2 " ]
+	# two SQLite sources with a table x each: the same name, one table x
+	for s in one two; do
+		new_src "$T/$s.db" 'CREATE TABLE x(id INTEGER PRIMARY KEY, v TEXT)'
+		sq "$T/$s.db" "INSERT INTO x VALUES ((SELECT CASE WHEN '$s' = 'one' THEN 1 ELSE 2 END), '$s')"
+		dblog-capture --until-caught-up -n "$s" "sqlite:$T/$s.db" | dblog-apply --create-tables -s "$s" "sqlite:$D"
+	done
+	[ "$(sq "$D" "SELECT * FROM x ORDER BY id" | tr '\n' ' ')" = "1|one 2|two " ]
+	[ "$(sq "$D" "SELECT tbl, source FROM _dblog_tables ORDER BY 1" | tr '\n' ' ')" = "users|eu.users x|main.x " ]
 }
 
 # ------------------------------------------------------ filter, flashback
