@@ -190,35 +190,37 @@ parse_options(struct apply *a, int argc, char **argv)
 
 /* ------------------------------------------------------------ mapping */
 
-/* The destination table for an event's table: --map-table, else
- * --map-schema; SQLite destinations drop the schema part. */
+/* The destination table for an event's table, as events write it
+ * (dblog_table_join): --map-table (globs over the event's form, TO taken
+ * as written), else --map-schema (the parsed schema against FROM, a
+ * schema name as it is); the sink splits it (a SQLite destination keeps
+ * the table part). NULL when the name holds a NUL character. */
 static const char *
 dest_table(struct apply *a, const struct dblog_fields *f)
 {
+	static struct dblog_buf schema, name;
+	int has;
 	dblog_json_unescape(f->table, &a->name);
+	dblog_buf_add(&a->name, "", 0);
 	if (memchr(a->name.p, 0, a->name.len))
 		return NULL;
-	int mapped = 0;
-	for (size_t i = 0; i < a->nmaps && !mapped; i++)
-		if (!fnmatch(a->maps[i].from, a->name.p, 0)) {
-			dblog_buf_clear(&a->name);
-			dblog_buf_adds(&a->name, a->maps[i].to);
-			mapped = 1;
+	for (size_t i = 0; i < a->nmaps; i++)
+		if (dblog_glob(a->maps[i].from, a->name.p, a->name.len)) {
+			/* written as events write names: a malformed TO is left
+			 * as it is, for the sink to refuse */
+			if (dblog_table_canon(&a->name, a->maps[i].to, strlen(a->maps[i].to)))
+				dblog_buf_adds(&a->name, a->maps[i].to);
+			return a->name.p;
 		}
-	const char *dot = strchr(a->name.p, '.');
-	for (size_t i = 0; i < a->nschemas && !mapped && dot; i++) {
-		size_t sl = (size_t)(dot - a->name.p);
-		if (strlen(a->schemas[i].from) == sl && !memcmp(a->schemas[i].from, a->name.p, sl)) {
-			char *rest = dblog_xstrdup(dot);
+	if (!a->nschemas || dblog_table_split(a->name.p, a->name.len, &schema, &name, &has) || !has)
+		return a->name.p;
+	for (size_t i = 0; i < a->nschemas; i++)
+		if (strlen(a->schemas[i].from) == schema.len && !memcmp(a->schemas[i].from, schema.p, schema.len)) {
 			dblog_buf_clear(&a->name);
-			dblog_buf_adds(&a->name, a->schemas[i].to);
-			dblog_buf_adds(&a->name, rest);
-			free(rest);
-			mapped = 1;
+			dblog_table_join(&a->name, a->schemas[i].to, strlen(a->schemas[i].to), name.p, name.len);
+			return a->name.p;
 		}
-	}
-	dot = strchr(a->name.p, '.');
-	return a->sink->schemas || !dot ? a->name.p : dot + 1;
+	return a->name.p;
 }
 
 /* ---------------------------------------------------------- positions */

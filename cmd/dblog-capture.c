@@ -109,7 +109,7 @@ parse_options(struct opts *o, int argc, char **argv)
 		switch (c) {
 		case OPT_SETUP: o->setup = 1; break;
 		case OPT_TEARDOWN: o->teardown = 1; break;
-		case OPT_TABLES: dblog_list_split(&o->tables, optarg); break;
+		case OPT_TABLES: dblog_table_list_split(&o->tables, optarg); break;
 		case 'm':
 			if (!strcmp(optarg, "cdc")) o->mode = M_CDC;
 			else if (!strcmp(optarg, "snapshot")) o->mode = M_SNAPSHOT;
@@ -165,6 +165,16 @@ parse_options(struct opts *o, int argc, char **argv)
 			exit(DBLOG_EXIT_USAGE);
 		}
 	}
+	struct dblog_buf sch = { 0 }, tn = { 0 };
+	for (size_t i = 0; i < o->tables.n; i++) {
+		int has;
+		if (dblog_table_split(o->tables.v[i], strlen(o->tables.v[i]), &sch, &tn, &has))
+			dblog_usage_error("--tables: '%s' is not a table name (a name holding a dot or "
+					  "a double quote goes in double quotes, as in events: "
+					  "'\"a.b\".c')", o->tables.v[i]);
+	}
+	dblog_buf_free(&sch);
+	dblog_buf_free(&tn);
 	if (optind == argc)
 		dblog_usage_error("missing SOURCE (postgres://... or sqlite:PATH)");
 	o->source = argv[optind++];

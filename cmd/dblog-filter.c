@@ -1,5 +1,4 @@
 /* dblog-filter - select, project, mask and rename dblog events. */
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,9 @@ static const char usage_text[] =
 	"\n"
 	"Selection (of change events; control events pass):\n"
 	"  -t, --table GLOB           keep tables matching GLOB (repeatable)\n"
-	"  -T, --exclude-table GLOB   drop tables matching GLOB (repeatable)\n"
+	"  -T, --exclude-table GLOB   drop tables matching GLOB (repeatable); names as\n"
+	"                             events write them, quoted when they hold a dot\n"
+	"                             or a double quote: -t '\"a.b\".c'\n"
 	"  -o, --op LIST              keep these ops (insert,update,delete,truncate,snapshot)\n"
 	"  -w, --where EXPR           keep events for which EXPR is true (also the EXPR argument)\n"
 	"  -v, --invert               keep the events the selection would drop\n"
@@ -83,8 +84,9 @@ struct filter {
 	int in_tx, begin_out;
 	struct dblog_buf begin;     /* held begin line */
 	int64_t passed;             /* changes passed in this transaction */
+	uint64_t lineno;            /* of the event at hand */
 	/* scratch */
-	struct dblog_buf out, tmp, name, scratch, keys;
+	struct dblog_buf out, tmp, name, name2, scratch, keys;
 };
 
 /* ------------------------------------------------------------ options */
@@ -115,6 +117,14 @@ add_rename(struct filter *fl, const char *s)
 	if (dblog_split_pair(s, &r->from, &r->to))
 		dblog_usage_error("--rename-table: expected FROM=TO, got '%s'", s);
 	fl->nrenames++;
+	struct dblog_buf a = { 0 }, b = { 0 };
+	int has;
+	if (dblog_table_split(r->to, strlen(r->to), &a, &b, &has))
+		dblog_usage_error("--rename-table: '%s' is not a table name (a part holding a dot "
+				  "or a double quote goes in double quotes, as in events: "
+				  "'\"a.b\".c')", r->to);
+	dblog_buf_free(&a);
+	dblog_buf_free(&b);
 }
 
 static void
@@ -154,8 +164,8 @@ parse_options(struct filter *fl, int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "t:T:o:w:vc:x:uhV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 't': dblog_list_split(&fl->tables, optarg); break;
-		case 'T': dblog_list_split(&fl->xtables, optarg); break;
+		case 't': dblog_table_list_split(&fl->tables, optarg); break;
+		case 'T': dblog_table_list_split(&fl->xtables, optarg); break;
 		case 'o': parse_ops(fl, optarg); break;
 		case 'w': set_where(fl, optarg); break;
 		case 'v': fl->invert = 1; break;
@@ -198,21 +208,22 @@ parse_options(struct filter *fl, int argc, char **argv)
 
 /* ---------------------------------------------------------- selection */
 
+/* Does a glob of l match all of name[0..n) (a NUL in it included)? */
 static int
-glob_any(const struct dblog_list *l, const char *name)
+glob_any(const struct dblog_list *l, const char *name, size_t n)
 {
 	for (size_t i = 0; i < l->n; i++)
-		if (!fnmatch(l->v[i], name, 0))
+		if (dblog_glob(l->v[i], name, n))
 			return 1;
 	return 0;
 }
 
-/* The decoded table name, NUL-terminated, in fl->name. */
-static const char *
+/* The decoded table name in fl->name (it may hold NUL characters). */
+static void
 table_name(struct filter *fl, const struct dblog_fields *f)
 {
 	dblog_json_unescape(f->table, &fl->name);
-	return fl->name.p;
+	dblog_buf_add(&fl->name, "", 0);
 }
 
 static int
@@ -220,10 +231,10 @@ table_ok(struct filter *fl, const struct dblog_fields *f)
 {
 	if (!fl->tables.n && !fl->xtables.n)
 		return 1;
-	const char *t = table_name(fl, f);
-	if (fl->tables.n && !glob_any(&fl->tables, t))
+	table_name(fl, f);
+	if (fl->tables.n && !glob_any(&fl->tables, fl->name.p, fl->name.len))
 		return 0;
-	return !glob_any(&fl->xtables, t);
+	return !glob_any(&fl->xtables, fl->name.p, fl->name.len);
 }
 
 static int
@@ -236,23 +247,21 @@ change_passes(struct filter *fl, const struct dblog_fields *f)
 
 /* ------------------------------------------------------- rewriting */
 
-/* What the single '*' of pattern matched in t: pattern = P*S, and t splits
- * into a part P matches, the star's part, and a part S matches (the first
- * split from the left). Sets *off and *len; 0, or -1 if there is none. */
+/* What the single '*' of pattern matched in t[0..n): pattern = P*S, and
+ * t splits into a part P matches, the star's part, and a part S matches
+ * (the first split from the left). Sets *off and *len; 0, or -1 if there
+ * is none. */
 static int
-star_part(const char *pattern, const char *t, size_t *off, size_t *len)
+star_part(const char *pattern, const char *t, size_t n, size_t *off, size_t *len)
 {
 	const char *star = strchr(pattern, '*');
-	size_t n = strlen(t);
-	char *pre = dblog_xstrndup(pattern, (size_t)(star - pattern)), *buf = dblog_xmalloc(n + 1);
+	char *pre = dblog_xstrndup(pattern, (size_t)(star - pattern));
 	int rc = -1;
 	for (size_t i = 0; i <= n && rc; i++) {
-		memcpy(buf, t, i);
-		buf[i] = 0;
-		if (fnmatch(pre, buf, 0))
+		if (!dblog_glob(pre, t, i))
 			continue;
 		for (size_t j = i; j <= n; j++)
-			if (!fnmatch(star + 1, t + j, 0)) {
+			if (dblog_glob(star + 1, t + j, n - j)) {
 				*off = i;
 				*len = j - i;
 				rc = 0;
@@ -260,29 +269,35 @@ star_part(const char *pattern, const char *t, size_t *off, size_t *len)
 			}
 	}
 	free(pre);
-	free(buf);
 	return rc;
 }
 
-/* The new name for table t, or NULL if no --rename-table applies. */
+/* The new name for table t[0..n) in fl->name2, or NULL if no
+ * --rename-table applies. */
 static const char *
-renamed(struct filter *fl, const char *t)
+renamed(struct filter *fl, const char *t, size_t n)
 {
 	for (size_t i = 0; i < fl->nrenames; i++) {
 		const struct rename *r = &fl->renames[i];
-		if (fnmatch(r->from, t, 0))
+		if (!dblog_glob(r->from, t, n))
 			continue;
 		const char *fs = strchr(r->from, '*'), *ts = strchr(r->to, '*');
 		size_t off, len;
 		dblog_buf_clear(&fl->tmp);
-		if (fs && ts && !strchr(fs + 1, '*') && !star_part(r->from, t, &off, &len)) {
+		if (fs && ts && !strchr(fs + 1, '*') && !star_part(r->from, t, n, &off, &len)) {
 			dblog_buf_add(&fl->tmp, r->to, (size_t)(ts - r->to));
 			dblog_buf_add(&fl->tmp, t + off, len);
 			dblog_buf_adds(&fl->tmp, ts + 1);
 		} else {
 			dblog_buf_adds(&fl->tmp, r->to);
 		}
-		return fl->tmp.p;
+		/* written as events write names: a"b as "a""b" */
+		if (dblog_table_canon(&fl->name2, fl->tmp.p, fl->tmp.len))
+			dblog_die(DBLOG_EXIT_FAIL, "line %llu: --rename-table '%s=%s' makes '%s' of table "
+				  "'%.*s', which is not a table name (see dblog-event(5)); write TO without "
+				  "'*' for this table", (unsigned long long)fl->lineno, r->from, r->to,
+				  fl->tmp.p, (int)n, t);
+		return fl->name2.p;
 	}
 	return NULL;
 }
@@ -431,8 +446,10 @@ rewrite(struct filter *fl, const char *line, size_t n, const struct dblog_fields
 	int64_t count)
 {
 	const char *newname = NULL;
-	if (fl->nrenames && f->table.p)
-		newname = renamed(fl, table_name(fl, f));
+	if (fl->nrenames && f->table.p) {
+		table_name(fl, f);
+		newname = renamed(fl, fl->name.p, fl->name.len);
+	}
 	int project = (fl->cols.n || fl->xcols.n || fl->mask.n) &&
 		      (f->key.p || f->before.p || f->after.p || f->unchanged.p || f->columns.p);
 	if (!newname && !project && count < 0)
@@ -451,7 +468,7 @@ rewrite(struct filter *fl, const char *line, size_t n, const struct dblog_fields
 		dblog_buf_add(out, k.p, k.n);
 		dblog_buf_addc(out, ':');
 		if (v.p == f->table.p && newname)
-			dblog_json_escape(out, newname, strlen(newname));
+			dblog_json_escape(out, newname, fl->name2.len);
 		else if (project && (v.p == f->key.p || v.p == f->before.p || v.p == f->after.p))
 			put_columns(fl, f, v, out);
 		else if (project && v.p == f->unchanged.p)
@@ -601,6 +618,7 @@ run(struct filter *fl)
 			}
 			continue;
 		}
+		fl->lineno = r.lineno;
 		on_event(fl, line, n, &f);
 	}
 	if (rc < 0) {
@@ -626,7 +644,7 @@ filter_free(struct filter *fl)
 	}
 	free(fl->renames);
 	free(fl->mask_key);
-	struct dblog_buf *bufs[] = { &fl->begin, &fl->out, &fl->tmp, &fl->name,
+	struct dblog_buf *bufs[] = { &fl->begin, &fl->out, &fl->tmp, &fl->name, &fl->name2,
 				     &fl->scratch, &fl->keys };
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		dblog_buf_free(bufs[i]);

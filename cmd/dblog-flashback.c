@@ -137,7 +137,7 @@ option(struct dblog_fb_opts *o, int c, const char *arg)
 		o->has_until = 1;
 		break;
 	case OPT_TX: dblog_list_split(&o->txs, arg); break;
-	case 't': dblog_list_split(&o->tables, arg); break;
+	case 't': dblog_table_list_split(&o->tables, arg); break;
 	case 'o': ops_arg(o, arg); break;
 	case 'w': where_arg(o, arg); break;
 	case OPT_ALLOW_PARTIAL: o->allow_partial = 1; break;

@@ -345,6 +345,39 @@ int dblog_dec_valid(const char *s, size_t n);
  * icase folds ASCII letters. */
 int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
 
+/* -------------------------------------------------------------- table.c */
+
+/* An event's "table" is one string, "schema.table" (dblog-event(5)): each
+ * part as it is, or in double quotes with '"' doubled when it is empty or
+ * holds a '.' or a '"' (schema a.b, table c: "a.b".c; public, x"y:
+ * public."x""y"); a string without a dot is a table without schema. */
+
+/* Append the event form of schema[0..sn) and name[0..nn) to out; schema
+ * NULL: a table without schema part. Never fails. */
+void dblog_table_join(struct dblog_buf *out, const char *schema, size_t sn, const char *name,
+		      size_t nn);
+/* Split the event form s[0..n) into schema and name (both cleared first,
+ * decoded, NUL-terminated even when empty; *has_schema 0 when s has no
+ * schema part, schema then empty). An unquoted first part ends at the
+ * first dot, an unquoted last part is the rest of s (events written
+ * before the quoting rule split at their first dot, as they did). A NUL
+ * in s is kept as a byte: callers refuse such names. Returns 0, or -1 for
+ * a malformed quoted part (no closing quote, text after it). */
+int dblog_table_split(const char *s, size_t n, struct dblog_buf *schema, struct dblog_buf *name,
+		      int *has_schema);
+/* s[0..n) as dblog_table_join writes it (a."b.c" for a.b.c, "a""b" for
+ * a"b, x for "x") into out, cleared first. 0, or -1 (out empty) when s is
+ * malformed. */
+int dblog_table_canon(struct dblog_buf *out, const char *s, size_t n);
+/* Append the items of a comma-separated list of table names or globs to l
+ * as dblog_list_split does, except that a comma inside double quotes
+ * ("a,b".c) does not end an item. */
+void dblog_table_list_split(struct dblog_list *l, const char *s);
+/* Does the glob pat (fnmatch(3) syntax without flags: '*', '?', bracket
+ * expressions with ranges, '!' or '^' and [:classes:], backslash escapes;
+ * bytes, no locale) match all of s[0..n), NUL bytes included? 1 or 0. */
+int dblog_glob(const char *pat, const char *s, size_t n);
+
 /* ---------------------------------------------------------------- sql.c */
 
 /* Append name as a quoted SQL identifier ("a""b"). */

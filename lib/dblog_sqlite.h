@@ -30,8 +30,6 @@ int dblog_sqlite_table_info(sqlite3 *db, const char *name, struct dblog_sqlite_t
 void dblog_sqlite_table_free(struct dblog_sqlite_table *t);
 /* User tables (not sqlite_*, not _dblog_*), appended to out. 0 or -1. */
 int dblog_sqlite_user_tables(sqlite3 *db, struct dblog_list *out);
-/* "main.orders" -> "orders" (borrowed pointer into table). */
-const char *dblog_sqlite_table_part(const char *table);
 
 /* --------------------------------------------------------- src_sqlite.c */
 

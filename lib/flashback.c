@@ -474,6 +474,14 @@ event(struct dblog_fb *fb, const char *line, size_t n, const struct dblog_fields
 {
 	if (note_source(fb, f, lineno))
 		return -1;
+	if (f->table.p) {
+		/* tables are told apart by name: the whole name */
+		dblog_json_unescape(f->table, &fb->name);
+		dblog_buf_add(&fb->name, "", 0);
+		if (memchr(fb->name.p, 0, fb->name.len))
+			return dblog_bad_line(NULL, lineno, line, n, "the table name holds a NUL "
+					      "character");
+	}
 	int holding = fb->o.cascade && fb->in_tx;
 	if (fb->skipping && f->op != DBLOG_OP_BEGIN) {
 		if (f->op == DBLOG_OP_COMMIT)

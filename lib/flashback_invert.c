@@ -155,17 +155,21 @@ static int
 refuse_identity(struct dblog_fbrefusal *r, const char *why, const char *table)
 {
 	refuse(r, why);
-	const char *dot = strchr(table, '.');
-	dblog_buf_adds(&r->fix, "run ALTER TABLE ");
-	if (dot) {
-		char *schema = dblog_xstrndup(table, (size_t)(dot - table));
-		dblog_sql_ident(&r->fix, schema);
-		free(schema);
-		dblog_buf_addc(&r->fix, '.');
-		dblog_sql_ident(&r->fix, dot + 1);
-	} else {
-		dblog_sql_ident(&r->fix, table);
+	struct dblog_buf schema = { 0 }, name = { 0 };
+	int has;
+	if (dblog_table_split(table, strlen(table), &schema, &name, &has)) {
+		has = 0;
+		dblog_buf_clear(&name);
+		dblog_buf_adds(&name, table);
 	}
+	dblog_buf_adds(&r->fix, "run ALTER TABLE ");
+	if (has) {
+		dblog_sql_ident(&r->fix, schema.p);
+		dblog_buf_addc(&r->fix, '.');
+	}
+	dblog_sql_ident(&r->fix, name.p);
+	dblog_buf_free(&schema);
+	dblog_buf_free(&name);
 	dblog_buf_adds(&r->fix, " REPLICA IDENTITY FULL; so that later changes can be undone; "
 		       "restore this row from a backup, or give --allow-partial to undo the rest");
 	return -1;

@@ -37,22 +37,26 @@ dblog_fbsql_preamble(struct dblog_buf *out, enum dblog_fb_dialect d)
 			       "CHECK (n = 1));\n");
 }
 
-/* The table as SQL: "schema"."table" for PostgreSQL, "table" for SQLite. */
+/* The table (as events write it) as SQL: "schema"."table" for
+ * PostgreSQL, "table" for SQLite. A malformed name is taken whole, as one
+ * name: the script then fails on a table that does not exist. */
 static void
 table_sql(struct dblog_buf *out, enum dblog_fb_dialect d, const char *table)
 {
-	const char *dot = strchr(table, '.');
-	if (!dot) {
-		dblog_sql_ident(out, table);
-		return;
+	struct dblog_buf schema = { 0 }, name = { 0 };
+	int has;
+	if (dblog_table_split(table, strlen(table), &schema, &name, &has)) {
+		has = 0;
+		dblog_buf_clear(&name);
+		dblog_buf_adds(&name, table);
 	}
-	if (d == DBLOG_FB_POSTGRES) {
-		char *schema = dblog_xstrndup(table, (size_t)(dot - table));
-		dblog_sql_ident(out, schema);
-		free(schema);
+	if (has && d == DBLOG_FB_POSTGRES) {
+		dblog_sql_ident(out, schema.p);
 		dblog_buf_addc(out, '.');
 	}
-	dblog_sql_ident(out, dot + 1);
+	dblog_sql_ident(out, name.p);
+	dblog_buf_free(&schema);
+	dblog_buf_free(&name);
 }
 
 static int

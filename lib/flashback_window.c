@@ -1,6 +1,5 @@
 /* flashback_window.c - which changes dblog-flashback(1) undoes: by
  * position, time, transaction, table, op and --where expression. */
-#include <fnmatch.h>
 #include <string.h>
 
 #include "flashback.h"
@@ -78,10 +77,10 @@ dblog_fb_in_window(struct dblog_fb *fb, const struct dblog_fields *f, uint64_t l
 		return 0;
 	if (fb->o.tables.n) {
 		dblog_json_unescape(f->table, &fb->name);
-		const char *name = fb->name.p ? fb->name.p : "";
+		dblog_buf_add(&fb->name, "", 0);
 		size_t i;
 		for (i = 0; i < fb->o.tables.n; i++)
-			if (!fnmatch(fb->o.tables.v[i], name, 0))
+			if (dblog_glob(fb->o.tables.v[i], fb->name.p, fb->name.len))
 				break;
 		if (i == fb->o.tables.n)
 			return 0;

@@ -147,7 +147,7 @@ on_relation(struct dblog_pgdec *d, struct rd *r)
 	rel->oid = oid;
 	rel->ident = ident;
 	struct dblog_buf t = { 0 };
-	dblog_buf_printf(&t, "%s.%s", nsp, name);
+	dblog_table_join(&t, nsp, strlen(nsp), name, strlen(name));
 	rel->table = t.p;
 	rel->cols = calloc((size_t)n + 1, sizeof *rel->cols);
 	rel->ncols = n;

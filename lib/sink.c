@@ -57,3 +57,11 @@ dblog_sink_names_ok(const struct dblog_span *names, size_t n, struct dblog_buf *
 	}
 	return 1;
 }
+
+void
+dblog_sink_bad_table(const char *table, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "the table name %s is malformed: a quoted part needs its closing "
+		 "quote and ends the part (write names as dblog-event(5) says: \"a.b\".c, "
+		 "public.\"x\"\"y\")", table);
+}

@@ -33,6 +33,9 @@ struct dblog_sink_ops {
 	int (*savepoint)(struct dblog_sink *, char *err, size_t errlen);
 	int (*release)(struct dblog_sink *, char *err, size_t errlen);
 	int (*rollback_to)(struct dblog_sink *, char *err, size_t errlen);
+	/* The table arguments are names as events write them ("schema.table",
+	 * dblog_table_join), after the apply's mapping; each backend splits
+	 * them (SQLite keeps the last part). */
 	/* Apply one change event (f) to dest table `table`. 0 with *out set
 	 * (and *ci on conflicts), or -1 with a message: the event is bad and
 	 * had no effect. */
@@ -71,7 +74,6 @@ struct dblog_sink {
 	FILE *dry_run;          /* non-NULL: print SQL there instead of running it */
 	int create_tables;      /* create missing tables (from schema events, or
 	                           from a change's columns when none came) */
-	int schemas;            /* table names keep their schema part */
 	int careful;            /* a bad event must leave the transaction usable
 	                           (--dlq): PostgreSQL puts a savepoint around it */
 	int pipelined;          /* changes are sent without waiting: a failure is
@@ -98,6 +100,9 @@ int dblog_sink_guarded(enum dblog_conflict policy);
 void dblog_sink_ident(struct dblog_buf *b, struct dblog_span name, struct dblog_buf *scratch);
 /* Are all the column names non-empty and free of NUL characters? */
 int dblog_sink_names_ok(const struct dblog_span *names, size_t n, struct dblog_buf *scratch);
+/* The message for a table name (as the apply gives it, an event's form)
+ * that dblog_table_split() refuses, into err. */
+void dblog_sink_bad_table(const char *table, char *err, size_t errlen);
 
 /* Open a SQLite destination (created if missing). NULL with err set. */
 struct dblog_sink *dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy,

@@ -70,19 +70,23 @@ psink_exec(struct psink *s, const char *sql, char *err, size_t errlen)
 
 /* ---------------------------------------------------------- tables */
 
-static void
-qualified(struct dblog_buf *b, const char *name)
+/* The SQL of a table name as events write it: "schema"."table", or
+ * "table" (found by the search path) when it has no schema part. 0, or -1
+ * when the name is malformed. */
+int
+psink_qualified(struct dblog_buf *b, const char *name)
 {
-	const char *dot = strchr(name, '.');
-	if (dot) {
-		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
-		dblog_sql_ident(b, schema);
-		free(schema);
+	struct dblog_buf schema = { 0 }, table = { 0 };
+	int has, rc = dblog_table_split(name, strlen(name), &schema, &table, &has);
+	if (!rc && has) {
+		dblog_sql_ident(b, schema.p);
 		dblog_buf_addc(b, '.');
-		dblog_sql_ident(b, dot + 1);
-	} else {
-		dblog_sql_ident(b, name);
 	}
+	if (!rc)
+		dblog_sql_ident(b, table.p);
+	dblog_buf_free(&schema);
+	dblog_buf_free(&table);
+	return rc;
 }
 
 static void
@@ -122,7 +126,7 @@ psink_table(struct psink *s, const char *name)
 	memset(t, 0, sizeof *t);
 	t->name = dblog_xstrdup(name);
 	struct dblog_buf q = { 0 };
-	qualified(&q, name);
+	psink_qualified(&q, name);   /* checked by the caller */
 	t->qname = q.p;
 	const char *p[1] = { q.p };
 	PGresult *r = PQexecParams(s->c, "SELECT a.attname, t.typcategory = 'A', "
@@ -266,6 +270,8 @@ psink_mkkey(struct psink *s, char kind, const struct ptable *t, const struct dbl
 {
 	dblog_buf_clear(&s->key);
 	dblog_buf_addc(&s->key, kind);
+	dblog_buf_addu(&s->key, strlen(t->name));   /* a name may hold any byte */
+	dblog_buf_addc(&s->key, ':');
 	dblog_buf_adds(&s->key, t->name);
 	for (size_t i = 0; i < na; i++) {
 		dblog_buf_addc(&s->key, 1);
@@ -872,7 +878,13 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	ci->why = NULL;
 	ci->dest_row = NULL;
 	s->cur = f;
-	struct ptable *t = psink_table(s, name);
+	struct ptable *t = psink_table_cached(s, name);
+	dblog_buf_clear(&s->s1);
+	if (!t && psink_qualified(&s->s1, name)) {
+		dblog_sink_bad_table(name, err, errlen);
+		return -1;
+	}
+	t = t ? t : psink_table(s, name);
 	if (!t) {
 		snprintf(err, errlen, "%s", s->failure);
 		return psink_pipe_failed(s, err, errlen);
@@ -1123,7 +1135,6 @@ dblog_sink_pg_open(const char *conninfo, enum dblog_conflict policy, FILE *dry_r
 	s->base.ops = &pg_ops;
 	s->base.policy = policy;
 	s->base.dry_run = dry_run;
-	s->base.schemas = 1;
 	s->c = dblog_pg_connect(conninfo, 0, err, errlen, retry);
 	if (!s->c) {
 		free(s);

@@ -139,7 +139,10 @@ size_t psink_text_bytes(const char *const *v, int n);
 /* sink_pg.c */
 int psink_fail(struct psink *s, PGresult *r, char *err, size_t errlen);
 int psink_exec(struct psink *s, const char *sql, char *err, size_t errlen);
+/* The table of name (as events write it; the caller checked it with
+ * psink_qualified), its columns read when not known yet. */
 struct ptable *psink_table(struct psink *s, const char *name);
+int psink_qualified(struct dblog_buf *b, const char *name);
 void psink_forget(struct psink *s, const char *name);
 void psink_ident_span(struct psink *s, struct dblog_buf *b, struct dblog_span name);
 struct ptable *psink_table_cached(struct psink *s, const char *name);

@@ -75,18 +75,24 @@ psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *
 {
 	struct psink *s = (struct psink *)base;
 	s->cur = f;
+	struct dblog_buf q = { 0 }, pk = { 0 }, schema = { 0 }, table = { 0 };
+	int has;
+	if (dblog_table_split(name, strlen(name), &schema, &table, &has)) {
+		dblog_sink_bad_table(name, err, errlen);
+		dblog_buf_free(&schema);
+		dblog_buf_free(&table);
+		return -1;
+	}
+	dblog_buf_free(&table);
 	struct ptable *t = psink_table(s, name);
-	if (!t)
-		return psink_pipe_failed(s, err, errlen);
-	if (t->ncols || !create)
-		return 0;
-	struct dblog_buf q = { 0 }, pk = { 0 };
-	const char *dot = strchr(name, '.');
-	if (dot) {
-		char *schema = dblog_xstrndup(name, (size_t)(dot - name));
+	if (!t || t->ncols || !create) {
+		dblog_buf_free(&schema);
+		return t ? 0 : psink_pipe_failed(s, err, errlen);
+	}
+	if (has) {
 		dblog_buf_adds(&q, "CREATE SCHEMA IF NOT EXISTS ");
-		dblog_sql_ident(&q, schema);
-		free(schema);
+		dblog_sql_ident(&q, schema.p);
+		dblog_buf_free(&schema);
 		int e = psink_exec(s, q.p, err, errlen);
 		dblog_buf_clear(&q);
 		if (e) {

@@ -22,9 +22,16 @@ struct cached {
 	struct cached *next;
 };
 
+/* A destination table, found by the table name the apply gives (the
+ * event's, after mapping): SQLite has no schemas, its table is the name's
+ * last part. */
 struct dtable {
-	char *name;
+	char *source;                  /* the name given, as events write it */
+	char *name;                    /* the SQLite table */
 	struct dblog_sqlite_table t;   /* ncols 0: missing */
+	int claimed;                   /* _dblog_tables says the SQLite table
+	                                  takes source's rows (in this
+	                                  destination transaction) */
 };
 
 struct ssink {
@@ -67,29 +74,42 @@ static struct cached *
 add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
     size_t nparams, char *err, size_t errlen);
 
+/* The table for source (a table name as events write it), or NULL with
+ * err when the name is malformed. */
 static struct dtable *
-dtable(struct ssink *s, const char *name)
+dtable(struct ssink *s, const char *source, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < s->ntables; i++)
-		if (!strcmp(s->tables[i].name, name))
+		if (!strcmp(s->tables[i].source, source))
 			return &s->tables[i];
+	int has;
+	if (dblog_table_split(source, strlen(source), &s->s1, &s->s2, &has)) {
+		dblog_sink_bad_table(source, err, errlen);
+		return NULL;
+	}
 	s->tables = dblog_xrealloc(s->tables, (s->ntables + 1) * sizeof *s->tables);
 	struct dtable *t = &s->tables[s->ntables++];
-	t->name = dblog_xstrdup(name);
-	dblog_sqlite_table_info(s->db, name, &t->t);
+	t->source = dblog_xstrdup(source);
+	t->name = dblog_xstrndup(s->s2.p, s->s2.len);
+	t->claimed = 0;
+	dblog_sqlite_table_info(s->db, t->name, &t->t);
 	return t;
 }
 
+/* Forget what is known of SQLite table name (every name given for it;
+ * name may be one of theirs). */
 static void
 forget_table(struct ssink *s, const char *name)
 {
-	for (size_t i = 0; i < s->ntables; i++)
-		if (!strcmp(s->tables[i].name, name)) {
+	char *gone = dblog_xstrdup(name);
+	for (size_t i = s->ntables; i-- > 0;)
+		if (!strcmp(s->tables[i].name, gone)) {
+			free(s->tables[i].source);
 			free(s->tables[i].name);
 			dblog_sqlite_table_free(&s->tables[i].t);
 			s->tables[i] = s->tables[--s->ntables];
-			return;
 		}
+	free(gone);
 }
 
 static const struct dblog_sqlite_col *
@@ -315,6 +335,8 @@ mkkey(struct ssink *s, char kind, const char *table, const struct dblog_span *a,
 {
 	dblog_buf_clear(&s->key);
 	dblog_buf_addc(&s->key, kind);
+	dblog_buf_addu(&s->key, strlen(table));   /* a name may hold any byte */
+	dblog_buf_addc(&s->key, ':');
 	dblog_buf_adds(&s->key, table);
 	for (size_t i = 0; i < na; i++) {
 		dblog_buf_addc(&s->key, 1);
@@ -817,12 +839,109 @@ apply_delete(struct ssink *s, const struct dtable *t, enum dblog_outcome *out,
 	return conflict(s, t, "delete found a different row", out, ci);
 }
 
+/* Append s as one shell word in single quotes. */
+static void
+shell_word(struct dblog_buf *b, const char *s, size_t n)
+{
+	dblog_buf_addc(b, '\'');
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\'')
+			dblog_buf_adds(b, "'\\''");
+		else
+			dblog_buf_addc(b, s[i]);
+	dblog_buf_addc(b, '\'');
+}
+
+/* The refusal of a second source table for SQLite table t, which holds
+ * the rows of had: both named, and the --map-table that keeps them apart
+ * (FROM: the event's own table, which --map-table matches). */
+static void
+refuse_merge(struct ssink *s, const struct dtable *t, const char *had, const struct dblog_fields *f,
+	     char *err, size_t errlen)
+{
+	struct dblog_buf ev = { 0 }, sch = { 0 }, nm = { 0 }, to = { 0 }, fix = { 0 };
+	int has = 0;
+	dblog_json_unescape(f->table, &ev);
+	dblog_buf_add(&ev, "", 0);
+	if (!dblog_table_split(ev.p, ev.len, &sch, &nm, &has) && has) {
+		dblog_buf_add(&sch, "_", 1);
+		dblog_buf_add(&sch, nm.p, nm.len);
+		dblog_table_join(&to, NULL, 0, sch.p, sch.len);
+	} else {
+		dblog_buf_add(&nm, "_2", 2);
+		dblog_table_join(&to, NULL, 0, nm.p, nm.len);
+	}
+	dblog_buf_add(&ev, "=", 1);
+	dblog_buf_add(&ev, to.p, to.len);
+	shell_word(&fix, ev.p, ev.len);
+	snprintf(err, errlen, "the rows of %s would go into SQLite table \"%s\", which holds the "
+		 "rows of %s (a SQLite destination has no schemas; two tables are never merged): "
+		 "give this one a table of its own, e.g. --map-table %s", t->source, t->name, had,
+		 fix.p);
+	struct dblog_buf *bufs[] = { &ev, &sch, &nm, &to, &fix };
+	for (size_t i = 0; i < 5; i++)
+		dblog_buf_free(bufs[i]);
+	(void)s;
+}
+
+/* SQLite table t takes the rows of one source table: the first name
+ * given for it, recorded in _dblog_tables with the data (so it holds
+ * across runs and streams). Another name for it would merge two tables
+ * in one: refused. 0, or -1 with err. */
+static int
+claim(struct ssink *s, struct dtable *t, const struct dblog_fields *f, char *err, size_t errlen)
+{
+	if (t->claimed)
+		return 0;
+	struct cached *c = fixed(s, "Tsel", "SELECT source FROM _dblog_tables WHERE tbl = ?1", err, errlen);
+	if (!c)
+		return s->base.dry_run ? 0 : -1;   /* --dry-run: maybe no state tables */
+	sqlite3_stmt *st = c->st;
+	sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *had = (const char *)sqlite3_column_text(st, 0);
+		int same = had && !strcmp(had, t->source);
+		if (!same)
+			refuse_merge(s, t, had ? had : "?", f, err, errlen);
+		sqlite3_reset(st);
+		t->claimed = same;
+		return same ? 0 : -1;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (s->base.dry_run)
+		return 0;
+	c = fixed(s, "Tput", "INSERT INTO _dblog_tables(tbl, source, since) VALUES(?1, ?2, "
+		  "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", err, errlen);
+	if (!c)
+		return -1;
+	sqlite3_bind_text(c->st, 1, t->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(c->st, 2, t->source, -1, SQLITE_TRANSIENT);
+	if (run(s, c->st, err, errlen))
+		return -1;
+	t->claimed = 1;
+	return 0;
+}
+
+/* A rolled back transaction took its claims with it. */
+static void
+unclaim_all(struct ssink *s)
+{
+	for (size_t i = 0; i < s->ntables; i++)
+		s->tables[i].claimed = 0;
+}
+
 /* --create-tables without a schema event: a table of the change's columns
  * (no declared types), keyed by its key columns. */
 static int
 create_from_change(struct ssink *s, const struct dblog_fields *f, const char *table, char *err,
 		   size_t errlen)
 {
+	/* table: the SQLite table's name */
 	struct dblog_span names[256], vals[256], kn[64], kv[64];
 	size_t n = dblog_sink_split(f->after, names, vals, MAXCOLS), nk = dblog_sink_split(f->key, kn, kv, MAXCOLS);
 	if (!n || n > 256 || nk > 64)
@@ -860,22 +979,29 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
 	struct ssink *s = (struct ssink *)base;
-	struct dtable *t = dtable(s, table);
+	struct dtable *t = dtable(s, table, err, errlen);
 	ci->why = NULL;
 	ci->dest_row = NULL;
-	if (!t->t.ncols && !base->dry_run && base->create_tables && f->after.p &&
-	    create_from_change(s, f, table, err, errlen) == 0)
-		t = dtable(s, table);
+	if (!t)
+		return -1;
+	if (!t->t.ncols && !base->dry_run && base->create_tables && f->after.p) {
+		/* forgets t: found again, made or not */
+		create_from_change(s, f, t->name, err, errlen);
+		if (!(t = dtable(s, table, err, errlen)))
+			return -1;
+	}
 	if (!t->t.ncols && !base->dry_run) {
-		forget_table(s, table);
 		snprintf(err, errlen, "no table \"%s\" in the destination (create it, map it with "
-			 "--map-table, or use --create-tables)", table);
+			 "--map-table, or use --create-tables)", t->name);
+		forget_table(s, t->name);
 		return -1;
 	}
+	if (claim(s, t, f, err, errlen))
+		return -1;
 	if (f->op == DBLOG_OP_TRUNCATE) {
 		dblog_buf_clear(&s->sql);
 		dblog_buf_adds(&s->sql, "DELETE FROM ");
-		dblog_sql_ident(&s->sql, table);
+		dblog_sql_ident(&s->sql, t->name);
 		*out = DBLOG_APPLIED;
 		if (base->dry_run) {
 			fprintf(base->dry_run, "%s;\n", s->sql.p);
@@ -924,7 +1050,7 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	}
 	if (base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run) {
 		int newer;
-		if (lww_newer(s, f, table, &newer, err, errlen))
+		if (lww_newer(s, f, t->name, &newer, err, errlen))
 			return -1;
 		if (newer) {
 			ci->why = "the destination row was written later";
@@ -940,7 +1066,7 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 	default: rc = apply_delete(s, t, out, ci, err, errlen); break;
 	}
 	if (!rc && base->policy == DBLOG_LAST_WRITER_WINS && !base->dry_run && f->key.p)
-		rc = lww_record(s, f, table, err, errlen);
+		rc = lww_record(s, f, t->name, err, errlen);
 	return rc;
 }
 
@@ -951,13 +1077,17 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	 char *err, size_t errlen)
 {
 	struct ssink *s = (struct ssink *)base;
-	struct dtable *t = dtable(s, table);
-	if (t->t.ncols || !create)
+	struct dtable *t = dtable(s, table, err, errlen);
+	if (!t)
+		return -1;
+	if (t->t.ncols)
+		return claim(s, t, f, err, errlen);
+	if (!create)
 		return 0;
 	struct dblog_buf *q = &s->sql, pk = { 0 };
 	dblog_buf_clear(q);
 	dblog_buf_adds(q, "CREATE TABLE IF NOT EXISTS ");
-	dblog_sql_ident(q, table);
+	dblog_sql_ident(q, t->name);
 	dblog_buf_adds(q, "(");
 	struct dblog_span v;
 	const char *it = NULL, *p;
@@ -996,12 +1126,14 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		snprintf(err, errlen, "schema event without columns");
 		return -1;
 	}
-	forget_table(s, table);
+	forget_table(s, t->name);
 	if (base->dry_run) {
 		fprintf(base->dry_run, "%s;\n", q->p);
 		return 0;
 	}
-	return dblog_sqlite_exec(s->db, q->p, err, errlen);
+	if (dblog_sqlite_exec(s->db, q->p, err, errlen) || !(t = dtable(s, table, err, errlen)))
+		return -1;
+	return claim(s, t, f, err, errlen);
 }
 
 static int
@@ -1087,6 +1219,7 @@ static int s_release(struct dblog_sink *b, char *e, size_t l) { return simple(b,
 static int
 s_rollback_to(struct dblog_sink *b, char *e, size_t l)
 {
+	unclaim_all((struct ssink *)b);
 	return simple(b, "ROLLBACK TO dblog_tx", e, l) || simple(b, "RELEASE dblog_tx", e, l);
 }
 
@@ -1094,6 +1227,7 @@ static int
 s_rollback(struct dblog_sink *b)
 {
 	char e[256];
+	unclaim_all((struct ssink *)b);
 	return simple(b, "ROLLBACK", e, sizeof e);
 }
 
@@ -1110,6 +1244,7 @@ s_close(struct dblog_sink *base)
 			free(c);
 		}
 	for (size_t i = 0; i < s->ntables; i++) {
+		free(s->tables[i].source);
 		free(s->tables[i].name);
 		dblog_sqlite_table_free(&s->tables[i].t);
 	}
@@ -1172,7 +1307,10 @@ static const char state_ddl[] =
 	"CREATE TABLE IF NOT EXISTS _dblog_lww(tbl TEXT NOT NULL, key TEXT NOT NULL,"
 	" commit_time TEXT, source TEXT, pos TEXT, seq INTEGER, PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
 	"CREATE TABLE IF NOT EXISTS _dblog_conflicts(id INTEGER PRIMARY KEY, time TEXT NOT NULL,"
-	" stream TEXT NOT NULL, reason TEXT NOT NULL, event TEXT NOT NULL, dest_row TEXT);\n";
+	" stream TEXT NOT NULL, reason TEXT NOT NULL, event TEXT NOT NULL, dest_row TEXT);\n"
+	/* per SQLite table, the one source table whose rows it takes */
+	"CREATE TABLE IF NOT EXISTS _dblog_tables(tbl TEXT PRIMARY KEY, source TEXT NOT NULL,"
+	" since TEXT NOT NULL);\n";
 
 struct dblog_sink *
 dblog_sink_sqlite_open(const char *path, enum dblog_conflict policy, FILE *dry_run,

@@ -88,10 +88,3 @@ dblog_sqlite_user_tables(sqlite3 *db, struct dblog_list *out)
 	sqlite3_finalize(st);
 	return 0;
 }
-
-const char *
-dblog_sqlite_table_part(const char *table)
-{
-	const char *dot = strchr(table, '.');
-	return dot ? dot + 1 : table;
-}

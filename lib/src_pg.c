@@ -98,20 +98,21 @@ setup_publication(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t
 		dblog_buf_adds(&sql, " FOR ALL TABLES");
 	} else {
 		dblog_buf_adds(&sql, have ? " SET TABLE " : " FOR TABLE ");
+		struct dblog_buf sch = { 0 }, tn = { 0 };
 		for (size_t i = 0; i < o->tables->n; i++) {
-			const char *t = o->tables->v[i], *dot = strchr(t, '.');
+			int has;
 			if (i)
 				dblog_buf_adds(&sql, ", ");
-			if (dot) {
-				char *schema = dblog_xstrndup(t, (size_t)(dot - t));
-				dblog_sql_ident(&sql, schema);
-				free(schema);
+			/* checked by the caller: a name as events write it */
+			dblog_table_split(o->tables->v[i], strlen(o->tables->v[i]), &sch, &tn, &has);
+			if (has) {
+				dblog_sql_ident(&sql, sch.p);
 				dblog_buf_addc(&sql, '.');
-				dblog_sql_ident(&sql, dot + 1);
-			} else {
-				dblog_sql_ident(&sql, t);
 			}
+			dblog_sql_ident(&sql, tn.p);
 		}
+		dblog_buf_free(&sch);
+		dblog_buf_free(&tn);
 	}
 	free(have);
 	char msg[512];

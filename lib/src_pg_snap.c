@@ -30,27 +30,34 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 				    "WHERE pubname = $1 ORDER BY 1, 2", 1, NULL, p, NULL, NULL, 0);
 	}
 	if (o->tables->n) {
-		struct dblog_buf arr = { 0 };
-		dblog_buf_addc(&arr, '{');
+		/* two arrays: the schemas (public when none is given) and names */
+		struct dblog_buf arr[2] = { { 0 } }, part[2] = { { 0 } };
 		for (size_t i = 0; i < o->tables->n; i++) {
-			if (i)
-				dblog_buf_addc(&arr, ',');
-			dblog_buf_addc(&arr, '"');
-			for (const char *t = o->tables->v[i]; *t; t++) {
-				if (*t == '"' || *t == '\\')
-					dblog_buf_addc(&arr, '\\');
-				dblog_buf_addc(&arr, *t);
+			int has;
+			dblog_table_split(o->tables->v[i], strlen(o->tables->v[i]), &part[0], &part[1], &has);
+			if (!has)
+				dblog_buf_adds(&part[0], "public");
+			for (int k = 0; k < 2; k++) {
+				dblog_buf_adds(&arr[k], i ? ",\"" : "{\"");
+				for (const char *t = part[k].p; *t; t++) {
+					if (*t == '"' || *t == '\\')
+						dblog_buf_addc(&arr[k], '\\');
+					dblog_buf_addc(&arr[k], *t);
+				}
+				dblog_buf_addc(&arr[k], '"');
 			}
-			dblog_buf_addc(&arr, '"');
 		}
-		dblog_buf_addc(&arr, '}');
-		const char *p[1] = { arr.p };
+		dblog_buf_addc(&arr[0], '}');
+		dblog_buf_addc(&arr[1], '}');
+		const char *p[2] = { arr[0].p, arr[1].p };
 		PGresult *r = PQexecParams(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c "
 			"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
-			"AND (n.nspname || '.' || c.relname = ANY($1::text[]) OR "
-			"(n.nspname = 'public' AND c.relname = ANY($1::text[]))) ORDER BY 1, 2",
-			1, NULL, p, NULL, NULL, 0);
-		dblog_buf_free(&arr);
+			"AND (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+			"ORDER BY 1, 2", 2, NULL, p, NULL, NULL, 0);
+		for (int k = 0; k < 2; k++) {
+			dblog_buf_free(&arr[k]);
+			dblog_buf_free(&part[k]);
+		}
 		return r;
 	}
 	return PQexec(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
@@ -80,7 +87,7 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	dblog_buf_addc(&qn, '.');
 	dblog_sql_ident(&qn, name);
 	dblog_buf_clear(&j->tn);
-	dblog_buf_printf(&j->tn, "%s.%s", schema, name);
+	dblog_table_join(&j->tn, schema, strlen(schema), name, strlen(name));
 	const char *p[1] = { qn.p };
 	/* key columns as the stream has them: the replica identity (the
 	 * primary key, a chosen index; under FULL the primary key, or every

@@ -200,8 +200,7 @@ add_table(struct dblog_buf *b, const char *table)
 	dblog_buf_adds(b, ",\"table\":");
 	dblog_buf_reserve(b, strlen(table) + 8);
 	struct dblog_buf t = { 0 };
-	dblog_buf_adds(&t, "main.");
-	dblog_buf_adds(&t, table);
+	dblog_table_join(&t, "main", 4, table, strlen(table));
 	dblog_json_escape(b, t.p, t.len);
 	dblog_buf_free(&t);
 }
@@ -651,7 +650,7 @@ incremental_table(struct dblog_sqlite_src *s, const char *table, const char *col
 		snprintf(err, errlen, "table \"%s\" has no cursor column \"%s\"", table, column);
 		goto out;
 	}
-	dblog_buf_printf(&full, "main.%s", table);
+	dblog_table_join(&full, "main", 4, table, strlen(table));
 	const json_t *last = json_object_get(cursors, full.p);
 	dblog_sql_ident(&q, table);
 	dblog_buf_adds(&sql, "SELECT ");

@@ -392,20 +392,27 @@ drop_dblog_triggers(sqlite3 *db, int all, char *err, size_t errlen)
 	return rc;
 }
 
-/* The tables to work on: the list given (table names, "main." optional)
- * or every user table. */
+/* The tables to work on: the list given (names as events write them,
+ * "main." optional) or every user table. A name of another schema is the
+ * whole name, dots and all, as before the quoting rule ("a.b": the table
+ * a.b; "\"a.b\"" and "main.\"a.b\"" say the same). */
 int
 sqsrc_chosen_tables(sqlite3 *db, const struct dblog_list *want, struct dblog_list *out)
 {
 	if (!want->n)
 		return dblog_sqlite_user_tables(db, out);
+	struct dblog_buf schema = { 0 }, name = { 0 };
 	for (size_t i = 0; i < want->n; i++) {
 		const char *t = want->v[i];
-		if (!strncmp(t, "main.", 5))
-			t += 5;
+		int has;
+		if (!dblog_table_split(t, strlen(t), &schema, &name, &has) &&
+		    (!has || !strcmp(schema.p, "main")))
+			t = name.p;
 		out->v = dblog_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
 		out->v[out->n++] = dblog_xstrdup(t);
 	}
+	dblog_buf_free(&schema);
+	dblog_buf_free(&name);
 	return 0;
 }
 

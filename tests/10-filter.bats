@@ -697,8 +697,11 @@ EOF
 	golden rename dblog-filter --rename-table 'public.audit=first.audit' \
 		--rename-table 'public.*=staging.*' --rename-table '*.log=logs.*' \
 		--rename-table 'legacy.*=archive.all'
-	# odd names are written as valid JSON strings
-	jq_true "$TESTS_DIR/golden/rename.out.ndjson" -s '[.[].table // empty] | index("staging.we\"ird") != null'
+	# odd names are written as valid JSON strings, in the quoting of
+	# dblog-event(5); an old event's name (app.events.log, written before
+	# the quoting) is read as events were then: split at the first dot
+	jq_true "$TESTS_DIR/golden/rename.out.ndjson" -s '[.[].table // empty] |
+		index("staging.\"we\"\"ird\"") != null and index("logs.\"app.events\"") != null'
 }
 
 @test "--rename-table applies after selection by the original name" {
@@ -725,7 +728,7 @@ EOF
 	echo '{"op":"insert","table":"a.b","after":{"id":1}}' > "$T/in"
 	run timeout -s KILL 3 dblog-filter --rename-table '[abcdefghij]*=s.*' < "$T/in"
 	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | jq -r .table)" = "s..b" ]
+	[ "$(echo "$output" | jq -r .table)" = 's.".b"' ]
 }
 
 # ----------------------------------------------------------- bad input

@@ -83,6 +83,7 @@ teardown() {
 # --------------------------------------------------- what is recorded
 
 @test "capture: quotes, spaces and unicode in table and column names" {
+	# names with a dot or a double quote are quoted in "table" (dblog-event(5))
 	new_src "$S" "$(cat <<'SQL'
 CREATE TABLE "we""ird tåble"("i d" INTEGER PRIMARY KEY, "co'l" TEXT, "ünï ""q""" TEXT, "select" INT);
 CREATE TABLE "a.b; DROP TABLE x; --"(k TEXT PRIMARY KEY, v TEXT)
@@ -96,13 +97,13 @@ DELETE FROM "we""ird tåble";
 SQL
 	cap "$S" > "$T/out"
 	run jq -c 'select(.key) | [.op, .table, .key, .before, .after]' "$T/out"
-	[ "${lines[0]}" = '["insert","main.we\"ird tåble",{"i d":1},null,{"i d":1,"co'"'"'l":"it'"'"'s","ünï \"q\"":"ü","select":7}]' ]
-	[ "${lines[1]}" = '["update","main.we\"ird tåble",{"i d":1},{"i d":1,"co'"'"'l":"it'"'"'s","ünï \"q\"":"ü","select":7},{"i d":1,"co'"'"'l":"x","ünï \"q\"":"ü","select":7}]' ]
-	[ "${lines[2]}" = '["insert","main.a.b; DROP TABLE x; --",{"k":"k\"1"},null,{"k":"k\"1","v":"v"}]' ]
-	[ "${lines[3]}" = '["delete","main.we\"ird tåble",{"i d":1},{"i d":1,"co'"'"'l":"x","ünï \"q\"":"ü","select":7},null]' ]
+	[ "${lines[0]}" = '["insert","main.\"we\"\"ird tåble\"",{"i d":1},null,{"i d":1,"co'"'"'l":"it'"'"'s","ünï \"q\"":"ü","select":7}]' ]
+	[ "${lines[1]}" = '["update","main.\"we\"\"ird tåble\"",{"i d":1},{"i d":1,"co'"'"'l":"it'"'"'s","ünï \"q\"":"ü","select":7},{"i d":1,"co'"'"'l":"x","ünï \"q\"":"ü","select":7}]' ]
+	[ "${lines[2]}" = '["insert","main.\"a.b; DROP TABLE x; --\"",{"k":"k\"1"},null,{"k":"k\"1","v":"v"}]' ]
+	[ "${lines[3]}" = '["delete","main.\"we\"\"ird tåble\"",{"i d":1},{"i d":1,"co'"'"'l":"x","ünï \"q\"":"ü","select":7},null]' ]
 	[ "${#lines[@]}" -eq 4 ]
 	# the schema event names the columns the same way
-	run jq -c 'select(.op == "schema" and .table == "main.we\"ird tåble") | [.columns[].name]' "$T/out"
+	run jq -c 'select(.op == "schema" and .table == "main.\"we\"\"ird tåble\"") | [.columns[].name]' "$T/out"
 	[ "$output" = '["i d","co'"'"'l","ünï \"q\"","select"]' ]
 }
 
