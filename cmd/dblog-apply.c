@@ -1,5 +1,4 @@
 /* dblog-apply - apply dblog events to a database, exactly once. */
-#include <fnmatch.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
