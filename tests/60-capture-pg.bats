@@ -73,6 +73,80 @@ teardown() {
 	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'su3'")" = 0 ]
 }
 
+@test "pg setup: tables without a primary key or replica identity: refused, each named with its fix; --replica-identity-full sets FULL" {
+	q "DROP DATABASE IF EXISTS ri WITH (FORCE)" && q "CREATE DATABASE ri"
+	src="host=$PGHOST port=$PGPORT user=postgres dbname=ri"
+	PGDATABASE=ri q "CREATE TABLE pk(id int PRIMARY KEY, v text);
+	   CREATE TABLE bare(a int, b text);
+	   CREATE TABLE nothing(id int PRIMARY KEY, v text); ALTER TABLE nothing REPLICA IDENTITY NOTHING;
+	   CREATE TABLE full_t(a int); ALTER TABLE full_t REPLICA IDENTITY FULL;
+	   CREATE TABLE idx(a int NOT NULL); CREATE UNIQUE INDEX idx_a ON idx(a);
+	   ALTER TABLE idx REPLICA IDENTITY USING INDEX idx_a;
+	   CREATE SCHEMA \"s.x\"; CREATE TABLE \"s.x\".\"b a\"(a int);
+	   CREATE TABLE parted(a int, b text) PARTITION BY RANGE (a);
+	   CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+	   CREATE UNLOGGED TABLE scratch(a int);
+	   INSERT INTO bare VALUES (1, 'x'); INSERT INTO nothing VALUES (1, 'x'); INSERT INTO parted VALUES (1, 'x')"
+	fix() { printf 'ALTER TABLE %s REPLICA IDENTITY FULL; ' "$@"; }
+	# --tables: the tables named and the partitions of a partitioned one
+	run dblog-capture --setup --slot ri --publication ri --tables pk,bare,nothing,full_t,idx,parted "$src"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-capture: setup: 3 tables have no primary key or replica identity, so the application's UPDATE and DELETE would fail once published: public.bare, public.nothing, public.parted_1 (fix: $(fix public.bare public.nothing public.parted_1)or --setup --replica-identity-full does it)" ]
+	# nothing created: the application's UPDATE and DELETE go on working
+	[ "$(PGDATABASE=ri q "SELECT count(*) FROM pg_publication")" = 0 ]
+	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ]
+	PGDATABASE=ri q "UPDATE bare SET b = 'y'; UPDATE nothing SET v = 'y'; UPDATE parted SET b = 'y'"
+	# one table named: one table refused
+	run dblog-capture --setup --slot ri --publication ri --tables '"s.x"."b a"' "$src"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-capture: setup: 1 table has no primary key or replica identity, so the application's UPDATE and DELETE would fail once published: \"s.x\".b a (fix: $(fix '"s.x"."b a"')or --setup --replica-identity-full does it)" ]
+	# the whole database: every such table of every schema (unlogged ones are not published)
+	run dblog-capture --setup --slot ri --publication ri "$src"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-capture: setup: 4 tables have no primary key or replica identity, so the application's UPDATE and DELETE would fail once published: public.bare, public.nothing, public.parted_1, \"s.x\".b a (fix: $(fix public.bare public.nothing public.parted_1 '"s.x"."b a"')or --setup --replica-identity-full does it)" ]
+	[ "$(PGDATABASE=ri q "SELECT count(*) FROM pg_publication")" = 0 ]
+	# tables with a usable identity: set up
+	run dblog-capture --setup --slot ri2 --publication ri2 --tables pk,full_t,idx "$src"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# an identity index dropped: the table has no identity any more
+	PGDATABASE=ri q "DROP INDEX idx_a"
+	run dblog-capture --setup --slot ri2 --publication ri2 --tables pk,full_t,idx "$src"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"published: public.idx (fix: ALTER TABLE public.idx REPLICA IDENTITY FULL; or"* ]]
+	[ "$(PGDATABASE=ri q "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'ri2'")" = 3 ]
+	# --replica-identity-full: FULL on those tables, none other; the
+	# application's UPDATE and DELETE work and are captured whole
+	run dblog-capture --setup --replica-identity-full --slot ri --publication ri "$src"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run env PGDATABASE=ri psql -qXAt -c "SELECT c.relname || ':' || c.relreplident::text FROM pg_class c
+		WHERE c.relkind IN ('r', 'p') AND c.relnamespace IN ('public'::regnamespace, '\"s.x\"'::regnamespace)
+		ORDER BY 1"
+	[ "$output" = "$(printf '%s\n' 'b a:f' bare:f full_t:f idx:f nothing:f parted:d parted_1:f pk:d scratch:d)" ]
+	PGDATABASE=ri q "UPDATE bare SET b = 'z'; DELETE FROM nothing; UPDATE parted SET b = 'z'; DELETE FROM idx"
+	run dblog-capture --slot ri --publication ri --until-caught-up "$src"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c 'select(.seq) | [.op, .table, .before]' <<< "$output")" = '["update","public.bare",{"a":1,"b":"y"}]
+["delete","public.nothing",{"id":1,"v":"y"}]
+["update","public.parted_1",{"a":1,"b":"y"}]' ]
+	# run again: nothing to do
+	run dblog-capture --setup --slot ri --publication ri "$src"
+	[ "$status" -eq 0 ]
+	# a publication of inserts only allows them: UPDATE and DELETE are not published
+	PGDATABASE=ri q "CREATE TABLE bare2(a int); CREATE PUBLICATION ins FOR TABLE bare2 WITH (publish = 'insert')"
+	run dblog-capture --setup --slot ins --publication ins --tables bare2 "$src"
+	[ "$status" -eq 0 ]
+	# the option goes with --setup of a PostgreSQL source
+	run dblog-capture --replica-identity-full "$src"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "dblog-capture: --replica-identity-full goes with --setup"* ]]
+	run dblog-capture --setup --replica-identity-full "sqlite:$T/x.db"
+	[ "$status" -eq 2 ]
+	pg_clean
+	q "DROP DATABASE ri WITH (FORCE)"
+}
+
 @test "pg errors: a slot another capture streams from: status 1 after a few seconds, with the fix" {
 	q "CREATE TABLE busy(id int PRIMARY KEY)"
 	src_setup busy busy
