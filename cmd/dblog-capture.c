@@ -202,6 +202,16 @@ check_pg(struct opts *o)
 		dblog_usage_error("--setup and --teardown exclude each other");
 	if (o->ri_full && !o->setup)
 		dblog_usage_error("--replica-identity-full goes with --setup");
+	struct dblog_buf sch = { 0 }, tn = { 0 };
+	for (size_t i = 0; i < o->tables.n; i++) {
+		int has;
+		dblog_table_split(o->tables.v[i], strlen(o->tables.v[i]), &sch, &tn, &has);
+		if (has && !strcmp(sch.p, "dblog"))
+			dblog_usage_error("--tables: '%s' is in schema dblog, where dblog-apply keeps its "
+					  "state: never captured", o->tables.v[i]);
+	}
+	dblog_buf_free(&sch);
+	dblog_buf_free(&tn);
 	if ((o->follow && o->until) || (o->follow && o->endpos))
 		dblog_usage_error("--follow excludes --until-caught-up and --endpos");
 	if (o->mode == M_SNAPSHOT && (o->follow || o->until || o->endpos))

@@ -146,6 +146,9 @@ on_relation(struct dblog_pgdec *d, struct rd *r)
 	}
 	rel->oid = oid;
 	rel->ident = ident;
+	/* dblog-apply's own state, when this database is also a destination:
+	 * a publication FOR ALL TABLES cannot leave it out */
+	rel->ignored = !strcmp(nsp, "dblog");
 	struct dblog_buf t = { 0 };
 	dblog_table_join(&t, nsp, strlen(nsp), name, strlen(name));
 	rel->table = t.p;
@@ -159,6 +162,8 @@ on_relation(struct dblog_pgdec *d, struct rd *r)
 	}
 	if (r->bad)
 		return -1;
+	if (rel->ignored)
+		return 0;
 	rel_columns(d, rel);
 	rel->schema_sent = was && !strcmp(was, rel->columns);
 	free(was);
@@ -205,6 +210,8 @@ common(struct dblog_pgdec *d, struct dblog_buf *b, int with_seq)
 		dblog_json_escape(b, d->origin, strlen(d->origin));
 	}
 }
+
+static int flush_begin(struct dblog_pgdec *d);
 
 /* Is this change one the checkpoint already covers? */
 static int
@@ -358,6 +365,10 @@ on_truncate(struct dblog_pgdec *d, struct rd *r)
 		struct dblog_pgrel *rel = rel_find(d, (uint32_t)rd_n(r, 4));
 		if (!rel)
 			return -1;
+		if (rel->ignored)
+			continue;
+		if (flush_begin(d))
+			return -1;
 		if (covered(d)) {
 			d->seq++;
 			continue;
@@ -439,6 +450,12 @@ on_commit(struct dblog_pgdec *d, struct rd *r)
 		d->skip_tx = 0;
 		return 0;
 	}
+	if (d->begin_pending) {
+		/* no change of a published table but dblog's own: no events,
+		 * but the position moves on */
+		d->begin_pending = 0;
+		return d->on_commit ? d->on_commit(d->ctx, lsn) : 0;
+	}
 	struct dblog_buf *b = &d->line;
 	head(d, "commit", b);
 	common(d, b, 0);
@@ -458,8 +475,6 @@ dblog_pgdec_message(struct dblog_pgdec *d, const char *msg, size_t n)
 	if (d->reached_end && msg[0] != 'C')
 		return 0;
 	int in_skipped = d->in_tx && (d->skip_tx || d->reached_end);
-	if (msg[0] != 'O' && msg[0] != 'B' && !in_skipped && flush_begin(d))
-		return -1;
 	switch (msg[0]) {
 	case 'B': return on_begin(d, &r);
 	case 'C':
@@ -478,10 +493,18 @@ dblog_pgdec_message(struct dblog_pgdec *d, const char *msg, size_t n)
 	case 'M': return 0;   /* logical decoding messages are not changes */
 	case 'I':
 	case 'U':
-	case 'D':
+	case 'D': {
 		if (in_skipped)
 			return 0;
+		/* begin goes out with the first change that is sent */
+		struct rd peek = r;
+		struct dblog_pgrel *rel = rel_find(d, (uint32_t)rd_n(&peek, 4));
+		if (rel && rel->ignored)
+			return 0;
+		if (flush_begin(d))
+			return -1;
 		return on_change(d, &r, msg[0]);
+	}
 	case 'T':
 		if (in_skipped)
 			return 0;

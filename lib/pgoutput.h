@@ -19,6 +19,7 @@ struct dblog_pgrel {
 	int ncols;
 	char *columns;      /* the schema event's columns JSON */
 	int keyless;        /* FULL without a primary key: the key is the row */
+	int ignored;        /* schema dblog (dblog-apply's state): never sent */
 	int schema_sent;
 };
 

@@ -20,14 +20,16 @@ struct snapcol {
 	int key;
 };
 
-/* The tables to snapshot: the publication's, or --tables, or all. */
+/* The tables to snapshot: the publication's, or --tables, or all; never
+ * those of schema dblog, where dblog-apply keeps its state when the
+ * database is also a destination (a publication FOR ALL TABLES has them). */
 static PGresult *
 snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 {
 	if (use_pub) {
 		const char *p[1] = { o->publication };
 		return PQexecParams(c, "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
-				    "WHERE pubname = $1 ORDER BY 1, 2", 1, NULL, p, NULL, NULL, 0);
+				    "WHERE pubname = $1 AND schemaname <> 'dblog' ORDER BY 1, 2", 1, NULL, p, NULL, NULL, 0);
 	}
 	if (o->tables->n) {
 		/* two arrays: the schemas (public when none is given) and names */
@@ -62,7 +64,7 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 	}
 	return PQexec(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
 		      "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
-		      "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+		      "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'dblog') AND n.nspname NOT LIKE "
 		      "'pg\\_toast%' ORDER BY 1, 2");
 }
 

@@ -1033,6 +1033,62 @@ heartbeat -" ]
 
 # ---------------------------------------------------------------- errors
 
+@test "pg snapshot: a database that is also a destination: dblog's own tables (schema dblog) are never captured" {
+	q "DROP DATABASE IF EXISTS both_db WITH (FORCE)" && q "CREATE DATABASE both_db"
+	src="host=$PGHOST port=$PGPORT user=postgres dbname=both_db"
+	PGDATABASE=both_db q "CREATE TABLE app(id int PRIMARY KEY, v text); INSERT INTO app VALUES (1, 'a');
+	   CREATE TABLE dest(id int PRIMARY KEY, v text)"
+	# dblog-apply into it: dblog.applied, dblog.lww and dblog.conflicts, with rows
+	ev() {   # POS ID: one transaction inserting ID into public.dest
+		local s='"source":{"driver":"postgres","name":"other"},"tx":'$2',"pos":"0/'$1'","commit_time":"2026-01-01T00:00:00.000000Z"'
+		printf '{"op":"begin",%s}\n' "$s"
+		printf '{"op":"insert","table":"public.dest",%s,"seq":0,"key":{"id":%s},"after":{"id":%s,"v":"x"}}\n' "$s" "$2" "$2"
+		printf '{"op":"commit",%s,"count":1}\n' "$s"
+	}
+	{ ev 10 1; ev 20 2; } | dblog-apply --conflict last_writer_wins "$src"
+	PGDATABASE=both_db q "INSERT INTO dest VALUES (3, 'local')"
+	ev 30 3 | dblog-apply --conflict manual_review "$src" 2> /dev/null   # a conflict, parked
+	[ "$(PGDATABASE=both_db q "SELECT (SELECT count(*) FROM dblog.applied)::text || (SELECT count(*) FROM dblog.lww) ||
+	     (SELECT count(*) FROM dblog.conflicts)")" = 121 ]
+	# the whole database: the publication FOR ALL TABLES has dblog's tables too
+	dblog-capture --setup --slot both --publication both "$src"
+	[ "$(PGDATABASE=both_db q "SELECT count(*) FROM pg_publication_tables WHERE schemaname = 'dblog'")" = 3 ]
+	# snapshot: the application's tables only
+	dblog-capture --mode snapshot --slot both --publication both "$src" > "$T/snap"
+	[ "$(jq -r 'select(.table) | .table' "$T/snap" | sort -u | tr '\n' ' ')" = "public.app public.dest " ]
+	# changes: dblog-apply at work, a transaction of dblog's tables only,
+	# one of both; none of dblog's changes comes out, nor an empty transaction
+	PGDATABASE=both_db q "INSERT INTO app VALUES (2, 'b')"
+	ev 40 4 | dblog-apply --conflict last_writer_wins "$src"
+	PGDATABASE=both_db q "UPDATE dblog.applied SET updated = now(); DELETE FROM dblog.lww; TRUNCATE dblog.conflicts"
+	PGDATABASE=both_db q "BEGIN; UPDATE dblog.applied SET updated = now(); UPDATE app SET v = 'c' WHERE id = 2;
+	   TRUNCATE dblog.conflicts, dest; COMMIT"
+	before=$(PGDATABASE=both_db q "SELECT pg_current_wal_lsn()")
+	PGDATABASE=both_db q "UPDATE dblog.applied SET updated = now()"
+	run dblog-capture --slot both --publication both --until-caught-up "$src"
+	[ "$status" -eq 0 ]
+	echo "$output" > "$T/cdc"
+	check_stream "$T/cdc"
+	[ "$(jq -c 'select(.seq) | [.op, .table, .key]' "$T/cdc")" = '["insert","public.app",{"id":2}]
+["insert","public.dest",{"id":4}]
+["update","public.app",{"id":2}]
+["truncate","public.dest",null]' ]
+	[ "$(jq -c 'select(.op == "commit") | .count' "$T/cdc" | tr '\n' ' ')" = "1 1 2 " ]
+	[ "$(jq -r 'select(.op == "schema") | .table' "$T/cdc" | sort | tr '\n' ' ')" = "public.app public.dest " ]
+	# what was written is confirmed, up to the last transaction, not sent
+	[ "$(lsn_num "$(confirmed both)")" -gt "$(lsn_num "$before")" ]
+	# snapshot_then_cdc reads the publication's tables: not dblog's either
+	PGDATABASE=both_db q "UPDATE dblog.applied SET updated = now()"
+	dblog-capture --mode snapshot_then_cdc --slot both2 --publication both --until-caught-up "$src" > "$T/stc"
+	[ "$(jq -r 'select(.table) | .table' "$T/stc" | sort -u | tr '\n' ' ')" = "public.app public.dest " ]
+	# named: refused
+	run dblog-capture --mode snapshot --tables app,dblog.applied "$src"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "dblog-capture: --tables: 'dblog.applied' is in schema dblog"* ]]
+	pg_clean
+	q "DROP DATABASE both_db WITH (FORCE)"
+}
+
 @test "pg errors: a publication that does not exist ends the replication at the first change with status 1 and the fix" {
 	q "CREATE TABLE nopub(id int PRIMARY KEY)"
 	src_setup nopub nopub
