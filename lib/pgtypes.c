@@ -281,11 +281,12 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 		out->len = mark;
 		break;
 	case PGK_ARRAY: {
+		/* the server writes bounds ("[0:2]={7,8,9}") only when some
+		 * lower bound is not 1: such an array stays its text, a string,
+		 * so that v[0] keeps its meaning */
 		const char *p = s, *end = s + n;
-		if (p < end && *p == '[') {   /* explicit bounds: [1:2]={...} */
-			const char *eq = memchr(p, '=', n);
-			p = eq ? eq + 1 : p;
-		}
+		if (p < end && *p == '[')
+			break;
 		if (array_value(t, ty, p, end, out))
 			return;
 		out->len = mark;   /* not an array literal we know: keep the text */

@@ -370,7 +370,7 @@ EOF2
  "j":"{ \"a\" : [1, 2],\n  \"b\" : \"x y\\n\",\n\t\"c\": {\"d\" : null} }", "j_scalar":" \"str  ing\" ",
  "jb":"{\"a\": [true, null, 1.50], \"z\": 1}",
  "ia":[1,null,3], "ta":["a\"b",null,"NULL","c,d","","x","back\\slash","{}","h\u00e9"],
- "i2d":[[1,2],[3,4]], "a3":[[[1],[2]],[[3],[4]]], "ia_empty":[], "ia_bounds":[7,8],
+ "i2d":[[1,2],[3,4]], "a3":[[[1],[2]],[[3],[4]]], "ia_empty":[], "ia_bounds":"[0:1]={7,8}",
  "na":["1.10","NaN",null], "fa":["Infinity","-Infinity","NaN",1.5], "ba":[true,false,null],
  "tsa":["2026-11-22T08:00:00.000000Z","infinity"], "bya":["\\x00ff","\\x"], "jba":["{\"a\": 1}","[1, \"x\"]"],
  "e":"happy", "ea":["sad","happy"], "dom":42, "doma":[1,2],

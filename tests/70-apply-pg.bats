@@ -1476,6 +1476,34 @@ json_text_rows() {
 	[ "$(json_text_rows "b$N" | grep '^7|')" = '7|{"a":[1,2]}|[true]|{"{\"x\":1}",NULL}' ]
 }
 
+@test "pg apply: arrays keep their lower bounds ([0:2]={7,8,9} stays so), into PostgreSQL by snapshot and change stream, and into SQLite as text" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	ddl="CREATE TABLE ab(id int PRIMARY KEY, a int[], t text[], j json[])"
+	PGDATABASE="s$N" q "$ddl"
+	dblog-capture --setup --slot ab --publication ab --tables ab "$src"
+	PGDATABASE="s$N" q "INSERT INTO ab VALUES
+		(1, '[0:2]={7,8,9}', '[-2:-1]={\"a b\",NULL}', '[2:2]={\"null\"}'),
+		(2, '[0:1][1:2]={{1,2},{3,4}}', '{x,y}', '{\"[1]\"}'),
+		(3, '{1,2}', '[5:5]={\"q\"}', NULL)"
+	# bounds other than 1: the array's text; arrays from 1 stay JSON arrays
+	dblog-capture --mode snapshot --tables ab "$src" > "$T/snap"
+	[ "$(jq -c 'select(.key.id == 1) | .after' "$T/snap")" = '{"id":1,"a":"[0:2]={7,8,9}","t":"[-2:-1]={\"a b\",NULL}","j":"[2:2]={\"null\"}"}' ]
+	[ "$(jq -c 'select(.key.id == 3) | .after' "$T/snap")" = '{"id":3,"a":[1,2],"t":"[5:5]={q}","j":null}' ]
+	q "$ddl"
+	dblog-apply "$DEST" < "$T/snap"
+	same_rows "s$N" "$A" ab id
+	[ "$(q "SELECT a[0], t[-2], array_lower(j, 1) FROM ab WHERE id = 1")" = '7|a b|2' ]
+	dblog-capture --slot ab --publication ab --until-caught-up "$src" > "$T/cdc"
+	use_db "b$N"
+	q "$ddl"
+	dblog-apply "$DEST" < "$T/cdc"
+	same_rows "s$N" "b$N" ab id
+	# SQLite keeps the text, which PostgreSQL reads back as it was
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/snap"
+	[ "$(sqlite3 "$T/r.db" "SELECT a FROM ab WHERE id = 2")" = '[0:1][1:2]={{1,2},{3,4}}' ]
+}
+
 # ----------------------------------------- the pipeline (source_wins)
 
 @test "pg apply: valid streams go through the pipeline without a failed statement (no rollback, no replay)" {
