@@ -388,8 +388,10 @@ void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
 void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
 /* Append the JSON array v as the text of a PostgreSQL array literal,
  * {1,"a b",NULL,{...}}: strings decoded, every element but NULL and a
- * nested array double-quoted; with json_elems each element is kept as its
- * JSON text (json[] and jsonb[] columns). tmp is scratch space. */
+ * nested array double-quoted; with json_elems (json[] and jsonb[]
+ * columns) a string element is its JSON text and any other element, nested
+ * arrays too, is kept as JSON text (events written before json values were
+ * strings). tmp is scratch space. */
 void dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems,
 			struct dblog_buf *tmp);
 

@@ -201,8 +201,10 @@ param(struct psink *s, struct dblog_span v, int array)
 	int i = s->np++;
 	s->isnull[i] = 0;
 	s->offs[i] = s->vals.len;
-	if (array == 2 && dblog_json_type(v) != DBLOG_J_NULL && v.p) {
-		/* json and jsonb columns take the JSON text itself */
+	if (array == 2 && dblog_json_type(v) != DBLOG_J_NULL && v.p &&
+	    dblog_json_type(v) != DBLOG_J_STRING) {
+		/* json and jsonb columns: a string is the JSON text (below);
+		 * JSON embedded (events written before) is taken as its text */
 		dblog_buf_add(&s->vals, v.p, v.n);
 		dblog_buf_addc(&s->vals, 0);
 		return;

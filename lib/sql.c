@@ -71,7 +71,7 @@ dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems, s
 			dblog_buf_adds(out, "NULL");
 		} else if (t == DBLOG_J_ARRAY && !json_elems) {
 			dblog_sql_pg_array(out, e, 0, tmp);
-		} else if (t == DBLOG_J_STRING && !json_elems) {
+		} else if (t == DBLOG_J_STRING) {   /* json[]: the element's JSON text */
 			dblog_json_unescape(e, tmp);
 			array_elem(out, tmp->p, tmp->len);
 		} else {

@@ -1429,6 +1429,81 @@ PY
 	[ "$(q "SELECT count(*) FROM js")" = 6 ]
 }
 
+# json_text_rows DB: "id|j text|jb text|ja text" of every row of jx in DB,
+# SQL NULL as \N, by id: the exact text of each json value.
+json_text_rows() {
+	PGDATABASE="$1" q "SELECT id, coalesce(j::text, '\\N'), coalesce(jb::text, '\\N'), coalesce(ja::text, '\\N')
+		FROM jx ORDER BY id"
+}
+
+@test "pg apply: json and jsonb round-trip exactly: JSON null apart from SQL NULL, json's own text (line breaks, duplicate keys, key order), into PostgreSQL and SQLite" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	ddl="CREATE TABLE jx(id int PRIMARY KEY, j json, jb jsonb, ja json[])"
+	PGDATABASE="s$N" q "$ddl"
+	dblog-capture --setup --slot jx --publication jx --tables jx "$src"
+	vals="(1, 'null', 'null', ARRAY['null'::json, NULL]),
+		(2, NULL, NULL, NULL),
+		(3, E'{\"b\": 1,\n  \"a\": [1,\r\n 2],\n\t\"b\": \"two\"}\n', '\"007\"', ARRAY[E'{\"k\":\n1}'::json]),
+		(4, E' \"a\\\\tb\" ', E'\"a\\\\tb\"', '{}'),
+		(5, '{\"z\": {}, \"a\": null}', '{\"z\": {}, \"a\": null}', ARRAY['\"s\"'::json, 'null', NULL])"
+	PGDATABASE="s$N" q "INSERT INTO jx VALUES $vals"
+	# events: JSON strings holding the server's text; SQL NULL is null
+	dblog-capture --mode snapshot --tables jx "$src" > "$T/snap"
+	[ "$(jq -c 'select(.key.id == 1) | .after' "$T/snap")" = '{"id":1,"j":"null","jb":"null","ja":["null",null]}' ]
+	[ "$(jq -c 'select(.key.id == 2) | .after' "$T/snap")" = '{"id":2,"j":null,"jb":null,"ja":null}' ]
+	[ "$(jq -r 'select(.key.id == 3) | .after.j' "$T/snap")" = "$(printf '{"b": 1,\n  "a": [1,\r\n 2],\n\t"b": "two"}\n')" ]
+	# a snapshot into PostgreSQL
+	q "$ddl"
+	dblog-apply "$DEST" < "$T/snap"
+	diff -u <(json_text_rows "s$N") <(json_text_rows "$A")
+	# the change stream (the same inserts) into another database
+	dblog-capture --slot jx --publication jx --until-caught-up "$src" > "$T/cdc"
+	[ "$(jq -c 'select(.op == "insert" and .key.id == 1) | .after' "$T/cdc")" = '{"id":1,"j":"null","jb":"null","ja":["null",null]}' ]
+	use_db "b$N"
+	q "$ddl"
+	dblog-apply "$DEST" < "$T/cdc"
+	diff -u <(json_text_rows "s$N") <(json_text_rows "b$N")
+	# into SQLite: the text of each value, NULL as NULL
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/snap"
+	diff -u <(PGDATABASE="s$N" q "SELECT id, coalesce(j::text, '\\N'), coalesce(jb::text, '\\N') FROM jx ORDER BY id") \
+		<(sqlite3 -separator '|' "$T/r.db" "SELECT id, coalesce(j, '\\N'), coalesce(jb, '\\N') FROM jx ORDER BY id")
+	[ "$(sqlite3 "$T/r.db" "SELECT typeof(j) || typeof(jb) FROM jx WHERE id = 1")" = texttext ]
+	# events written before json values were strings (embedded JSON) apply as before
+	q "DELETE FROM jx"
+	E_TABLE=public.jx
+	ev_tx 100 "$(ev insert 100 0 '{"id":7}' - '{"id":7,"j":{"a":[1,2]},"jb":[true],"ja":[{"x":1},null]}')" | dblog-apply --stream old "$DEST"
+	[ "$(json_text_rows "b$N" | grep '^7|')" = '7|{"a":[1,2]}|[true]|{"{\"x\":1}",NULL}' ]
+}
+
+@test "pg apply: arrays keep their lower bounds ([0:2]={7,8,9} stays so), into PostgreSQL by snapshot and change stream, and into SQLite as text" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	ddl="CREATE TABLE ab(id int PRIMARY KEY, a int[], t text[], j json[])"
+	PGDATABASE="s$N" q "$ddl"
+	dblog-capture --setup --slot ab --publication ab --tables ab "$src"
+	PGDATABASE="s$N" q "INSERT INTO ab VALUES
+		(1, '[0:2]={7,8,9}', '[-2:-1]={\"a b\",NULL}', '[2:2]={\"null\"}'),
+		(2, '[0:1][1:2]={{1,2},{3,4}}', '{x,y}', '{\"[1]\"}'),
+		(3, '{1,2}', '[5:5]={\"q\"}', NULL)"
+	# bounds other than 1: the array's text; arrays from 1 stay JSON arrays
+	dblog-capture --mode snapshot --tables ab "$src" > "$T/snap"
+	[ "$(jq -c 'select(.key.id == 1) | .after' "$T/snap")" = '{"id":1,"a":"[0:2]={7,8,9}","t":"[-2:-1]={\"a b\",NULL}","j":"[2:2]={\"null\"}"}' ]
+	[ "$(jq -c 'select(.key.id == 3) | .after' "$T/snap")" = '{"id":3,"a":[1,2],"t":"[5:5]={q}","j":null}' ]
+	q "$ddl"
+	dblog-apply "$DEST" < "$T/snap"
+	same_rows "s$N" "$A" ab id
+	[ "$(q "SELECT a[0], t[-2], array_lower(j, 1) FROM ab WHERE id = 1")" = '7|a b|2' ]
+	dblog-capture --slot ab --publication ab --until-caught-up "$src" > "$T/cdc"
+	use_db "b$N"
+	q "$ddl"
+	dblog-apply "$DEST" < "$T/cdc"
+	same_rows "s$N" "b$N" ab id
+	# SQLite keeps the text, which PostgreSQL reads back as it was
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/snap"
+	[ "$(sqlite3 "$T/r.db" "SELECT a FROM ab WHERE id = 2")" = '[0:1][1:2]={{1,2},{3,4}}' ]
+}
+
 # ----------------------------------------- the pipeline (source_wins)
 
 @test "pg apply: valid streams go through the pipeline without a failed statement (no rollback, no replay)" {
