@@ -154,6 +154,33 @@ SQL
 	grep -q '"after":{"id":4,"b":null,"r":null,"i":9223372036854775807,"s":null,"n":-9223372036854775808}' "$T/out"
 }
 
+@test "capture: TEXT that is not UTF-8 is {\"text_hex\":...}: every line is JSON every command reads; filter and flashback keep it" {
+	new_src "$S" "CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT, \"b\" BLOB)"
+	# Latin-1 \xe9, a quote, a line break, a backslash, a NUL, a lone \xff
+	sq "$S" "INSERT INTO t VALUES(CAST(X'636166e9' AS TEXT), CAST(X'22e90a5c00ff' AS TEXT), X'e9');
+		 INSERT INTO t VALUES('ok', 'café', NULL);
+		 UPDATE t SET v = CAST(X'e8' AS TEXT) WHERE k = 'ok';
+		 DELETE FROM t WHERE k = CAST(X'636166e9' AS TEXT)"
+	cap "$S" > "$T/out"
+	is_utf8 "$T/out"
+	run dblog-filter < "$T/out"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$T/out")" ]
+	run changes_of "$T/out"
+	[ "$(echo "${lines[0]}" | jq -c '[.key, .after]')" = '[{"k":{"text_hex":"636166e9"}},{"k":{"text_hex":"636166e9"},"v":{"text_hex":"22e90a5c00ff"},"b":"\\xe9"}]' ]
+	[ "$(echo "${lines[1]}" | jq -c .after)" = '{"k":"ok","v":"café","b":null}' ]
+	[ "$(echo "${lines[2]}" | jq -c .after.v)" = '{"text_hex":"e8"}' ]
+	[ "$(echo "${lines[3]}" | jq -c '[.key, .before.v]')" = '[{"k":{"text_hex":"636166e9"}},{"text_hex":"22e90a5c00ff"}]' ]
+	# a snapshot writes them the same way
+	dblog-capture -m snapshot "sqlite:$S" > "$T/snap"
+	is_utf8 "$T/snap"
+	[ "$(jq -c 'select(.op == "snapshot") | .after.v' "$T/snap")" = '{"text_hex":"e8"}' ]
+	# flashback undoes them with the same values
+	run dblog-flashback --since 0 < "$T/out"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -c 'select(.op == "insert") | .after')" = '{"k":{"text_hex":"636166e9"},"v":{"text_hex":"22e90a5c00ff"},"b":"\\xe9"}' ]
+}
+
 @test "capture: REAL values keep their exact value (17 significant digits)" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL)"
 	sq "$S" "INSERT INTO t VALUES(1, 0.1 + 0.2), (2, 3.141592653589793), (3, 1.0/3)"
