@@ -12,7 +12,8 @@
 
 static const char usage_text[] =
 	"Usage: dblog-capture [options] SOURCE\n"
-	"       dblog-capture --setup [--tables LIST] [--replica-identity-full] SOURCE\n"
+	"       dblog-capture --setup [--tables LIST] [--replica-identity-full]\n"
+	"                     [--migrate SQL] SOURCE\n"
 	"       dblog-capture --teardown [--tables LIST] SOURCE\n"
 	"Read changes from SOURCE and write them to stdout as dblog events.\n"
 	"SOURCE: postgres://... or a conninfo string (logical replication,\n"
@@ -26,6 +27,8 @@ static const char usage_text[] =
 	"      --replica-identity-full  PostgreSQL --setup: set REPLICA IDENTITY FULL on\n"
 	"                           the tables without a primary key or replica\n"
 	"                           identity (without it, --setup refuses them)\n"
+	"      --migrate SQL        SQLite, with --setup: run SQL (ALTER TABLE ...) and\n"
+	"                           make the tables' triggers anew in one transaction\n"
 	"\n"
 	"Reading:\n"
 	"  -m, --mode MODE          cdc (default), snapshot, snapshot_then_cdc or\n"
@@ -58,7 +61,7 @@ static const char usage_text[] =
 
 enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR,
        OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS, OPT_RETRY, OPT_JOBS,
-       OPT_RIFULL };
+       OPT_RIFULL, OPT_MIGRATE };
 
 static const struct option longopts[] = {
 	/* setup */
@@ -66,6 +69,7 @@ static const struct option longopts[] = {
 	{ "teardown", no_argument, NULL, OPT_TEARDOWN },
 	{ "tables", required_argument, NULL, OPT_TABLES },
 	{ "replica-identity-full", no_argument, NULL, OPT_RIFULL },
+	{ "migrate", required_argument, NULL, OPT_MIGRATE },
 	/* reading */
 	{ "mode", required_argument, NULL, 'm' },
 	{ "cursor", required_argument, NULL, OPT_CURSOR },
@@ -100,7 +104,7 @@ struct opts {
 	uint64_t endpos;
 	enum mode mode;
 	struct dblog_list tables;
-	const char *name, *checkpoint, *source, *path, *cursor;
+	const char *name, *checkpoint, *source, *path, *cursor, *migrate;
 	int64_t poll_ms;
 	char *default_name;
 };
@@ -116,6 +120,7 @@ parse_options(struct opts *o, int argc, char **argv)
 		case OPT_TEARDOWN: o->teardown = 1; break;
 		case OPT_TABLES: dblog_table_list_split(&o->tables, optarg); break;
 		case OPT_RIFULL: o->ri_full = 1; break;
+		case OPT_MIGRATE: o->migrate = optarg; break;
 		case 'm':
 			if (!strcmp(optarg, "cdc")) o->mode = M_CDC;
 			else if (!strcmp(optarg, "snapshot")) o->mode = M_SNAPSHOT;
@@ -192,8 +197,8 @@ parse_options(struct opts *o, int argc, char **argv)
 static void
 check_pg(struct opts *o)
 {
-	if (o->prune)
-		dblog_usage_error("--prune goes with sqlite: sources");
+	if (o->prune || o->migrate)
+		dblog_usage_error("--prune and --migrate go with sqlite: sources");
 	if ((o->mode == M_INCREMENTAL) != (o->cursor != NULL))
 		dblog_usage_error("--mode incremental and --cursor COLUMN go together");
 	if (o->poll_set && o->mode != M_INCREMENTAL)
@@ -249,6 +254,8 @@ check_options(struct opts *o)
 		dblog_usage_error("sqlite: needs a PATH");
 	if (o->setup && o->teardown)
 		dblog_usage_error("--setup and --teardown exclude each other");
+	if (o->migrate && !o->setup)
+		dblog_usage_error("--migrate goes with --setup");
 	if (o->follow && o->until)
 		dblog_usage_error("--follow and --until-caught-up exclude each other");
 	if (o->prune && !o->checkpoint)
@@ -335,7 +342,7 @@ read_failed(const char *err)
 static int
 run_cdc(struct opts *o, struct dblog_sqlite_src *s, int64_t after)
 {
-	char err[512];
+	char err[2048];
 	int64_t until = -1, last = after;
 	if (dblog_sqlite_src_head(s) < 0)
 		dblog_die(DBLOG_EXIT_FAIL, "no changelog in \"%s\": run 'dblog-capture --setup %s' first",
@@ -472,7 +479,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	char err[512];
+	char err[1024];
 	sqlite3 *db;
 	dblog_init(argv);
 	parse_options(&o, argc, argv);
@@ -490,7 +497,7 @@ main(int argc, char **argv)
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	int status = DBLOG_EXIT_OK;
 	if (o.setup || o.teardown) {
-		int rc = o.setup ? dblog_sqlite_setup(db, &o.tables, err, sizeof err)
+		int rc = o.setup ? dblog_sqlite_setup(db, &o.tables, o.migrate, err, sizeof err)
 				 : dblog_sqlite_teardown(db, &o.tables, err, sizeof err);
 		if (rc) {
 			dblog_err("%s: %s", o.setup ? "setup" : "teardown", err);

@@ -55,6 +55,7 @@ _dblog_spec_dblog-capture() {
 		'- --teardown -'
 		'- --tables WORD'
 		'- --replica-identity-full -'
+		'- --migrate WORD'
 		# reading
 		'-m --mode cdc|snapshot|snapshot_then_cdc|incremental'
 		'- --cursor WORD'

@@ -344,6 +344,12 @@ int dblog_dec_valid(const char *s, size_t n);
 /* SQL LIKE with % and _ (one UTF-8 character) and backslash escapes;
  * icase folds ASCII letters. */
 int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
+/* Text that is not valid UTF-8, as events carry it: the object
+ * {"text_hex":"<hex of the bytes>"} (dblog-event(5), VALUES). */
+/* Append that object for the bytes s[0..n) to b. */
+void dblog_text_hex_put(struct dblog_buf *b, const char *s, size_t n);
+/* Is v such an object? 1 with its bytes in out (cleared first), or 0. */
+int dblog_text_hex(struct dblog_span v, struct dblog_buf *out);
 
 /* -------------------------------------------------------------- table.c */
 

@@ -872,6 +872,40 @@ has_nul(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 	return 0;
 }
 
+/* The first value of vals that is text not valid UTF-8 ({"text_hex":..},
+ * from a SQLite source), or -1: PostgreSQL has no text for it. */
+static long
+not_utf8(struct psink *s, const struct dblog_span *vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dblog_json_type(vals[i]) == DBLOG_J_OBJECT && dblog_text_hex(vals[i], &s->s1))
+			return (long)i;
+	return -1;
+}
+
+static int
+refuse_not_utf8(struct psink *s, const struct dblog_fields *f, char *err, size_t errlen)
+{
+	static const char *const what[] = { "after", "key", "before" };
+	const struct dblog_span *names[] = { s->names, s->knames, s->bnames };
+	const struct dblog_span *vals[] = { s->v, s->kv, s->bv };
+	size_t ns[] = { s->ncols, s->nkeys, s->nbefore };
+	for (int w = 0; w < 3; w++) {
+		long i = not_utf8(s, vals[w], ns[w]);
+		if (i < 0)
+			continue;
+		struct dblog_span k = f->key.p ? f->key : f->before;
+		snprintf(err, errlen, "column %.*s in \"%s\" of the row %.*s is text that is not "
+			 "UTF-8 ({\"text_hex\":...}, from a SQLite source), which PostgreSQL cannot "
+			 "store as text: correct it at the source (or convert it with a transform "
+			 "before apply), or park such events with --dlq",
+			 (int)(names[w][i].n < 200 ? names[w][i].n : 200), names[w][i].p, what[w],
+			 (int)(k.n < 300 ? k.n : 300), k.p ? k.p : "{}");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
@@ -938,6 +972,8 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 			 "PostgreSQL cannot store in a text value", nul);
 		return -1;
 	}
+	if (refuse_not_utf8(s, f, err, errlen))
+		return -1;
 	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
 		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");
 		return -1;

@@ -263,6 +263,11 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		sqlite3_bind_text(st, i, p, (int)n, SQLITE_TRANSIENT);
 		break;
 	default:
+		if (dblog_text_hex(v, &s->s1)) {
+			/* text that is not UTF-8: its bytes, as TEXT */
+			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
+			break;
+		}
 		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
 	}
 }
@@ -426,7 +431,15 @@ literal(struct ssink *s, struct dblog_buf *b, struct dblog_span v)
 		dblog_json_str(v, &s->s1, &p, &n);
 		dblog_sql_string(b, p, n);
 		break;
-	default: dblog_sql_string(b, v.p, v.n);
+	default:
+		if (dblog_text_hex(v, &s->s1)) {
+			dblog_buf_adds(b, "CAST(X'");
+			for (size_t j = 0; j < s->s1.len; j++)
+				dblog_buf_printf(b, "%02x", (unsigned char)s->s1.p[j]);
+			dblog_buf_adds(b, "' AS TEXT)");
+			break;
+		}
+		dblog_sql_string(b, v.p, v.n);
 	}
 }
 

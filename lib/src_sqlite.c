@@ -32,6 +32,8 @@ struct dblog_sqlite_src {
 	struct shape *shapes;
 	size_t nshapes;
 	int schema_version;
+	int checked_version;         /* schema version sqsrc_check_tables saw */
+	int warned_unchecked;
 	sqlite3_stmt *rows, *next_marker, *max_before, *time_at;
 	struct crow *chunk;          /* rows of the current chunk */
 	size_t nrows, caprows;
@@ -52,6 +54,7 @@ dblog_sqlite_src_new(sqlite3 *db, const char *name, FILE *out, int unbuffered)
 	s->out = out;
 	s->unbuffered = unbuffered;
 	s->skip_pos = -1;
+	s->checked_version = -1;
 	dblog_buf_adds(&s->src, "{\"driver\":\"sqlite\",\"name\":");
 	dblog_json_escape(&s->src, name, strlen(name));
 	dblog_buf_addc(&s->src, '}');
@@ -168,17 +171,24 @@ shape_of(struct dblog_sqlite_src *s, const char *table)
 	return sh;
 }
 
-/* Re-read table shapes when the schema changed; changed ones are sent again. */
-static void
-check_schema(struct dblog_sqlite_src *s)
+static int
+schema_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	int v = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int(st, 0);
 		sqlite3_finalize(st);
 	}
+	return v;
+}
+
+/* Re-read table shapes when the schema changed; changed ones are sent again. */
+static void
+check_schema(struct dblog_sqlite_src *s)
+{
+	int v = schema_version(s->db);
 	if (v == s->schema_version)
 		return;
 	s->schema_version = v;
@@ -192,6 +202,26 @@ check_schema(struct dblog_sqlite_src *s)
 			free(c);
 		}
 	}
+}
+
+/* Before reading the changelog, whenever the schema changed: stop when a
+ * table's triggers no longer match it (see sqsrc_check_tables). */
+static int
+check_tables(struct dblog_sqlite_src *s, char *err, size_t errlen)
+{
+	int v = schema_version(s->db);
+	if (v == s->checked_version)
+		return 0;
+	int r = sqsrc_check_tables(s->db, err, errlen);
+	if (r < 0)
+		return -1;
+	if (r > 0 && !s->warned_unchecked) {
+		dblog_warn("the triggers were made by an older dblog-capture --setup: run it again, so "
+			   "that capture notices when a table's columns change");
+		s->warned_unchecked = 1;
+	}
+	s->checked_version = v;
+	return 0;
 }
 
 static void
@@ -432,6 +462,8 @@ dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, 
 {
 	*last = after;
 	err[0] = 0;
+	if (check_tables(s, err, errlen))
+		return -1;
 	check_schema(s);
 	int64_t hi = dblog_sqlite_src_head(s);
 	if (hi < 0) {

@@ -35,7 +35,9 @@ static const char changelog_ddl[] =
 	"END;\n"
 	"CREATE TABLE IF NOT EXISTS _dblog_stash(\n"
 	"  tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT,\n"
-	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n";
+	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_tables(\n"
+	"  tbl TEXT PRIMARY KEY, columns TEXT NOT NULL) WITHOUT ROWID;\n";
 
 /* ------------------------------------------------------------- setup */
 
@@ -104,16 +106,20 @@ sqsrc_real_table(sqlite3 *db, int temp, char *err, size_t errlen)
 
 /* Append the JSON object text v[0..n) of a row to b, each exact real of
  * value_expr ([i, f, k]) written as the shortest decimal that reads back
- * as that real (with a ".0" when it would look like an integer). Other
- * texts go as they are (a changelog written before exact reals). */
+ * as that real (with a ".0" when it would look like an integer), and each
+ * text that is not valid UTF-8 (json_quote() copies its bytes) as
+ * {"text_hex":"..."}. Other values go as they are (also the texts of a
+ * changelog written before exact reals). */
 void
 sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 {
-	if (!memchr(v, '[', n)) {
+	int utf8 = dblog_utf8_valid(v, n);
+	if (utf8 && !memchr(v, '[', n)) {
 		dblog_buf_add(b, v, n);
 		return;
 	}
 	struct dblog_span obj = { v, n }, key, val;
+	struct dblog_buf text = { 0 };
 	const char *it = NULL;
 	int first = 1;
 	dblog_buf_addc(b, '{');
@@ -121,8 +127,29 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 		if (!first)
 			dblog_buf_addc(b, ',');
 		first = 0;
-		dblog_buf_add(b, key.p, key.n);
+		if (!utf8 && !dblog_utf8_valid(key.p, key.n)) {
+			/* a column name that is not UTF-8: its bytes escaped, as
+			 * no reader takes the name otherwise */
+			dblog_json_unescape(key, &text);
+			struct dblog_buf name = { 0 };
+			for (size_t i = 0; i < text.len; i++) {
+				unsigned char c = (unsigned char)text.p[i];
+				if (c < 0x80)
+					dblog_buf_addc(&name, (char)c);
+				else
+					dblog_buf_printf(&name, "\\x%02x", c);
+			}
+			dblog_json_escape(b, name.p ? name.p : "", name.len);
+			dblog_buf_free(&name);
+		} else {
+			dblog_buf_add(b, key.p, key.n);
+		}
 		dblog_buf_addc(b, ':');
+		if (!utf8 && dblog_json_type(val) == DBLOG_J_STRING && !dblog_utf8_valid(val.p, val.n)) {
+			dblog_json_unescape(val, &text);
+			dblog_text_hex_put(b, text.p, text.len);
+			continue;
+		}
 		long long ifk[3];
 		if (dblog_json_type(val) != DBLOG_J_ARRAY ||
 		    sscanf(val.p, "[%lld,%lld,%lld]", &ifk[0], &ifk[1], &ifk[2]) != 3) {
@@ -141,6 +168,7 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 			dblog_buf_adds(b, ".0");
 	}
 	dblog_buf_addc(b, '}');
+	dblog_buf_free(&text);
 }
 
 /* The JSON object text of the columns (all, or the key columns) of t, as
@@ -416,8 +444,65 @@ sqsrc_chosen_tables(sqlite3 *db, const struct dblog_list *want, struct dblog_lis
 	return 0;
 }
 
+/* The column names of t as a JSON array: what its triggers write. */
+static void
+column_names(struct dblog_buf *b, const struct dblog_sqlite_table *t)
+{
+	dblog_buf_addc(b, '[');
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (i)
+			dblog_buf_addc(b, ',');
+		dblog_json_escape(b, t->cols[i].name, strlen(t->cols[i].name));
+	}
+	dblog_buf_addc(b, ']');
+}
+
+/* Note in _dblog_tables the columns the triggers of t were made for. */
+static int
+record_columns(sqlite3 *db, const struct dblog_sqlite_table *t, char *err, size_t errlen)
+{
+	struct dblog_buf sql = { 0 }, cols = { 0 };
+	column_names(&cols, t);
+	dblog_buf_adds(&sql, "INSERT OR REPLACE INTO _dblog_tables(tbl, columns) VALUES(");
+	dblog_sql_string(&sql, t->name, strlen(t->name));
+	dblog_buf_adds(&sql, ", ");
+	dblog_sql_string(&sql, cols.p, cols.len);
+	dblog_buf_adds(&sql, ")");
+	int rc = dblog_sqlite_exec(db, sql.p, err, errlen);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&cols);
+	return rc;
+}
+
+/* Before a migration: drop the triggers of want (of every table if empty),
+ * which would refuse or mistranslate a DROP or RENAME COLUMN, and run it. */
+static int
+migrate(sqlite3 *db, const struct dblog_list *want, const char *sql, char *err, size_t errlen)
+{
+	struct dblog_list tables = { 0 };
+	struct dblog_buf drop = { 0 };
+	int rc = -1;
+	if (!want->n) {
+		rc = drop_dblog_triggers(db, 1, err, errlen);
+	} else if (!sqsrc_chosen_tables(db, want, &tables)) {
+		for (size_t i = 0; i < tables.n; i++)
+			drop_triggers(&drop, tables.v[i]);
+		rc = dblog_sqlite_exec(db, drop.p, err, errlen);
+	}
+	if (!rc && dblog_sqlite_exec(db, sql, err, errlen)) {
+		char m[400];
+		snprintf(m, sizeof m, "%s", err);
+		snprintf(err, errlen, "the migration failed (nothing changed): %s", m);
+		rc = -1;
+	}
+	dblog_list_free(&tables);
+	dblog_buf_free(&drop);
+	return rc;
+}
+
 int
-dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t errlen)
+dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, const char *migration, char *err,
+		   size_t errlen)
 {
 	struct dblog_list tables = { 0 };
 	struct dblog_buf sql = { 0 };
@@ -425,6 +510,7 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
 		return -1;
 	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || sqsrc_real_table(db, 0, err, errlen) ||
+	    (migration && migrate(db, want, migration, err, errlen)) ||
 	    sqsrc_chosen_tables(db, want, &tables) ||
 	    drop_dblog_triggers(db, 0, err, errlen))
 		goto out;
@@ -446,16 +532,91 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 		table_triggers(&sql, &t, ucond.p ? ucond.p : "");
 		dblog_buf_free(&ucond);
 		dblog_buf_free(&qn);
+		r = dblog_sqlite_exec(db, sql.p, err, errlen) || record_columns(db, &t, err, errlen);
 		dblog_sqlite_table_free(&t);
-		if (dblog_sqlite_exec(db, sql.p, err, errlen))
+		if (r)
 			goto out;
 	}
-	rc = dblog_sqlite_exec(db, "COMMIT", err, errlen);
+	/* tables dropped or renamed since: nothing of theirs to check */
+	rc = dblog_sqlite_exec(db, "DELETE FROM _dblog_tables WHERE tbl NOT IN (SELECT name FROM "
+			       "sqlite_schema WHERE type = 'table');\nCOMMIT", err, errlen);
 out:
 	if (rc)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	dblog_buf_free(&sql);
 	dblog_list_free(&tables);
+	return rc;
+}
+
+/* A table whose dblog insert trigger is on another table (renamed after
+ * --setup): its changes are logged under the old name. */
+static int
+check_renamed(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	if (sqlite3_prepare_v2(db, "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'trigger' "
+			       "AND name LIKE '\\_dblog\\_%\\_ins' ESCAPE '\\'", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read the schema: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *tbl = (const char *)sqlite3_column_text(st, 1);
+		size_t n = strlen(name), tl = strlen(tbl);
+		if (n == tl + 11 && !strncmp(name + 7, tbl, tl))
+			continue;
+		snprintf(err, errlen, "table \"%.*s\" was renamed to \"%s\" after dblog-capture --setup: "
+			 "its changes are logged under the old name. Run dblog-capture --setup again; "
+			 "rename tables with dblog-capture --setup --migrate SQL (see MIGRATIONS in "
+			 "dblog-capture(1))", (int)(n > 11 ? n - 11 : 0), name + 7, tbl);
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (check_renamed(db, err, errlen))
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT tbl, columns, EXISTS (SELECT 1 FROM sqlite_schema WHERE "
+			       "type = 'trigger' AND tbl_name = tbl AND name = '_dblog_' || tbl || '_ins') "
+			       "FROM _dblog_tables ORDER BY tbl", -1, &st, NULL) != SQLITE_OK)
+		return 1;   /* set up before dblog recorded columns */
+	int rc = 0;
+	struct dblog_buf now = { 0 };
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *tbl = (const char *)sqlite3_column_text(st, 0);
+		const char *was = (const char *)sqlite3_column_text(st, 1);
+		struct dblog_sqlite_table t;
+		if (dblog_sqlite_table_info(db, tbl, &t)) {
+			dblog_sqlite_table_free(&t);
+			continue;   /* dropped: nothing more to log */
+		}
+		dblog_buf_clear(&now);
+		column_names(&now, &t);
+		dblog_sqlite_table_free(&t);
+		if (!sqlite3_column_int(st, 2)) {
+			snprintf(err, errlen, "table \"%s\" has no capture triggers since it was made again "
+				 "after dblog-capture --setup: its changes are not logged. Run "
+				 "dblog-capture --setup --tables '%s' now; rebuild tables with "
+				 "dblog-capture --setup --migrate SQL (see MIGRATIONS in dblog-capture(1))",
+				 tbl, tbl);
+			rc = -1;
+		} else if (strcmp(now.p, was)) {
+			snprintf(err, errlen, "table \"%s\" has the columns %s, but its capture triggers "
+				 "were made by dblog-capture --setup for %s: its changes since are logged "
+				 "without the columns added or renamed. Run dblog-capture --setup --tables "
+				 "'%s' now; change columns with dblog-capture --setup --migrate SQL (see "
+				 "MIGRATIONS in dblog-capture(1))", tbl, now.p, was, tbl);
+			rc = -1;
+		}
+	}
+	sqlite3_finalize(st);
+	dblog_buf_free(&now);
 	return rc;
 }
 
@@ -469,10 +630,18 @@ dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, siz
 		return -1;
 	if (sqsrc_chosen_tables(db, want, &tables) || (!want->n && drop_dblog_triggers(db, 1, err, errlen)))
 		goto out;
-	for (size_t i = 0; i < tables.n; i++)
+	for (size_t i = 0; i < tables.n; i++) {
 		drop_triggers(&sql, tables.v[i]);
+		if (want->n && sqlite3_table_column_metadata(db, "main", "_dblog_tables", "tbl", NULL,
+							     NULL, NULL, NULL, NULL) == SQLITE_OK) {
+			dblog_buf_adds(&sql, "DELETE FROM _dblog_tables WHERE tbl = ");
+			dblog_sql_string(&sql, tables.v[i], strlen(tables.v[i]));
+			dblog_buf_adds(&sql, ";\n");
+		}
+	}
 	if (!want->n)
 		dblog_buf_adds(&sql, "DROP TRIGGER IF EXISTS _dblog_tx_begin;\n"
+			       "DROP TABLE IF EXISTS _dblog_tables;\n"
 			       "DROP TABLE IF EXISTS _dblog_changes;\n"
 			       "DROP TABLE IF EXISTS _dblog_tx;\n"
 			       "DROP TABLE IF EXISTS _dblog_stash;\n"

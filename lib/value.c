@@ -1,4 +1,5 @@
-/* value.c - comparing values: exact decimals, SQL LIKE. */
+/* value.c - comparing values: exact decimals, SQL LIKE; text that is not
+ * UTF-8 ({"text_hex":...}). */
 #include <ctype.h>
 #include <string.h>
 
@@ -179,4 +180,49 @@ dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase)
 	while (pi < pn && pat[pi] == '%')
 		pi++;
 	return pi == pn && si == sn;
+}
+
+void
+dblog_text_hex_put(struct dblog_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	dblog_buf_reserve(b, 2 * n + 16);
+	dblog_buf_adds(b, "{\"text_hex\":\"");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char h[2] = { hex[c >> 4], hex[c & 15] };
+		dblog_buf_add(b, h, 2);
+	}
+	dblog_buf_adds(b, "\"}");
+}
+
+static int
+hexdigit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+dblog_text_hex(struct dblog_span v, struct dblog_buf *out)
+{
+	if (dblog_json_type(v) != DBLOG_J_OBJECT)
+		return 0;
+	struct dblog_span k, h;
+	const char *it = NULL;
+	if (!dblog_json_next(v, &it, &k, &h) || !dblog_json_streq(k, "text_hex", 8) ||
+	    dblog_json_type(h) != DBLOG_J_STRING || (h.n - 2) % 2)
+		return 0;
+	struct dblog_span more;
+	if (dblog_json_next(v, &it, &k, &more))
+		return 0;
+	dblog_buf_clear(out);
+	dblog_buf_reserve(out, (h.n - 2) / 2 + 1);
+	for (size_t i = 1; i + 1 < h.n - 1; i += 2) {
+		int hi = hexdigit(h.p[i]), lo = hexdigit(h.p[i + 1]);
+		if (hi < 0 || lo < 0)
+			return 0;
+		dblog_buf_addc(out, (char)(hi << 4 | lo));
+	}
+	return 1;
 }

@@ -123,6 +123,27 @@ rows() {
 
 # -------------------------------------------------------- exactly once
 
+@test "apply: text that is not UTF-8 ({\"text_hex\":...}) is written back byte for byte as TEXT, keys too" {
+	S="$T/src.db"
+	new_src "$S" "CREATE TABLE u(k TEXT PRIMARY KEY, v TEXT, n INTEGER)"
+	sq "$S" "INSERT INTO u VALUES(CAST(X'636166e9' AS TEXT), CAST(X'22e90a5c00ff' AS TEXT), 1);
+		 INSERT INTO u VALUES(CAST(X'e8' AS TEXT), 'x', 2);
+		 INSERT INTO u VALUES('ok', 'y', 3);
+		 UPDATE u SET v = CAST(X'ff' AS TEXT) WHERE k = 'ok';
+		 UPDATE u SET n = 20 WHERE k = CAST(X'e8' AS TEXT);
+		 UPDATE u SET k = CAST(X'e7' AS TEXT) WHERE k = CAST(X'636166e9' AS TEXT);
+		 DELETE FROM u WHERE k = CAST(X'e8' AS TEXT)"
+	cap "$S" > "$T/ev"
+	run dblog-apply --create-tables "sqlite:$D" < "$T/ev"
+	[ "$status" -eq 0 ]
+	want=$(sq "$S" "SELECT hex(k), typeof(k), hex(v), typeof(v), n FROM u ORDER BY k")
+	[ "$(sq "$D" "SELECT hex(k), typeof(k), hex(v), typeof(v), n FROM u ORDER BY k")" = "$want" ]
+	[ "$want" = "$(printf '%s\n' '6F6B|text|FF|text|3' 'E7|text|22E90A5C00FF|text|1')" ]
+	# --dry-run shows the bytes as a text literal
+	run dblog-apply --dry-run "sqlite:$T/dry.db" < "$T/ev"
+	[[ "$output" == *"CAST(X'636166e9' AS TEXT)"* ]]
+}
+
 @test "apply: replaying the same events changes nothing; the position is in _dblog_applied" {
 	new_db "$D" "CREATE TABLE audit(n INT); INSERT INTO audit VALUES(0);
 		CREATE TRIGGER a1 AFTER INSERT ON t BEGIN UPDATE audit SET n = n + 1; END;

@@ -470,6 +470,33 @@ bad_tx() {
 	[ "$(jq -c .event "$T/dlq" | sed -n 1p)" = "$(sed -n 9p "$T/in" | jq -c .)" ]
 }
 
+@test "pg apply: text that is not UTF-8 ({\"text_hex\":...}) is refused per event with the row, pos and fix; --dlq parks it" {
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":null}')" > "$T/in"
+	ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":{"text_hex":"636166e9"},"w":null}')" >> "$T/in"
+	run dblog-apply -c "$T/cp" "$DEST" < "$T/in"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'line 5: insert change pos "0/2" seq 0 table "public.t": column "v" in "after" of the row {"id":2} is text that is not UTF-8'*'--dlq'* ]]
+	[ "$(rows)" = "1|a|" ]
+	[ "$(applied_pos)" = 0/1 ]
+	# in a key, in an update's before-image: the same; with --dlq parked, the rest applied
+	{
+		ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":{"text_hex":"636166e9"},"w":null}')" \
+			"$(ev insert 2 1 '{"id":3}' - '{"id":3,"v":"c","w":null}')"
+		ev_tx 3 "$(ev update 3 0 '{"id":1}' '{"id":1,"v":{"text_hex":"ff"},"w":null}' '{"id":1,"v":"b","w":null}')"
+		E_TABLE=public.u ev_tx 4 "$(E_TABLE=public.u ev delete 4 0 '{"k":{"text_hex":"e9"}}')"
+	} > "$T/in2"
+	q "CREATE TABLE u(k text PRIMARY KEY)"
+	run dblog-apply --dlq "$T/dlq" -c "$T/cp" "$DEST" < "$T/in2"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"3 events parked"* ]]
+	[ "$(rows)" = "$(printf '1|a|\n3|c|')" ]
+	[ "$(applied_pos)" = 0/4 ]
+	run jq -r .error "$T/dlq"
+	[[ "${lines[0]}" == *'column "v" in "after" of the row {"id":2}'* ]]
+	[[ "${lines[1]}" == *'column "v" in "before" of the row {"id":1}'* ]]
+	[[ "${lines[2]}" == *'column "k" in "key" of the row {"k":{"text_hex":"e9"}}'* ]]
+}
+
 @test "pg apply: SIGTERM inside a transaction whose rest does not come: rolled back, the whole ones committed, status 4" {
 	mkfifo "$T/fifo"
 	dblog-apply --batch-ms 1h -c "$T/cp" "$DEST" < "$T/fifo" 2> "$T/err" 3>&- &
