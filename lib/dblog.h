@@ -165,7 +165,7 @@ struct dblog_span dblog_json_member(struct dblog_span obj, const char *name,
 /* Does the JSON string span (quotes included) equal the bytes s[0..n)? */
 int dblog_json_streq(struct dblog_span str, const char *s, size_t n);
 /* Decode a validated JSON string span (quotes included) into out
- * (cleared first); returns out->p. */
+ * (cleared first); returns out->p, NUL-terminated even when empty. */
 const char *dblog_json_unescape(struct dblog_span str, struct dblog_buf *out);
 /* The string's contents without decoding when it has no escapes (sets
  * *p,*n and returns 1); otherwise decodes into scratch and returns 1 too.
