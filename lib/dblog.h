@@ -328,6 +328,9 @@ int dblog_atomic_write(const char *path, const char *data, size_t n,
 
 /* A compiled filter expression over event fields. */
 struct dblog_expr;
+/* Parentheses and NOTs nest at most this deep (AND and OR chains are as
+ * long as they come). */
+#define DBLOG_EXPR_MAX_DEPTH 1000
 /* Compile; NULL with *errcol (1-based) and a message in err on failure. */
 struct dblog_expr *dblog_expr_compile(const char *src, char *err, size_t errlen,
                                       size_t *errcol);

@@ -24,6 +24,33 @@ SRC='{"driver":"sqlite","name":"p"}'
 	[ "$(printf '%s\n' "$output" | jq -r 'select(.op == "delete") | "\(.table|tojson) \(.key.id)"')" = '"" 1' ]
 }
 
+@test "hostile: dblog-filter -w nested 52,000 deep is an error naming the column and the limit (was a stack overflow)" {
+	echo '{"op":"insert","table":"t","after":{"id":1}}' > "$T/in"
+	local deep
+	deep=$(printf '%52000s' '' | tr ' ' '(')
+	run --separate-stderr dblog-filter -w "$deep" < "$T/in"
+	[ "$status" -eq 2 ]
+	[[ "${stderr_lines[0]}" == "dblog-filter: expression: column 1001: nested too deeply (more than 1000 parentheses and NOTs inside each other): (((("* ]]
+	deep=$(printf '%1200s' '' | sed 's/ /NOT /g')
+	run --separate-stderr dblog-filter -w "${deep}op = 'insert'" < "$T/in"
+	[ "$status" -eq 2 ]
+	[[ "${stderr_lines[0]}" == *"column 4001: nested too deeply"* ]]
+	# 1000 levels are fine, and so is a chain of 7,000 ORs (evaluated
+	# in a loop, not a recursion as deep as the chain; 128 KiB is the most
+	# one argument may hold)
+	local open close
+	open=$(printf '%1000s' '' | tr ' ' '(')
+	close=$(printf '%1000s' '' | tr ' ' ')')
+	run dblog-filter -w "${open}op = 'insert'${close}" < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$T/in")" ]
+	local chain
+	chain="$(printf "op = 'delete' OR %.0s" $(seq 7000))op = 'insert'"
+	run dblog-filter -w "$chain" < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$T/in")" ]
+}
+
 @test "hostile: dblog-filter -w with the empty string '' compares with empty values (was a memcpy from NULL)" {
 	printf '%s\n' '{"op":"insert","table":"t","after":{"id":1,"s":""}}' \
 		'{"op":"insert","table":"t","after":{"id":2,"s":"x"}}' > "$T/in"
