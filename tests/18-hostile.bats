@@ -62,3 +62,23 @@ SRC='{"driver":"sqlite","name":"p"}'
 	[ -z "$output" ]
 }
 
+@test "hostile: dblog-txbuf refuses a seq beyond 2^63-1 by name (was wrapped into a wrong duplicate-seq error)" {
+	local s
+	for s in 18446744073709551617 9223372036854775808 1.5 -1; do
+		printf '%s\n' "{\"op\":\"begin\",\"source\":$SRC,\"tx\":9,\"pos\":1}" \
+			"{\"op\":\"insert\",\"table\":\"t\",\"tx\":9,\"source\":$SRC,\"pos\":1,\"seq\":1,\"after\":{\"id\":1}}" \
+			"{\"op\":\"insert\",\"table\":\"t\",\"tx\":9,\"source\":$SRC,\"pos\":1,\"seq\":$s,\"after\":{\"id\":2}}" \
+			"{\"op\":\"commit\",\"source\":$SRC,\"tx\":9,\"pos\":1,\"count\":2}" > "$T/in"
+		run --separate-stderr dblog-txbuf < "$T/in"
+		[ "$status" -eq 1 ] || { echo "seq $s: status $status"; return 1; }
+		[[ "$stderr" == "dblog-txbuf: line 3: seq $s is not an integer from 0 to 9223372036854775807 "* ]] ||
+			{ echo "seq $s: $stderr"; return 1; }
+	done
+	# the largest one is a seq like any other
+	sed -i 's/"seq":-1,/"seq":9223372036854775807,/' "$T/in"
+	run dblog-txbuf < "$T/in"
+	[ "$status" -eq 0 ]
+	# (jq reads numbers as doubles: grep)
+	[ "$(printf '%s\n' "$output" | grep -o '"seq":[0-9]*' | tail -1)" = '"seq":9223372036854775807' ]
+}
+
