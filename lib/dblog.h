@@ -112,10 +112,14 @@ void dblog_sleep_ms(long ms);
 /* Times are microseconds since the Unix epoch, UTC. */
 int64_t dblog_time_now(void);
 /* Parse RFC 3339 ("2026-11-22T10:00:00.123456Z", "+02:00" offsets, a space
- * for "T", date only "2026-11-22" meaning midnight UTC). 0 or -1. */
+ * for "T", date only "2026-11-22" meaning midnight UTC) between the years
+ * 0000 and 9999 in UTC. 0 or -1. */
 int dblog_time_parse(const char *s, size_t n, int64_t *us);
+/* 0001-01-01T00:00:00Z: the earliest time a relative one may reach. */
+#define DBLOG_TIME_MIN (-62135596800LL * 1000000)
 /* Parse an RFC 3339 time or a relative one ("2h", "90m ago", "-1d"),
- * relative to now. 0 or -1. */
+ * relative to now. 0, -1 when it is neither, -2 for a relative time that
+ * goes back before DBLOG_TIME_MIN. */
 int dblog_time_parse_arg(const char *s, int64_t *us);
 /* Format as "2026-11-22T10:00:00.123456Z" into out (>= 32 bytes). */
 void dblog_time_format(int64_t us, char *out, size_t n);

@@ -82,3 +82,17 @@ SRC='{"driver":"sqlite","name":"p"}'
 	[ "$(printf '%s\n' "$output" | grep -o '"seq":[0-9]*' | tail -1)" = '"seq":9223372036854775807' ]
 }
 
+@test "hostile: relative times that go back before the year 1 are refused (was a signed overflow)" {
+	run --separate-stderr dblog-checkpoint since --time 1000000000d < /dev/null
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "dblog-checkpoint: --time: '1000000000d' goes back before the year 1" ]
+	run --separate-stderr dblog-flashback --since '1000000000d ago' < /dev/null
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "dblog-flashback: --since: '1000000000d ago' goes back before the year 1" ]
+	# 700,000 days back is year 110 or so: a time like any other
+	echo '{"op":"heartbeat","pos":1,"commit_time":"2026-11-22T10:00:00Z"}' > "$T/in"
+	run dblog-checkpoint since --time 700000d < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$T/in")" ]
+}
+
