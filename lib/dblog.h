@@ -189,7 +189,7 @@ struct dblog_pos {
 	enum dblog_pos_kind kind;
 	uint64_t v;
 };
-/* Parse "16/B374D848" (LSN) or "12345" (sequence). 0 or -1. */
+/* Parse "16/B374D848" (LSN) or "12345" (sequence, at most 2^63-1). 0 or -1. */
 int dblog_pos_parse(const char *s, size_t n, struct dblog_pos *pos);
 /* Parse a JSON pos value: a string LSN or an integer. 0 or -1. */
 int dblog_pos_from_span(struct dblog_span v, struct dblog_pos *pos);

@@ -96,3 +96,14 @@ SRC='{"driver":"sqlite","name":"p"}'
 	[ "$output" = "$(cat "$T/in")" ]
 }
 
+@test "hostile: a sequence position beyond 2^63-1 is refused (was written as a negative number)" {
+	run --separate-stderr dblog-checkpoint set "$T/cp" --pos 9223372036854775808
+	[ "$status" -eq 2 ]
+	[[ "${stderr_lines[0]}" == *"--pos: expected an LSN like 0/16B3748 or a sequence number"* ]]
+	[ ! -e "$T/cp" ]
+	dblog-checkpoint set "$T/cp" --pos 9223372036854775807
+	grep -q '"pos":9223372036854775807,' "$T/cp"
+	run dblog-checkpoint show "$T/cp"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *9223372036854775807* ]]
+}
