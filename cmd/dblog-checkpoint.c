@@ -159,7 +159,10 @@ static int64_t
 time_arg(const char *s)
 {
 	int64_t t;
-	if (dblog_time_parse_arg(s, &t))
+	int rc = dblog_time_parse_arg(s, &t);
+	if (rc == -2)
+		dblog_usage_error("--time: '%s' goes back before the year 1", s);
+	if (rc)
 		dblog_usage_error("--time: expected an RFC 3339 time (2026-11-22T10:00:00Z) or a "
 				  "relative one (2h, 30m ago), got '%s'", s);
 	return t;

@@ -112,10 +112,14 @@ void dblog_sleep_ms(long ms);
 /* Times are microseconds since the Unix epoch, UTC. */
 int64_t dblog_time_now(void);
 /* Parse RFC 3339 ("2026-11-22T10:00:00.123456Z", "+02:00" offsets, a space
- * for "T", date only "2026-11-22" meaning midnight UTC). 0 or -1. */
+ * for "T", date only "2026-11-22" meaning midnight UTC) between the years
+ * 0000 and 9999 in UTC. 0 or -1. */
 int dblog_time_parse(const char *s, size_t n, int64_t *us);
+/* 0001-01-01T00:00:00Z: the earliest time a relative one may reach. */
+#define DBLOG_TIME_MIN (-62135596800LL * 1000000)
 /* Parse an RFC 3339 time or a relative one ("2h", "90m ago", "-1d"),
- * relative to now. 0 or -1. */
+ * relative to now. 0, -1 when it is neither, -2 for a relative time that
+ * goes back before DBLOG_TIME_MIN. */
 int dblog_time_parse_arg(const char *s, int64_t *us);
 /* Format as "2026-11-22T10:00:00.123456Z" into out (>= 32 bytes). */
 void dblog_time_format(int64_t us, char *out, size_t n);
@@ -165,7 +169,7 @@ struct dblog_span dblog_json_member(struct dblog_span obj, const char *name,
 /* Does the JSON string span (quotes included) equal the bytes s[0..n)? */
 int dblog_json_streq(struct dblog_span str, const char *s, size_t n);
 /* Decode a validated JSON string span (quotes included) into out
- * (cleared first); returns out->p. */
+ * (cleared first); returns out->p, NUL-terminated even when empty. */
 const char *dblog_json_unescape(struct dblog_span str, struct dblog_buf *out);
 /* The string's contents without decoding when it has no escapes (sets
  * *p,*n and returns 1); otherwise decodes into scratch and returns 1 too.
@@ -185,7 +189,7 @@ struct dblog_pos {
 	enum dblog_pos_kind kind;
 	uint64_t v;
 };
-/* Parse "16/B374D848" (LSN) or "12345" (sequence). 0 or -1. */
+/* Parse "16/B374D848" (LSN) or "12345" (sequence, at most 2^63-1). 0 or -1. */
 int dblog_pos_parse(const char *s, size_t n, struct dblog_pos *pos);
 /* Parse a JSON pos value: a string LSN or an integer. 0 or -1. */
 int dblog_pos_from_span(struct dblog_span v, struct dblog_pos *pos);
@@ -328,6 +332,9 @@ int dblog_atomic_write(const char *path, const char *data, size_t n,
 
 /* A compiled filter expression over event fields. */
 struct dblog_expr;
+/* Parentheses and NOTs nest at most this deep (AND and OR chains are as
+ * long as they come). */
+#define DBLOG_EXPR_MAX_DEPTH 1000
 /* Compile; NULL with *errcol (1-based) and a message in err on failure. */
 struct dblog_expr *dblog_expr_compile(const char *src, char *err, size_t errlen,
                                       size_t *errcol);

@@ -537,8 +537,9 @@ dblog_json_unescape(struct dblog_span str, struct dblog_buf *out)
 		default: dblog_buf_addc(out, c); break;
 		}
 	}
-	if (!out->p)
-		dblog_buf_reserve(out, 0);
+	/* reserve allocated out->p; an empty string appends nothing, so the
+	 * terminating NUL is written here */
+	out->p[out->len] = 0;
 	return out->p;
 }
 
