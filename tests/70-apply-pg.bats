@@ -238,6 +238,55 @@ audit() {
 	[ "$(rows)" = "$(printf '1|a|\n2|b|')" ]
 }
 
+@test "pg apply: two servers' databases under one source name: the second is refused with both identities; default names tell them apart; the old default name is taken over" {
+	sysid=$(q "SELECT system_identifier FROM pg_control_system()")
+	for d in "s$N" "r$N"; do
+		new_database "$d"
+		PGDATABASE=$d q "CREATE TABLE t(id int PRIMARY KEY, v text, w text)"
+		dblog-capture --setup --slot "$d" --publication "$d" "$(conninfo "$d")"
+	done
+	PGDATABASE="s$N" q "INSERT INTO t VALUES (1, 'from s', NULL)"
+	PGDATABASE="r$N" q "INSERT INTO t VALUES (2, 'from r', NULL)"
+	capture() {   # DB ARGS...: its changes so far
+		local d=$1; shift
+		dblog-capture --slot "$d" --publication "$d" --until-caught-up -c "$T/none.cp" "$@" "$(conninfo "$d")"
+	}
+	capture "s$N" -n app > "$T/s"
+	capture "r$N" -n app > "$T/r"
+	dblog-apply "$DEST" < "$T/s"
+	[ "$(q "SELECT position->'source' FROM dblog.applied")" = '{"name": "app", "driver": "postgres", "identity": "'"$sysid/s$N"'"}' ]
+	# the other one under the same name: status 1, both named, nothing applied
+	run dblog-apply "$DEST" < "$T/r"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-apply: line 1: stream \"default\": source \"app\" is recorded from the server with identity $sysid/s$N; this event comes from $sysid/r$N: two servers under one source name would share positions; give the other source its own name (dblog-capture -n NAME) and its own --stream" ]
+	[ "$(rows)" = "1|from s|" ]
+	# default names differ: each on its own stream, both applied
+	PGDATABASE="r$N" q "INSERT INTO t VALUES (3, 'from r', NULL)"
+	capture "r$N" > "$T/r2"
+	[ "$(jq -r .source.name "$T/r2" | sort -u)" = "r$N@$sysid" ]
+	run dblog-apply "$DEST" < "$T/r2"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'stream "default" applies another source (app)'* ]]
+	dblog-apply -s r "$DEST" < "$T/r2"
+	[ "$(rows)" = "$(printf '1|from s|\n2|from r|\n3|from r|')" ]
+	# a stream applied before identities, under the old default name
+	# "postgres": the capture's new default name takes it over
+	q "INSERT INTO dblog.applied VALUES ('old', '{\"source\":{\"driver\":\"postgres\",\"name\":\"postgres\"},\"pos\":\"0/1\",\"tx\":1,\"commit_time\":\"2026-01-01T00:00:00.000000Z\"}', now())"
+	PGDATABASE="s$N" q "INSERT INTO t VALUES (4, 'from s', NULL)"
+	capture "s$N" > "$T/s2"
+	dblog-apply -s old "$DEST" < "$T/s2"
+	[ "$(rows)" = "$(printf '1|from s|\n2|from r|\n3|from r|\n4|from s|')" ]
+	[ "$(q "SELECT position->'source' FROM dblog.applied WHERE stream = 'old'")" = '{"name": "'"s$N@$sysid"'", "driver": "postgres", "identity": "'"$sysid/s$N"'"}' ]
+	# a snapshot (the bulk path) records it too
+	PGDATABASE="s$N" q "INSERT INTO t VALUES (5, 'from s', NULL)"
+	dblog-capture --mode snapshot "$(conninfo "s$N")" > "$T/snap"
+	dblog-apply -s bulk "$DEST" < "$T/snap"
+	[ "$(q "SELECT position->'source'->>'identity' FROM dblog.applied WHERE stream = 'bulk'")" = "$sysid/s$N" ]
+	for d in "s$N" "r$N"; do
+		dblog-capture --teardown --slot "$d" --publication "$d" "$(conninfo "$d")"
+	done
+}
+
 @test "pg apply: --checkpoint holds the applied position, stream and counters" {
 	{
 		ev_tx 5 "$(ev insert 5 0 '{"id":1}' - '{"id":1,"v":"a","w":null}')" "$(ev insert 5 1 '{"id":2}' - '{"id":2,"v":"b","w":null}')"
