@@ -34,7 +34,9 @@ static const char usage_text[] =
 	"  -m, --mode MODE          cdc (default), snapshot, snapshot_then_cdc or\n"
 	"                           incremental (with --cursor)\n"
 	"      --cursor COLUMN      incremental: the column that grows with every change\n"
-	"  -n, --name NAME          source name in events (default: file name)\n"
+	"  -n, --name NAME          source name in events (default: SQLite: the file\n"
+	"                           name; PostgreSQL: the checkpoint's, else\n"
+	"                           DATABASE@SYSTEM_IDENTIFIER)\n"
 	"  -c, --checkpoint FILE    resume after the position FILE records\n"
 	"  -f, --follow             keep reading new changes (default for cdc)\n"
 	"      --until-caught-up    stop once everything committed at start is out\n"
@@ -227,8 +229,6 @@ check_pg(struct opts *o)
 		o->publication = "dblog";
 	if (!o->status_ms)
 		o->status_ms = 10000;
-	if (!o->name)
-		o->name = "postgres";
 }
 
 static void

@@ -459,10 +459,11 @@ struct dblog_progress {
 	struct dblog_buf lazy;    /* the event that completed the batch's */
 	int lazy_seq, lazy_set;
 	/* what dblog_progress_is_new compares with */
-	int ref_set, ref_has_seq, ref_src_set;
+	int ref_set, ref_has_seq, ref_src_set, ref_ident_set;
 	struct dblog_pos ref_pos;
 	int64_t ref_seq;
 	struct dblog_buf ref_src, scratch;
+	struct dblog_buf ref_ident;   /* the source's identity, when known */
 	/* a transaction read in part and not applied (the position object's
 	 * "unfinished"): nothing after its pos may be applied before it */
 	int hole_set;
@@ -474,8 +475,17 @@ void dblog_progress_free(struct dblog_progress *p);
 /* Is the event after the last position completed or committed? 1, 0; -1
  * when the positions are of incomparable kinds, -2 when the event comes
  * from another source (by name), -3 when it comes after an unfinished
- * transaction (see dblog_progress_unfinished). */
+ * transaction (see dblog_progress_unfinished), -4 when it comes from
+ * another server under the source name recorded (the source objects'
+ * "identity" differ; a position without one adopts the first seen, and
+ * one of the old default name "postgres" is taken over by events named by
+ * the new default "<database>@<system identifier>" of their identity). */
 int dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f);
+/* For the message of -4: the source name and the two identities,
+ * "source \"NAME\" is recorded from the server with identity A; this event
+ * comes from B". */
+void dblog_progress_identity_clash(struct dblog_progress *p, const struct dblog_fields *f, char *out,
+				   size_t n);
 /* The event f (scanned from line[0..n)) completed a position: a commit,
  * a heartbeat, or a change outside a transaction (with_seq). Copies the
  * line; no JSON is built unless the event carries a cursor. */

@@ -521,8 +521,19 @@ dblog_pgdec_init(struct dblog_pgdec *d, const char *name, PGconn *conn)
 	d->name = dblog_xstrdup(name);
 	d->conn = conn;
 	d->types = dblog_pgtypes_new(conn);
+	dblog_pgdec_set_identity(d, NULL);
+}
+
+void
+dblog_pgdec_set_identity(struct dblog_pgdec *d, const char *identity)
+{
+	dblog_buf_clear(&d->src);
 	dblog_buf_adds(&d->src, "{\"driver\":\"postgres\",\"name\":");
-	dblog_json_escape(&d->src, name, strlen(name));
+	dblog_json_escape(&d->src, d->name, strlen(d->name));
+	if (identity) {
+		dblog_buf_adds(&d->src, ",\"identity\":");
+		dblog_json_escape(&d->src, identity, strlen(identity));
+	}
 	dblog_buf_addc(&d->src, '}');
 }
 

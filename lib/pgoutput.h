@@ -53,6 +53,8 @@ struct dblog_pgdec {
 };
 
 void dblog_pgdec_init(struct dblog_pgdec *d, const char *name, PGconn *conn);
+/* The source object of the events gets "identity" (NULL: none). */
+void dblog_pgdec_set_identity(struct dblog_pgdec *d, const char *identity);
 void dblog_pgdec_free(struct dblog_pgdec *d);
 /* Decode one pgoutput message (the XLogData payload). 0, or -1 for a
  * malformed message or a failed emit. */

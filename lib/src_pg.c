@@ -691,6 +691,66 @@ reconnect(struct stream *s, int attempt, uint64_t *start, char *err, size_t errl
 	return 0;
 }
 
+/* The server's identity "<system identifier>/<database>" (owned) and its
+ * default source name "<database>@<system identifier>" (owned): from
+ * pg_control_system(), or where that is not allowed from IDENTIFY_SYSTEM
+ * on the replication connection (opened here, kept in s->repl). 0, or -1
+ * with err; *retry for a connection that failed for now. */
+static int
+server_identity(struct stream *s, char **ident, char **defname, int *retry, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(s->sql, "SELECT system_identifier::text, current_database() FROM "
+			     "pg_catalog.pg_control_system()");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		PQclear(r);
+		if (!s->repl && !(s->repl = dblog_pg_connect(s->o->conninfo, 1, err, errlen, retry)))
+			return -1;
+		r = PQexec(s->repl, "IDENTIFY_SYSTEM");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4 ||
+		    PQgetisnull(r, 0, 3)) {
+			snprintf(err, errlen, "cannot read the server's system identifier: %.*s",
+				 (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+			PQclear(r);
+			return -1;
+		}
+	}
+	int db = PQnfields(r) >= 4 ? 3 : 1;
+	struct dblog_buf b = { 0 };
+	dblog_buf_printf(&b, "%s/%s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, db));
+	*ident = b.p;
+	b = (struct dblog_buf){ 0 };
+	dblog_buf_printf(&b, "%s@%s", PQgetvalue(r, 0, db), PQgetvalue(r, 0, 0));
+	*defname = b.p;
+	PQclear(r);
+	return 0;
+}
+
+/* The source name: --name, else the checkpoint's (a capture resumed from a
+ * checkpoint keeps its name, "postgres" of earlier versions too), else
+ * the default. A checkpoint of another server is refused. Owned name, or
+ * NULL with err. */
+static char *
+source_name(const struct dblog_pgsrc_opts *o, const char *ident, const char *defname, char *err,
+	    size_t errlen)
+{
+	json_t *cp = NULL;
+	if (o->checkpoint && dblog_checkpoint_load(o->checkpoint, &cp, err, errlen) < 0)
+		return NULL;
+	json_t *src = json_object_get(cp, "source");
+	const char *cn = json_string_value(json_object_get(src, "name"));
+	const char *ci = json_string_value(json_object_get(src, "identity"));
+	const char *use = o->name ? o->name : cn ? cn : defname;
+	char *name = NULL;
+	if (ci && strcmp(ci, ident))
+		snprintf(err, errlen, "checkpoint \"%s\" records source \"%s\" of the server with "
+			 "identity %s, but this server is %s: its position means nothing here (give "
+			 "this source its own checkpoint file)", o->checkpoint, cn ? cn : "?", ci, ident);
+	else
+		name = dblog_xstrdup(use);
+	json_decref(cp);
+	return name;
+}
+
 int
 dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t errlen)
 {
@@ -701,7 +761,21 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 	s.sql = dblog_pg_connect(o->conninfo, 0, err, errlen, &retry);
 	if (!s.sql)
 		return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
-	dblog_pgdec_init(&s.dec, o->name, s.sql);
+	char *ident = NULL, *defname = NULL, *name = NULL;
+	if (server_identity(&s, &ident, &defname, &retry, err, errlen) ||
+	    !(name = source_name(o, ident, defname, err, errlen))) {
+		free(ident);
+		free(defname);
+		if (s.repl)
+			PQfinish(s.repl);
+		PQfinish(s.sql);
+		return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
+	}
+	dblog_pgdec_init(&s.dec, name, s.sql);
+	dblog_pgdec_set_identity(&s.dec, ident);
+	free(ident);
+	free(defname);
+	free(name);
 	s.dec.emit = pgsrc_emit_line;
 	s.dec.on_commit = on_commit_cb;
 	s.dec.ctx = &s;
@@ -723,7 +797,8 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 										: DBLOG_EXIT_OK;
 		goto out;
 	}
-	s.repl = dblog_pg_connect(o->conninfo, 1, err, errlen, &retry);
+	if (!s.repl)
+		s.repl = dblog_pg_connect(o->conninfo, 1, err, errlen, &retry);
 	if (!s.repl) {
 		status = retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
 		goto out;

@@ -68,11 +68,147 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 		      "'pg\\_toast%' ORDER BY 1, 2");
 }
 
+/* The order the tables are read in: parents before the tables whose
+ * foreign keys refer to them, else by name; dep[dstart[p]..dstart[p+1])
+ * are the earlier positions that position p must wait for. */
+struct snapplan {
+	int n;
+	int *order;            /* position -> row of the tables' result */
+	int *dstart, *dep;
+	char *done;            /* per position: read to its end */
+};
+
+static void
+plan_free(struct snapplan *pl)
+{
+	free(pl->order);
+	free(pl->dstart);
+	free(pl->dep);
+	free(pl->done);
+}
+
+static int
+row_of(PGresult *t, const char *schema, const char *name)
+{
+	for (int i = 0; i < PQntuples(t); i++)
+		if (!strcmp(PQgetvalue(t, i, 0), schema) && !strcmp(PQgetvalue(t, i, 1), name))
+			return i;
+	return -1;
+}
+
+/* Order the tables of t (sorted by name) so that a table comes after the
+ * tables its foreign keys refer to (the partitions of a partitioned one
+ * too): a destination that checks foreign keys at once then takes every
+ * row. Tables in a cycle keep their name order; a warning names them. */
+static int
+plan_order(PGconn *c, PGresult *t, struct snapplan *pl, char *msg, size_t len)
+{
+	int n = PQntuples(t);
+	pl->n = n;
+	pl->order = calloc((size_t)n + 1, sizeof *pl->order);
+	pl->dstart = calloc((size_t)n + 2, sizeof *pl->dstart);
+	pl->done = calloc((size_t)n + 1, 1);
+	int *indeg = calloc((size_t)n + 1, sizeof *indeg), *pos = calloc((size_t)n + 1, sizeof *pos);
+	char *placed = calloc((size_t)n + 1, 1), *listed = calloc((size_t)n + 1, 1);
+	if (!pl->order || !pl->dstart || !pl->done || !indeg || !pos || !placed || !listed)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	PGresult *e = PQexec(c, "SELECT DISTINCT cn.nspname, cc.relname, pn.nspname, pc.relname "
+		"FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class cc ON cc.oid = k.conrelid "
+		"JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace "
+		"CROSS JOIN LATERAL (SELECT k.confrelid AS relid UNION SELECT relid FROM "
+		"pg_catalog.pg_partition_tree(k.confrelid) WHERE isleaf) p "
+		"JOIN pg_catalog.pg_class pc ON pc.oid = p.relid "
+		"JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+		"WHERE k.contype = 'f' AND k.conrelid <> p.relid");
+	if (PQresultStatus(e) != PGRES_TUPLES_OK) {
+		snprintf(msg, len, "cannot read the foreign keys: %s", PQresultErrorMessage(e));
+		PQclear(e);
+		free(indeg), free(pos), free(placed), free(listed);
+		return -1;
+	}
+	/* edges child -> parent, between tables of t */
+	int ne = PQntuples(e), *ec = calloc((size_t)ne + 1, sizeof *ec), *ep = calloc((size_t)ne + 1, sizeof *ep);
+	if (!ec || !ep)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	int m = 0;
+	for (int i = 0; i < ne; i++) {
+		int a = row_of(t, PQgetvalue(e, i, 0), PQgetvalue(e, i, 1));
+		int b = a < 0 ? -1 : row_of(t, PQgetvalue(e, i, 2), PQgetvalue(e, i, 3));
+		if (a >= 0 && b >= 0 && a != b) {
+			ec[m] = a, ep[m] = b, m++;
+			indeg[a]++;
+		}
+	}
+	PQclear(e);
+	/* Kahn's algorithm, the first ready table by name each time */
+	struct dblog_buf cyc = { 0 };
+	for (int k = 0; k < n; k++) {
+		int pick = -1;
+		for (int i = 0; i < n && pick < 0; i++)
+			if (!placed[i] && !indeg[i])
+				pick = i;
+		if (pick < 0) {   /* a cycle: the first by name goes */
+			for (int i = 0; i < n; i++) {
+				if (placed[i] || listed[i])
+					continue;
+				if (pick < 0)
+					pick = i;
+				listed[i] = 1;   /* in a cycle, or after one */
+				if (cyc.len < 400) {
+					dblog_buf_adds(&cyc, cyc.len ? ", " : "");
+					dblog_table_join(&cyc, PQgetvalue(t, i, 0), strlen(PQgetvalue(t, i, 0)),
+							 PQgetvalue(t, i, 1), strlen(PQgetvalue(t, i, 1)));
+				}
+			}
+			for (int i = 0; i < n && pick < 0; i++)
+				if (!placed[i])
+					pick = i;
+		}
+		placed[pick] = 1;
+		pos[pick] = k;
+		pl->order[k] = pick;
+		for (int j = 0; j < m; j++)
+			if (ep[j] == pick)
+				indeg[ec[j]]--;
+	}
+	if (cyc.len)
+		dblog_warn("snapshot: the foreign keys of %s form a cycle (or depend on one): those "
+			   "tables are read in name order, and a destination that checks foreign keys "
+			   "at once may refuse rows (make them DEFERRABLE INITIALLY DEFERRED there)",
+			   cyc.p);
+	dblog_buf_free(&cyc);
+	/* per position, the earlier positions it waits for */
+	pl->dep = calloc((size_t)m + 1, sizeof *pl->dep);
+	if (!pl->dep)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	int d = 0;
+	for (int k = 0; k < n; k++) {
+		pl->dstart[k] = d;
+		for (int j = 0; j < m; j++)
+			if (ec[j] == pl->order[k] && pos[ep[j]] < k)
+				pl->dep[d++] = pos[ep[j]];
+	}
+	pl->dstart[n] = d;
+	free(ec), free(ep), free(indeg), free(pos), free(placed), free(listed);
+	return 0;
+}
+
+/* May position k be read now: are the tables it refers to read? */
+static int
+plan_ready(const struct snapplan *pl, int k)
+{
+	for (int j = pl->dstart[k]; j < pl->dstart[k + 1]; j++)
+		if (!pl->done[pl->dep[j]])
+			return 0;
+	return 1;
+}
+
 /* One snapshot job: a connection in the shared snapshot reading one table
  * at a time through a cursor, a fetch in flight while the others work. */
 struct snapjob {
 	PGconn *c;
 	int busy;              /* a FETCH is in flight */
+	int at;                /* the position (struct snapplan) being read */
 	int *keypos;           /* per column: position in the key, 0 if none */
 	struct dblog_buf tn;   /* "schema.name" */
 };
@@ -274,16 +410,19 @@ jobs_close(struct snapjob *jobs, int n)
 /* Read the tables with the jobs: each takes the next table when it is
  * free; fetches run in parallel on the server, rows are written here. */
 static int
-jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, const char *pos,
-	 const char *now, char *err, size_t errlen)
+jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, struct snapplan *pl,
+	 const char *pos, const char *now, char *err, size_t errlen)
 {
 	int next = 0, ntables = PQntuples(t), active = 0;
 	int64_t seq = 0;
 	for (;;) {
 		for (int k = 0; k < n; k++) {
-			if (jobs[k].busy || next >= ntables)
+			/* a table waits for the tables it refers to */
+			if (jobs[k].busy || next >= ntables || !plan_ready(pl, next))
 				continue;
-			if (job_table(s, &jobs[k], PQgetvalue(t, next, 0), PQgetvalue(t, next, 1), pos,
+			int row = pl->order[next];
+			jobs[k].at = next;
+			if (job_table(s, &jobs[k], PQgetvalue(t, row, 0), PQgetvalue(t, row, 1), pos,
 				      err, errlen))
 				return -1;
 			if (s->resnap && resnap_truncate(s, &jobs[k], pos, now, &seq)) {
@@ -345,6 +484,7 @@ jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, const char 
 			}
 			if (rows == 0) {
 				j->busy = 0;
+				pl->done[j->at] = 1;
 				active--;
 				if (dblog_pg_exec(j->c, "CLOSE dblog_snapshot", err, errlen))
 					return -1;
@@ -383,7 +523,14 @@ pgsrc_snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, ch
 		PQclear(t);
 		goto fail;
 	}
-	rc = jobs_run(s, jobs, n, t, pos, now, err, errlen);
+	struct snapplan pl = { 0 };
+	if (plan_order(jobs[0].c, t, &pl, msg, sizeof msg)) {
+		plan_free(&pl);
+		PQclear(t);
+		goto fail;
+	}
+	rc = jobs_run(s, jobs, n, t, &pl, pos, now, err, errlen);
+	plan_free(&pl);
 	PQclear(t);
 	jobs_close(jobs, n);
 	if (rc)

@@ -254,7 +254,7 @@ teardown() {
 	[ "$status" -eq 0 ]
 	echo "$output" > "$T/out"
 	check_stream "$T/out"
-	S='"source":{"driver":"postgres","name":"app"}'
+	S='"source":{"driver":"postgres","name":"app","identity":"'"$(pg_identity)"'"}'
 	sorted > "$T/want" <<EOF2
 {"op":"begin",$S}
 {"op":"schema","table":"public.op_a",$S,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":true},{"name":"n","type":"integer","key":false,"nullable":false}]}
@@ -482,6 +482,61 @@ EOF2
 }
 
 # ------------------------------------------------ transactions, schema
+
+@test "pg source: every event carries the server's identity; the default name is <database>@<system identifier>; a checkpoint keeps its name, one of another server is refused" {
+	q "CREATE TABLE sid(id int PRIMARY KEY)"
+	src_setup sid sid
+	q "INSERT INTO sid VALUES (1)"
+	sysid=$(q "SELECT system_identifier FROM pg_control_system()")
+	[[ "$sysid" =~ ^[0-9]+$ ]]
+	ident="$sysid/postgres"
+	[ "$(pg_identity)" = "$ident" ]
+	want='{"driver":"postgres","name":"postgres@'$sysid'","identity":"'$ident'"}'
+	# cdc: the default name, on every event; ids are of that name
+	cap sid --until-caught-up -c "$NONE" > "$T/cdc"
+	check_stream "$T/cdc"
+	[ "$(jq -c .source "$T/cdc" | sort -u)" = "$want" ]
+	[ "$(jq -c 'select(.op == "insert") | .key' "$T/cdc")" = '{"id":1}' ]
+	# snapshot and incremental reads too
+	dblog-capture --mode snapshot --tables sid "$DBLOG_PG" > "$T/snap"
+	[ "$(jq -c .source "$T/snap" | sort -u)" = "$want" ]
+	dblog-capture --mode incremental --cursor id --until-caught-up --tables sid "$DBLOG_PG" > "$T/inc"
+	[ "$(jq -c .source "$T/inc" | sort -u)" = "$want" ]
+	# another database of the same server: another identity, another name
+	q "DROP DATABASE IF EXISTS sid2" && q "CREATE DATABASE sid2"
+	PGDATABASE=sid2 q "CREATE TABLE sid(id int PRIMARY KEY); INSERT INTO sid VALUES (1)"
+	dblog-capture --mode snapshot "host=$PGHOST port=$PGPORT user=postgres dbname=sid2" > "$T/snap2"
+	[ "$(jq -c .source "$T/snap2" | sort -u)" = '{"driver":"postgres","name":"sid2@'$sysid'","identity":"'$sysid'/sid2"}' ]
+	q "DROP DATABASE sid2"
+	# -n NAME: the name given, the identity still there
+	q "INSERT INTO sid VALUES (2)"
+	cap sid --until-caught-up -n app -c "$NONE" > "$T/named"
+	[ "$(jq -c .source "$T/named" | sort -u)" = '{"driver":"postgres","name":"app","identity":"'$ident'"}' ]
+	# a checkpoint written under the old default name "postgres" (no
+	# identity): the capture resumed from it keeps that name
+	first=$(jq -r 'select(.op == "commit") | .pos' "$T/cdc")
+	printf '{"version":1,"source":{"driver":"postgres","name":"postgres"},"pos":"%s","tx":1,"commit_time":"2026-01-01T00:00:00.000000Z"}\n' "$first" > "$T/old.cp"
+	cap sid --until-caught-up -c "$T/old.cp" > "$T/old"
+	check_stream "$T/old"
+	[ "$(jq -c .source "$T/old" | sort -u)" = '{"driver":"postgres","name":"postgres","identity":"'$ident'"}' ]
+	[ "$(jq -c 'select(.op == "insert") | .key' "$T/old")" = '{"id":2}' ]
+	# applied with it: the checkpoint records the identity and goes on
+	dblog-apply -c "$T/old.cp" "sqlite:$T/d.db" --create-tables < "$T/old"
+	[ "$(jq -c .source "$T/old.cp")" = '{"driver":"postgres","name":"postgres","identity":"'$ident'"}' ]
+	q "INSERT INTO sid VALUES (3)"
+	cap sid --until-caught-up -c "$T/old.cp" > "$T/old2"
+	[ "$(jq -c .source "$T/old2" | sort -u)" = '{"driver":"postgres","name":"postgres","identity":"'$ident'"}' ]
+	dblog-apply -c "$T/old.cp" "sqlite:$T/d.db" < "$T/old2"
+	[ "$(sqlite3 "$T/d.db" "SELECT group_concat(id) FROM sid")" = "2,3" ]
+	# a checkpoint of another server: refused, nothing read
+	jq -c '.source.identity = "1234/postgres"' "$T/old.cp" > "$T/other.cp"
+	run --separate-stderr dblog-capture --slot sid --publication sid --until-caught-up -c "$T/other.cp" "$DBLOG_PG"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "dblog-capture: checkpoint \"$T/other.cp\" records source \"postgres\" of the server with identity 1234/postgres, but this server is $ident: its position means nothing here (give this source its own checkpoint file)" ]
+	run --separate-stderr dblog-capture --mode snapshot_then_cdc --slot sid --publication sid --until-caught-up -c "$T/other.cp" "$DBLOG_PG"
+	[ "$status" -eq 1 ]
+}
 
 @test "pg tx: a multi-table transaction is one begin/commit frame; transactions in commit order" {
 	q "CREATE TABLE mt_a(id int PRIMARY KEY, v text); CREATE TABLE mt_b(id int PRIMARY KEY)"
@@ -923,8 +978,8 @@ heartbeat -" ]
 	jq -en '[inputs | select(.op == "snapshot") | .id |
 		test("^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")] | all' "$T/out"
 	[ "$(jq -r 'select(.op == "snapshot" or .op == "heartbeat") | .commit_time' "$T/out" | sort -u | wc -l)" = 1 ]
-	[ "$(jq -c 'select(.op == "snapshot") | .source' "$T/out" | sort -u)" = '{"driver":"postgres","name":"app"}' ]
-	[ "$(tail -1 "$T/out" | jq -c 'del(.commit_time)')" = "{\"op\":\"heartbeat\",\"source\":{\"driver\":\"postgres\",\"name\":\"app\"},\"pos\":\"$pos\"}" ]
+	[ "$(jq -c 'select(.op == "snapshot") | .source' "$T/out" | sort -u)" = '{"driver":"postgres","name":"app","identity":"'"$(pg_identity)"'"}' ]
+	[ "$(tail -1 "$T/out" | jq -c 'del(.commit_time)')" = "{\"op\":\"heartbeat\",\"source\":{\"driver\":\"postgres\",\"name\":\"app\",\"identity\":\"$(pg_identity)\"},\"pos\":\"$pos\"}" ]
 	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ]
 	# a table that does not exist: status 1, no rows
 	run dblog-capture --mode snapshot --tables snap.a,snap.no_such "$DBLOG_PG"
