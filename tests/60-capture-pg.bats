@@ -508,7 +508,7 @@ update 1
 commit -" ]
 	run jq -c 'select(.op == "schema") | .columns' "$T/out"
 	[ "$output" = '[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false}]
-[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false},{"name":"w","type":"numeric","key":false,"nullable":true}]' ]
+[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false},{"name":"w","type":"numeric(10,2)","key":false,"nullable":true}]' ]
 	# the schema event carries the pos of the transaction it precedes
 	[ "$(jq -r 'select(.op == "schema") | .pos' "$T/out" | tail -1)" = "$(commits "$T/out" | sed -n 4p)" ]
 	# a new run: the schema again before the first change it writes
