@@ -8,6 +8,7 @@
 struct dblog_pgcol {
 	char *name;
 	uint32_t type;
+	int32_t typmod;
 	int key;
 };
 

@@ -24,22 +24,28 @@ pg_type(const char *t)
 }
 
 /* A type name safe to put in CREATE TABLE: words (letters, digits, _,
- * spaces, dots), then optional (digits, commas), then optional []s. */
+ * spaces, dots) and modifiers in parentheses (digits, commas, spaces), as
+ * format_type() prints them ("character varying(20)", "timestamp(3) with
+ * time zone"), then optional []s. */
 static int
 type_name_ok(const char *t)
 {
 	const char *p = t;
 	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
 		return 0;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-	       *p == '_' || *p == ' ' || *p == '.')
-		p++;
-	if (*p == '(') {
-		p++;
-		while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
+	for (;;) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_' || *p == ' ' || *p == '.') {
 			p++;
-		if (*p++ != ')')
-			return 0;
+		} else if (*p == '(') {
+			p++;
+			while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
+				p++;
+			if (*p++ != ')')
+				return 0;
+		} else {
+			break;
+		}
 	}
 	while (p[0] == '[' && p[1] == ']')
 		p += 2;

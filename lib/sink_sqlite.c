@@ -1116,6 +1116,14 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		ident_span(s, q, name);
 		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) && n) {
 			char *ty = dblog_xstrndup(p, n);
+			/* a PostgreSQL type's modifiers ("numeric(10,2)") mean
+			 * nothing to SQLite: its name alone */
+			if (dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8)) {
+				struct dblog_buf b = { 0 };
+				dblog_sql_type_base(&b, ty);
+				free(ty);
+				ty = b.p ? b.p : dblog_xstrdup("");
+			}
 			/* the declared type as a quoted name keeps odd types harmless */
 			dblog_buf_addc(q, ' ');
 			dblog_sql_ident(q, ty);

@@ -230,7 +230,7 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	/* key columns as the stream has them: the replica identity (the
 	 * primary key, a chosen index; under FULL the primary key, or every
 	 * column when there is none) */
-	PGresult *a = PQexecParams(j->c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
+	PGresult *a = PQexecParams(j->c, "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
 		"CASE WHEN c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index p "
 		"WHERE p.indrelid = c.oid AND p.indisprimary) THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "

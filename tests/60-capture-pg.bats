@@ -464,14 +464,14 @@ EOF2
 	  "$(grep '"op":"insert"' "$T/out" | grep '"key":{"id":1}' | sed 's/.*"after"://')" ]
 	# the raw text of the big numbers, exact (no floating point on the way)
 	grep -q '"i8":9223372036854775807,"i8min":-9223372036854775808,' "$T/out"
-	# schema: format_type names, domains and enums by their own name
+	# schema: format_type names with modifiers, domains and enums by their own name
 	run jq -c 'select(.op == "schema") | .columns | map(select(.name | test("^(i2|i8|f4|f8|vc|ch|ts|tstz|ia|e|ea|dom|u)$")) | [.name, .type]) | .[]' "$T/out"
 	[ "$output" = '["i2","smallint"]
 ["i8","bigint"]
 ["f4","real"]
 ["f8","double precision"]
-["vc","character varying"]
-["ch","character"]
+["vc","character varying(20)"]
+["ch","character(5)"]
 ["ts","timestamp without time zone"]
 ["tstz","timestamp with time zone"]
 ["u","uuid"]
@@ -637,7 +637,7 @@ update 1
 commit -" ]
 	run jq -c 'select(.op == "schema") | .columns' "$T/out"
 	[ "$output" = '[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false}]
-[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false},{"name":"w","type":"numeric","key":false,"nullable":true}]' ]
+[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false},{"name":"w","type":"numeric(10,2)","key":false,"nullable":true}]' ]
 	# the schema event carries the pos of the transaction it precedes
 	[ "$(jq -r 'select(.op == "schema") | .pos' "$T/out" | tail -1)" = "$(commits "$T/out" | sed -n 4p)" ]
 	# a new run: the schema again before the first change it writes

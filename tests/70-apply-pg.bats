@@ -1580,6 +1580,38 @@ json_text_rows() {
 	[ "$(sqlite3 "$T/r.db" "SELECT a FROM ab WHERE id = 2")" = '[0:1][1:2]={{1,2},{3,4}}' ]
 }
 
+@test "pg apply: --create-tables keeps the source's types with their modifiers (char(n), bit(n), varchar(n), numeric(p,s), time precisions), from snapshot and change stream; SQLite gets the names alone" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	ddl="CREATE TABLE md(id int PRIMARY KEY, c char(5), b bit(3), vb bit varying(8), v varchar(20),
+		n numeric(10,2), ts timestamp(3) with time zone, tm time(0), iv interval(2), ca char(2)[], na numeric(4,1)[])"
+	PGDATABASE="s$N" q "$ddl"
+	dblog-capture --setup --slot md --publication md --tables md "$src"
+	PGDATABASE="s$N" q "INSERT INTO md VALUES (1, 'ab', B'101', B'1', 'v', 12.5, '2026-11-22 10:00:00.123+00',
+		'10:00:00', '1 second', '{x,yz}', '{1.5,NULL}'), (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+	# schema events carry format_type(atttypid, atttypmod), in both paths
+	dblog-capture --mode snapshot --tables md "$src" > "$T/snap"
+	dblog-capture --slot md --publication md --until-caught-up "$src" > "$T/cdc"
+	want='["id:integer","c:character(5)","b:bit(3)","vb:bit varying(8)","v:character varying(20)","n:numeric(10,2)","ts:timestamp(3) with time zone","tm:time(0) without time zone","iv:interval(2)","ca:character(2)[]","na:numeric(4,1)[]"]'
+	for f in snap cdc; do
+		[ "$(jq -c 'select(.op == "schema") | [.columns[] | "\(.name):\(.type)"]' "$T/$f")" = "$want" ] ||
+			{ echo "$f: $(jq -c 'select(.op == "schema") | .columns' "$T/$f")"; return 1; }
+	done
+	# created as at the source, values whole
+	dblog-apply --create-tables "$DEST" < "$T/snap"
+	diff -u <(PGDATABASE="s$N" cols md) <(cols md)
+	same_rows "s$N" "$A" md id
+	use_db "b$N"
+	dblog-apply --create-tables "$DEST" < "$T/cdc"
+	diff -u <(PGDATABASE="s$N" cols md) <(cols md)
+	same_rows "s$N" "b$N" md id
+	# SQLite: the declared types without modifiers
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/snap"
+	run sqlite3 "$T/r.db" "SELECT group_concat(type, ',') FROM pragma_table_info('md')"
+	[ "$output" = 'INTEGER,character,bit,bit varying,character varying,numeric,timestamp with time zone,time without time zone,interval,character[],numeric[]' ] || { echo "$output"; return 1; }
+	[ "$(sqlite3 "$T/r.db" "SELECT c, b, v FROM md WHERE id = 1")" = 'ab   |101|v' ]
+}
+
 # ----------------------------------------- the pipeline (source_wins)
 
 @test "pg apply: valid streams go through the pipeline without a failed statement (no rollback, no replay)" {
