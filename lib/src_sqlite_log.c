@@ -50,7 +50,9 @@ static const char changelog_ddl[] =
  * scales the real's magnitude into [2^-10, 2^54): there i and f / 2^62
  * are its integer and fraction parts, both exact. The reader turns the
  * array back into the shortest decimal that is that real (see
- * put_values). Zero keeps its sign as printf() writes it. */
+ * put_values). Zero is 0.0: SQLite's printf() drops the sign of -0, and
+ * no core function tells it (atan2() is an optional extension that the
+ * writer's SQLite may lack, and an unknown function would fail its writes). */
 static void
 value_expr(struct dblog_buf *b, const char *ref, const char *col)
 {
