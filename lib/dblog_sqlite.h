@@ -36,7 +36,7 @@ int dblog_sqlite_user_tables(sqlite3 *db, struct dblog_list *out);
 /* Create the changelog, marker and stash tables and the triggers of the
  * tables in want (all user tables if empty), in one transaction;
  * idempotent (triggers are re-created from the current columns, which
- * _dblog_tables records). With migration (SQL, or NULL), the triggers of
+ * _dblog_captured records). With migration (SQL, or NULL), the triggers of
  * want are dropped and migration is run first, in the same transaction.
  * 0 or -1. */
 int dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, const char *migration,

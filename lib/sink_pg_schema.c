@@ -8,10 +8,15 @@
 #include "sink_pg.h"
 
 /* A declared type from a schema event, for PostgreSQL: PostgreSQL names
- * pass; SQLite's affinities map to their nearest type. */
+ * pass; SQLite's affinities map to their nearest type; the " TEXT" or
+ * " BLOB" that a SQLite destination's --create-tables gives a PostgreSQL
+ * type ("numeric(10,2) TEXT") is taken off again (t is changed). */
 static const char *
-pg_type(const char *t)
+pg_type(char *t)
 {
+	size_t n = strlen(t);
+	if (n > 5 && (!strcasecmp(t + n - 5, " TEXT") || !strcasecmp(t + n - 5, " BLOB")))
+		t[n - 5] = 0;
 	if (!*t)
 		return "text";
 	if (!strcasecmp(t, "BLOB"))

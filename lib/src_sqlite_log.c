@@ -36,7 +36,7 @@ static const char changelog_ddl[] =
 	"CREATE TABLE IF NOT EXISTS _dblog_stash(\n"
 	"  tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT,\n"
 	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
-	"CREATE TABLE IF NOT EXISTS _dblog_tables(\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_captured(\n"
 	"  tbl TEXT PRIMARY KEY, columns TEXT NOT NULL) WITHOUT ROWID;\n";
 
 /* ------------------------------------------------------------- setup */
@@ -50,7 +50,9 @@ static const char changelog_ddl[] =
  * scales the real's magnitude into [2^-10, 2^54): there i and f / 2^62
  * are its integer and fraction parts, both exact. The reader turns the
  * array back into the shortest decimal that is that real (see
- * put_values). Zero keeps its sign as printf() writes it. */
+ * put_values). Zero is 0.0: SQLite's printf() drops the sign of -0, and
+ * no core function tells it (atan2() is an optional extension that the
+ * writer's SQLite may lack, and an unknown function would fail its writes). */
 static void
 value_expr(struct dblog_buf *b, const char *ref, const char *col)
 {
@@ -457,13 +459,13 @@ column_names(struct dblog_buf *b, const struct dblog_sqlite_table *t)
 	dblog_buf_addc(b, ']');
 }
 
-/* Note in _dblog_tables the columns the triggers of t were made for. */
+/* Note in _dblog_captured the columns the triggers of t were made for. */
 static int
 record_columns(sqlite3 *db, const struct dblog_sqlite_table *t, char *err, size_t errlen)
 {
 	struct dblog_buf sql = { 0 }, cols = { 0 };
 	column_names(&cols, t);
-	dblog_buf_adds(&sql, "INSERT OR REPLACE INTO _dblog_tables(tbl, columns) VALUES(");
+	dblog_buf_adds(&sql, "INSERT OR REPLACE INTO _dblog_captured(tbl, columns) VALUES(");
 	dblog_sql_string(&sql, t->name, strlen(t->name));
 	dblog_buf_adds(&sql, ", ");
 	dblog_sql_string(&sql, cols.p, cols.len);
@@ -538,7 +540,7 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, const char *migra
 			goto out;
 	}
 	/* tables dropped or renamed since: nothing of theirs to check */
-	rc = dblog_sqlite_exec(db, "DELETE FROM _dblog_tables WHERE tbl NOT IN (SELECT name FROM "
+	rc = dblog_sqlite_exec(db, "DELETE FROM _dblog_captured WHERE tbl NOT IN (SELECT name FROM "
 			       "sqlite_schema WHERE type = 'table');\nCOMMIT", err, errlen);
 out:
 	if (rc)
@@ -584,7 +586,7 @@ sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen)
 		return -1;
 	if (sqlite3_prepare_v2(db, "SELECT tbl, columns, EXISTS (SELECT 1 FROM sqlite_schema WHERE "
 			       "type = 'trigger' AND tbl_name = tbl AND name = '_dblog_' || tbl || '_ins') "
-			       "FROM _dblog_tables ORDER BY tbl", -1, &st, NULL) != SQLITE_OK)
+			       "FROM _dblog_captured ORDER BY tbl", -1, &st, NULL) != SQLITE_OK)
 		return 1;   /* set up before dblog recorded columns */
 	int rc = 0;
 	struct dblog_buf now = { 0 };
@@ -632,16 +634,16 @@ dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, siz
 		goto out;
 	for (size_t i = 0; i < tables.n; i++) {
 		drop_triggers(&sql, tables.v[i]);
-		if (want->n && sqlite3_table_column_metadata(db, "main", "_dblog_tables", "tbl", NULL,
+		if (want->n && sqlite3_table_column_metadata(db, "main", "_dblog_captured", "tbl", NULL,
 							     NULL, NULL, NULL, NULL) == SQLITE_OK) {
-			dblog_buf_adds(&sql, "DELETE FROM _dblog_tables WHERE tbl = ");
+			dblog_buf_adds(&sql, "DELETE FROM _dblog_captured WHERE tbl = ");
 			dblog_sql_string(&sql, tables.v[i], strlen(tables.v[i]));
 			dblog_buf_adds(&sql, ";\n");
 		}
 	}
 	if (!want->n)
 		dblog_buf_adds(&sql, "DROP TRIGGER IF EXISTS _dblog_tx_begin;\n"
-			       "DROP TABLE IF EXISTS _dblog_tables;\n"
+			       "DROP TABLE IF EXISTS _dblog_captured;\n"
 			       "DROP TABLE IF EXISTS _dblog_changes;\n"
 			       "DROP TABLE IF EXISTS _dblog_tx;\n"
 			       "DROP TABLE IF EXISTS _dblog_stash;\n"

@@ -24,9 +24,9 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\_dblog\_%' ESCAPE '\\' ORDER BY name"
-	[ "$output" = "$(printf '_dblog_changes\n_dblog_real\n_dblog_stash\n_dblog_tables\n_dblog_tx')" ]
+	[ "$output" = "$(printf '_dblog_captured\n_dblog_changes\n_dblog_real\n_dblog_stash\n_dblog_tx')" ]
 	# the columns each table's triggers write
-	run sq "$S" "SELECT tbl, columns FROM _dblog_tables ORDER BY tbl"
+	run sq "$S" "SELECT tbl, columns FROM _dblog_captured ORDER BY tbl"
 	[ "$output" = "$(printf '%s\n' 'a|["id","v"]' 'b|["id"]')" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
 	[ "$output" = "$(printf '%s\n' _dblog_a_bins _dblog_a_bupd _dblog_a_del _dblog_a_ins _dblog_a_upd \
@@ -420,6 +420,22 @@ PY
 	[[ "$output" == *'table "t2" has no capture triggers since it was made again'*"--setup --tables 't2'"* ]]
 }
 
+@test "capture: a database that is also a dblog-apply destination: setup, capture and teardown leave the apply's tables alone" {
+	new_db "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
+	printf '%s\n' '{"op":"insert","table":"main.u","pos":1,"seq":0,"key":{"id":1},"after":{"id":1}}' |
+		dblog-apply --create-tables "sqlite:$S"
+	before=$(sq "$S" "SELECT * FROM _dblog_tables")
+	[ -n "$before" ]
+	dblog-capture --setup --tables t "sqlite:$S"
+	sq "$S" "INSERT INTO t VALUES(1, 'a')"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"v":"a"'* ]]
+	dblog-capture --teardown --tables t "sqlite:$S"
+	dblog-capture --teardown "sqlite:$S"
+	[ "$(sq "$S" "SELECT * FROM _dblog_tables")" = "$before" ]
+}
+
 @test "capture: --follow stops with status 1 when a column is added while it runs" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
 	sq "$S" "INSERT INTO t VALUES(1, 'a')"
@@ -433,15 +449,15 @@ PY
 	grep -q 'table "t" has the columns \["id","v","extra"\]' "$T/err"
 }
 
-@test "capture: the triggers of an older --setup (no _dblog_tables) are read with a warning to run it again" {
+@test "capture: the triggers of an older --setup (no _dblog_captured) are read with a warning to run it again" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
-	sq "$S" "DROP TABLE _dblog_tables; INSERT INTO t VALUES(1, 'a')"
+	sq "$S" "DROP TABLE _dblog_captured; INSERT INTO t VALUES(1, 'a')"
 	run cap "$S"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *'older dblog-capture --setup: run it again'* ]]
 	[[ "$output" == *'"id":1'* ]]
 	dblog-capture --setup "sqlite:$S"
-	[ "$(sq "$S" "SELECT columns FROM _dblog_tables")" = '["id","v"]' ]
+	[ "$(sq "$S" "SELECT columns FROM _dblog_captured")" = '["id","v"]' ]
 }
 
 @test "capture: DROP COLUMN fails in dblog's triggers; dblog-capture(1)'s migration adds, drops and renames columns under load, nothing lost" {
