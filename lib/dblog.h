@@ -307,6 +307,10 @@ int dblog_bad_line(struct dblog_dlq *q, uint64_t lineno, const char *line,
  * exist (*out NULL), -1 with a message in err for any other failure
  * (unreadable, empty, half-written, wrong shape). */
 int dblog_checkpoint_load(const char *path, json_t **out, char *err, size_t errlen);
+/* The same checks on the bytes data[0..n) of a checkpoint file read from
+ * path (named in the message): 0 and a new reference in *out, or -1. */
+int dblog_checkpoint_parse(const char *data, size_t n, const char *path, json_t **out,
+			   char *err, size_t errlen);
 /* Write cp (borrowed; "written" and "version" are set in it) atomically:
  * temp file in the same directory, fsync, rename, fsync of the directory.
  * 0, or -1 with a message in err. */

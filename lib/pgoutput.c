@@ -177,7 +177,15 @@ on_relation(struct dblog_pgdec *d, struct rd *r)
 	const char *nsp = rd_str(r), *name = rd_str(r);
 	char ident = (char)rd_n(r, 1);
 	int n = (int)rd_n(r, 2);
-	if (r->bad)
+	/* the columns are read through once before the relation they replace
+	 * is cleared: a malformed message leaves it as it was */
+	struct rd chk = *r;
+	for (int i = 0; i < n && !chk.bad; i++) {
+		rd_n(&chk, 1);
+		rd_str(&chk);
+		rd_n(&chk, 8);
+	}
+	if (r->bad || chk.bad)
 		return -1;
 	struct dblog_pgrel *rel = rel_find(d, oid);
 	char *was = NULL;   /* the columns last sent, to skip unchanged shapes */
@@ -351,7 +359,7 @@ on_change(struct dblog_pgdec *d, struct rd *r, char kind)
 {
 	uint32_t oid = (uint32_t)rd_n(r, 4);
 	struct dblog_pgrel *rel = rel_find(d, oid);
-	if (!rel || r->bad)
+	if (!rel || r->bad || !d->in_tx)   /* changes come between Begin and Commit */
 		return -1;
 	struct dblog_buf *k = &d->k, *bef = &d->bef, *aft = &d->aft, *unch = &d->unch;
 	dblog_buf_clear(k);
@@ -407,6 +415,8 @@ on_truncate(struct dblog_pgdec *d, struct rd *r)
 {
 	int n = (int)rd_n(r, 4);
 	rd_n(r, 1);  /* options: cascade, restart identity */
+	if (!d->in_tx)
+		return -1;
 	for (int i = 0; i < n && !r->bad; i++) {
 		struct dblog_pgrel *rel = rel_find(d, (uint32_t)rd_n(r, 4));
 		if (!rel)
@@ -434,19 +444,28 @@ on_truncate(struct dblog_pgdec *d, struct rd *r)
 	return r->bad ? -1 : 0;
 }
 
-static void
+/* PostgreSQL's range of timestamps (4714-11-24 BC to 294276 AD), from its
+ * epoch: a commit time outside it is a malformed message (and would
+ * overflow the move to the Unix epoch). */
+#define PG_TS_MIN (-211813488000000000LL)
+#define PG_TS_END 9223371331200000000LL
+
+static int
 set_time(struct dblog_pgdec *d, int64_t pg_us)
 {
+	if (pg_us < PG_TS_MIN || pg_us >= PG_TS_END - PG_EPOCH_US)
+		return -1;
 	dblog_time_format(pg_us + PG_EPOCH_US, d->time, sizeof d->time);
+	return 0;
 }
 
 static int
 on_begin(struct dblog_pgdec *d, struct rd *r)
 {
 	d->tx_lsn = rd_n(r, 8);
-	set_time(d, (int64_t)rd_n(r, 8));
+	int64_t ts = (int64_t)rd_n(r, 8);
 	d->xid = (uint32_t)rd_n(r, 4);
-	if (r->bad)
+	if (r->bad || set_time(d, ts))
 		return -1;
 	dblog_lsn_format(d->tx_lsn, d->lsn, sizeof d->lsn);
 	d->in_tx = 1;

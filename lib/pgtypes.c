@@ -180,6 +180,41 @@ iso_time(const char *s, size_t n, int tz, struct dblog_buf *out)
 static const char *array_value(struct dblog_pgtypes *t, const struct dblog_pgtype *ty,
 			       const char *p, const char *end, struct dblog_buf *out);
 
+/* Is s[0..n) a JSON number as it stands? What the server prints for a
+ * number is (but NaN and the infinities), what a hostile one sends may
+ * not be ("05", "1.", "+1"). */
+static int
+json_number(const char *s, size_t n)
+{
+	struct dblog_jerr e;
+	struct dblog_span v = { s, n };
+	return n && dblog_json_type(v) == DBLOG_J_NUMBER && dblog_json_skip(s, s + n, s, &e) == s + n;
+}
+
+/* Do the braces of an array literal nest deeper than PostgreSQL's 6
+ * dimensions (MAXDIM)? array_value recurses per level: such text stays a
+ * string. */
+static int
+array_too_deep(const char *p, const char *end)
+{
+	int depth = 0, quoted = 0;
+	for (; p < end; p++) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = 0;
+		} else if (*p == '"') {
+			quoted = 1;
+		} else if (*p == '{' && ++depth > 6) {
+			return 1;
+		} else if (*p == '}') {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 /* One element (quoted or not) of an array literal. */
 static const char *
 array_elem(struct dblog_pgtypes *t, const struct dblog_pgtype *ty, const char *p,
@@ -255,13 +290,13 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 	size_t mark = out->len;
 	switch (ty->kind) {
 	case PGK_NUMBER:
-		if (n && dblog_dec_valid(s, n) && s[0] != '+') {
+		if (json_number(s, n)) {
 			dblog_buf_add(out, s, n);
 			return;
 		}
 		break;
 	case PGK_FLOAT:
-		if (n && dblog_dec_valid(s, n) && s[0] != '+' && s[0] != '.') {
+		if (json_number(s, n)) {
 			dblog_buf_add(out, s, n);
 			return;
 		}
@@ -287,7 +322,7 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 		const char *p = s, *end = s + n;
 		if (p < end && *p == '[')
 			break;
-		if (array_value(t, ty, p, end, out))
+		if (!array_too_deep(p, end) && array_value(t, ty, p, end, out))
 			return;
 		out->len = mark;   /* not an array literal we know: keep the text */
 		break;

@@ -12,7 +12,7 @@ teardown() { teardown_tmp; }
 
 SRC='{"driver":"sqlite","name":"p"}'
 
-@test "hostile: an empty table name: dblog-apply names it and stops, dblog-flashback undoes it (was a heap over-read)" {
+@test "hostile: an empty table name: dblog-apply names it and stops, dblog-flashback (--sql) undoes it (was a heap over-read)" {
 	printf '%s\n' '{"op":"begin","tx":1,"pos":1}' \
 		'{"op":"insert","table":"","tx":1,"pos":1,"seq":0,"key":{"id":1},"after":{"id":1}}' \
 		'{"op":"commit","tx":1,"pos":1,"count":1}' > "$T/in"
@@ -22,6 +22,13 @@ SRC='{"driver":"sqlite","name":"p"}'
 	run --separate-stderr dblog-flashback < "$T/in"
 	[ "$status" -eq 0 ]
 	[ "$(printf '%s\n' "$output" | jq -r 'select(.op == "delete") | "\(.table|tojson) \(.key.id)"')" = '"" 1' ]
+	# --sql decoded the name into a fresh buffer: read past it (ASan)
+	run --separate-stderr dblog-flashback --sql postgres < "$T/in"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nDELETE FROM "" WHERE "id" = \'1\';\n'* ]]
+	run --separate-stderr dblog-flashback --sql sqlite < "$T/in"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *$'\nDELETE FROM "" WHERE "id" = 1 AND EXISTS'* ]]
 }
 
 @test "hostile: dblog-filter -w nested 52,000 deep is an error naming the column and the limit (was a stack overflow)" {
