@@ -28,7 +28,7 @@ from gen import pg_ident, pg_lit, sq_ident  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PAIRS = ["pg2pg", "pg2sqlite", "sqlite2sqlite", "sqlite2pg"]
-FAULTS = ["none", "split", "overlap", "kill9", "sigint", "kill-capture"]
+FAULTS = ["none", "split", "overlap", "kill9", "sigint", "kill-stage", "restart"]
 TIMEOUT = 120
 
 
@@ -63,6 +63,8 @@ class Pg:
         self.env = dict(os.environ, PGHOST=self.host, PGPORT=self.port, PGUSER="postgres",
                         PGDATABASE="postgres")
         self.psql("postgres", "ALTER SYSTEM SET lc_monetary = 'C'; SELECT pg_reload_conf();")
+        if os.environ.get("TORTURE_SYNC_COMMIT"):
+            self.psql("postgres", "ALTER SYSTEM SET synchronous_commit = on; SELECT pg_reload_conf();")
 
     def conninfo(self, db):
         return "host=%s port=%s user=postgres dbname=%s" % (self.host, self.port, db)
@@ -81,6 +83,11 @@ class Pg:
         out = self.psql(db, "SELECT (SELECT json_agg(value) FROM json_each(row_to_json(q_))) "
                         "FROM (%s) q_;" % query, opts)
         return [json.loads(line) for line in out.splitlines() if line]
+
+    def restart(self, mode):
+        """Restart the server (mode immediate: a crash), and wait for it."""
+        run(["bash", "-c", '. "$1/tests/lib/pgcluster.sh" && pg_as_owner "$PG_BIN/pg_ctl" -D "$2/data" '
+             '-l "$2/server.log" -m "$3" -w -t 60 restart', "-", ROOT, self.dir, mode])
 
     def stop(self):
         run(["bash", "-c", '. "$1/tests/lib/pgcluster.sh" && pg_stop "$2"', "-", ROOT, self.dir],
@@ -188,7 +195,7 @@ class Case:
         self.rng = random.Random(seed)
         self.pair = PAIRS[seed % len(PAIRS)]
         self.src_kind, self.dst_kind = self.pair.split("2")
-        # seeds S..S+23 cover every pair with every fault
+        # seeds S..S+27 cover every pair with every fault
         self.fault = FAULTS[(seed // len(PAIRS)) % len(FAULTS)]
         self.g = gen.Gen(self.rng, self.pair, ctx.skip)
         self.dir = os.path.join(ctx.tmp, "case-%d" % seed)
@@ -439,46 +446,73 @@ class Case:
         self.maxfed = max(getattr(self, "maxfed", 0), r)
         self.check_position("after the signal", self.maxfed, complete)
 
-    def fault_kill_capture(self):
-        """capture -c cp | apply -c cp, the capture killed with -9 after a
-        while, then the pipeline run again until caught up."""
-        cap_cp = self.cp
-        extra = ["-c", cap_cp]
+    def fault_pipeline(self, how):
+        """capture -c cp [| dblog-txbuf [--as-tx]] | apply -c cp, broken
+        once (how: "kill" kills one stage, or several, with SIGKILL;
+        "restart" restarts the PostgreSQL server in immediate mode), then
+        run again until it ends with status 0."""
+        extra = ["-c", self.cp, "--until-caught-up"]
         if self.mode != "cdc":
             extra += ["-m", self.mode]
-        for attempt in range(20):
+        txbuf = None
+        if self.rng.random() < 0.5 or (how == "restart" and self.pair == "sqlite2sqlite"):
+            txbuf = [self.ctx.bin("dblog-txbuf")] + (["--as-tx"] if self.rng.random() < 0.5 else [])
+        for attempt in range(30):
             self.nudge()
-            cap = subprocess.Popen(self.capture_cmd(extra + ["--until-caught-up"]),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            app = subprocess.Popen(self.apply_cmd(), stdin=cap.stdout, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
-            cap.stdout.close()
+            procs = [subprocess.Popen(self.capture_cmd(extra), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE)]
+            if txbuf:
+                procs.append(subprocess.Popen(txbuf, stdin=procs[-1].stdout, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE))
+            procs.append(subprocess.Popen(self.apply_cmd(), stdin=procs[-1].stdout,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            for p in procs[:-1]:
+                p.stdout.close()
             if attempt == 0:
-                time.sleep(self.rng.uniform(0.01, 0.5))
-                cap.kill()
-                if self.rng.random() < 0.5:
-                    app.kill()
+                time.sleep(self.rng.uniform(0.01, 0.6))
+                if how == "restart" and self.pair != "sqlite2sqlite":
+                    # a crash (immediate) can lose a PostgreSQL destination's
+                    # last commits under synchronous_commit = off, which
+                    # dblog-apply's checkpoint has recorded already
+                    mode = "immediate"
+                    if self.dst_kind == "pg":
+                        if self.ctx.ok("apply-async-commit"):
+                            self.g.used.add("apply-async-commit")
+                        else:
+                            mode = "fast"
+                    self.ctx.pg.restart(mode)
+                    self.notes.append("PostgreSQL restarted (%s) under the pipeline" % mode)
+                else:
+                    victims = self.rng.sample(procs, self.rng.randrange(1, len(procs) + 1))
+                    for v in victims:
+                        v.kill()
+                    self.notes.append("killed with -9: %s" % ", ".join(
+                        os.path.basename(v.args[0]) for v in victims))
                 self.killed = True
+            errs = []
             try:
-                _, err = app.communicate(timeout=TIMEOUT)
-                _, cerr = cap.communicate(timeout=TIMEOUT)
+                for p in reversed(procs):
+                    _, e = p.communicate(timeout=TIMEOUT)
+                    errs.append((e or b"").decode("utf-8", "replace"))
             except subprocess.TimeoutExpired:
-                app.kill()
-                cap.kill()
+                for p in procs:
+                    p.kill()
                 raise Failure("the pipeline did not end")
-            err = (err or b"").decode("utf-8", "replace")
-            cerr = (cerr or b"").decode("utf-8", "replace")
+            err = " | ".join(e.strip() for e in errs if e.strip())
             self.wait_slot_idle()
             if attempt == 0:
                 continue
-            if app.returncode == 3 and "another dblog-apply" in err:
+            rcs = [p.returncode for p in procs]
+            if rcs[-1] == 3 and "another dblog-apply" in err:
                 time.sleep(0.2)   # the killed run's session still holds the lock
                 continue
-            if cap.returncode != 0 or app.returncode != 0:
-                raise Failure("the pipeline run again: capture %d, apply %d: %s%s" % (
-                    cap.returncode, app.returncode, cerr[-1000:], err[-1500:]))
+            if any(rcs):
+                raise Failure("the pipeline run again: statuses %s: %s" % (rcs, err[-2000:]))
             break
-        self.notes.append("capture killed with -9 and run again")
+        else:
+            raise Failure("the pipeline did not succeed in 30 runs")
+        if txbuf:
+            self.notes.append("with " + " ".join(os.path.basename(x) for x in txbuf))
 
     def wait_slot_idle(self):
         if self.src_kind != "pg":
@@ -716,16 +750,15 @@ class Case:
         self.setup_dest()
         self.run_workload(self.workload)
         lines = []
-        if self.fault == "kill-capture":
-            self.fault_kill_capture()
+        if self.fault in ("kill-stage", "restart"):
+            self.fault_pipeline("kill" if self.fault == "kill-stage" else "restart")
         else:
             self.capture()
             lines = open(self.events, "rb").read().splitlines(keepends=True)
         log(self.ctx, "seed %d: %s, %d tables, mode %s, fault %s, %d event lines, tags %s" % (
             self.seed, self.pair, len(self.tables), self.mode, self.fault, len(lines),
             ",".join(sorted(self.g.used))))
-        if self.src_kind == "pg" and self.mode == "cdc" and self.ctx.ok("wal2json") \
-                and self.fault != "kill-capture":
+        if self.src_kind == "pg" and self.mode == "cdc" and self.ctx.ok("wal2json") and lines:
             diffs = self.cmp_wal2json(lines)
             if diffs:
                 raise Failure("captured events differ from wal2json's:\n    " +
@@ -740,7 +773,7 @@ class Case:
                 self.fault_signal(lines, signal.SIGKILL)
         elif self.fault == "sigint":
             self.fault_signal(lines, signal.SIGINT)
-        if self.fault != "kill-capture":
+        if lines or self.fault not in ("kill-stage", "restart"):
             rc, err = self.apply(b"".join(lines))
             if rc != 0:
                 raise Failure("dblog-apply of the whole archive%s: status %d: %s" % (
