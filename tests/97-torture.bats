@@ -10,10 +10,10 @@
 # binaries it fails, never skips.
 load helpers
 
-@test "torture: seeds 1-24 (every pair with every fault), pending properties left out, no difference" {
-	run timeout 300 python3 "$TESTS_DIR/torture/torture.py" --seed 1 --count 24 --max-tx 8 \
+@test "torture: seeds 1-28 (every pair with every fault), pending properties left out, no difference" {
+	run timeout 300 python3 "$TESTS_DIR/torture/torture.py" --seed 1 --count 28 --max-tx 8 \
 		--skip-pending --bin "$DBLOG_BIN"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"torture: 24 cases, 0 failed"* ]]
+	[[ "$output" == *"torture: 28 cases, 0 failed"* ]]
 }

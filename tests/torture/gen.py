@@ -100,7 +100,7 @@ def pg_types(rng):
                           V("'null'", "json-null"), V("'{\"a\":\n1}'", "json-text"),
                           V("' [1,  2] '", "json-text"), V("'{\"a\":1,\"a\":2}'", "json-text")]),
         ("jsonb", "jsonb", ["'{\"b\":1,\"a\":[true,null]}'", "'[]'", V("'\"007\"'", aff, "json-text"), V("'1.10'", aff),
-                            "'{\"a\": null}'", "'true'", V("'\"\\u00e9\"'", "json-text"), V("'null'", "json-null")]),
+                            "'{\"a\": null}'", V("'true'", aff), V("'\"\\u00e9\"'", "json-text"), V("'null'", "json-null")]),
         ("int4[]", "integer[]", ["'{1,NULL,3}'", "'{{1,2},{3,NULL}}'", "'{}'", "'{{{1}},{{2}}}'",
                                  "'{NULL}'", V("'[0:2]={7,8,9}'", "array-bounds"),
                                  V("'[-1:0][2:3]={{1,2},{3,4}}'", "array-bounds")]),
