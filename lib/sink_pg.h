@@ -26,6 +26,7 @@ struct pcol {
 	char *btype;        /* the type without its modifier, for casts */
 	int array, pk, json;
 	int noeq;           /* the type has no equality: compare as text */
+	int generated;      /* GENERATED ALWAYS AS (...) STORED */
 };
 
 struct ptable {

@@ -75,6 +75,70 @@ server_type_ok(struct psink *s, const char *type)
 	return ok;
 }
 
+/* Is the generation expression e one expression that stays inside the
+ * parentheses put around it? Quoted strings and identifiers are skipped;
+ * parentheses balance and never close below zero; no comment, and no
+ * backslash, dollar sign or semicolon anywhere (escapes and dollar quotes
+ * would need the server's own lexer; pg_get_expr's expressions have none
+ * of them but in rare literals). The server checks the rest. */
+static int
+gen_expr_ok(const char *e)
+{
+	int depth = 0;
+	if (!*e || strpbrk(e, "\\$;"))
+		return 0;
+	for (const char *p = e; *p; p++) {
+		if (*p == '\'' || *p == '"') {
+			char q = *p;
+			for (p++; *p && !(*p == q && p[1] != q); p++)
+				if (*p == q)
+					p++;   /* a doubled quote */
+			if (!*p)
+				return 0;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')') {
+			if (--depth < 0)
+				return 0;
+		} else if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
+			return 0;
+		}
+	}
+	return depth == 0;
+}
+
+/* A source column that is generated must not go into a plain column of
+ * an existing table: the change stream does not carry its values, so every
+ * row written later would have NULL there. 0, or -1 with err naming the
+ * table, the column and the fix. */
+static int
+generated_ok(struct psink *s, const struct ptable *t, const struct dblog_fields *f, char *err,
+	     size_t errlen)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		struct dblog_span g = dblog_json_member(v, "generated", 9);
+		if (dblog_json_type(g) != DBLOG_J_STRING)
+			continue;
+		const struct pcol *c = psink_col(t, dblog_json_member(v, "name", 4), &s->s1);
+		if (!c || c->generated)
+			continue;
+		dblog_json_str(g, &s->s1, &p, &n);
+		struct dblog_buf q = { 0 };
+		dblog_sql_ident(&q, c->name);
+		snprintf(err, errlen, "column %s of %s is generated at the source (GENERATED ALWAYS AS "
+			 "(%.*s) STORED) but a plain column here, which the change stream would leave "
+			 "NULL: make it generated (ALTER TABLE %s DROP COLUMN %s, ADD COLUMN %s %s "
+			 "GENERATED ALWAYS AS (%.*s) STORED)", q.p, t->name, (int)n, p, t->qname, q.p, q.p,
+			 c->type, (int)n, p);
+		dblog_buf_free(&q);
+		return -1;
+	}
+	return 0;
+}
+
 int
 psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name, int create,
 	 char *err, size_t errlen)
@@ -91,6 +155,10 @@ psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *
 	}
 	dblog_buf_free(&table);
 	struct ptable *t = psink_table(s, name);
+	if (t && t->ncols && generated_ok(s, t, f, err, errlen)) {
+		dblog_buf_free(&schema);
+		return -1;
+	}
 	if (!t || t->ncols || !create) {
 		dblog_buf_free(&schema);
 		return t ? 0 : psink_pipe_failed(s, err, errlen);
@@ -131,6 +199,23 @@ psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *
 		int ok = type_name_ok(tt) && server_type_ok(s, tt);
 		dblog_buf_printf(&q, " %s", ok ? tt : "text");
 		free(ty);
+		/* a generated column is computed here as at the source */
+		struct dblog_span g = dblog_json_member(v, "generated", 9);
+		if (dblog_json_type(g) == DBLOG_J_STRING) {
+			dblog_json_str(g, &s->s1, &p, &n);
+			char *e = dblog_xstrndup(p, n);
+			if (!gen_expr_ok(e)) {
+				snprintf(err, errlen, "the generation expression of column %.*s is not one "
+					 "expression dblog can pass on safely: %s; create the table yourself",
+					 (int)cn.n, cn.p, e);
+				free(e);
+				dblog_buf_free(&q);
+				dblog_buf_free(&pk);
+				return -1;
+			}
+			dblog_buf_printf(&q, " GENERATED ALWAYS AS (%s) STORED", e);
+			free(e);
+		}
 		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
 			dblog_buf_adds(&q, " NOT NULL");
 		if (dblog_json_type(dblog_json_member(v, "key", 3)) == DBLOG_J_TRUE) {
