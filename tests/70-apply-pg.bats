@@ -1446,7 +1446,8 @@ json_text_rows() {
 		(2, NULL, NULL, NULL),
 		(3, E'{\"b\": 1,\n  \"a\": [1,\r\n 2],\n\t\"b\": \"two\"}\n', '\"007\"', ARRAY[E'{\"k\":\n1}'::json]),
 		(4, E' \"a\\\\tb\" ', E'\"a\\\\tb\"', '{}'),
-		(5, '{\"z\": {}, \"a\": null}', '{\"z\": {}, \"a\": null}', ARRAY['\"s\"'::json, 'null', NULL])"
+		(5, '{\"z\": {}, \"a\": null}', '{\"z\": {}, \"a\": null}', ARRAY['\"s\"'::json, 'null', NULL]),
+		(6, '1', '[1]', ARRAY[ARRAY['1'::json, 'null'], ARRAY['[2, \"x\"]'::json, NULL]])"
 	PGDATABASE="s$N" q "INSERT INTO jx VALUES $vals"
 	# events: JSON strings holding the server's text; SQL NULL is null
 	dblog-capture --mode snapshot --tables jx "$src" > "$T/snap"
