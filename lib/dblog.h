@@ -411,9 +411,10 @@ void dblog_sql_type_base(struct dblog_buf *out, const char *type);
 /* Append the JSON array v as the text of a PostgreSQL array literal,
  * {1,"a b",NULL,{...}}: strings decoded, every element but NULL and a
  * nested array double-quoted; with json_elems (json[] and jsonb[]
- * columns) a string element is its JSON text and any other element, nested
- * arrays too, is kept as JSON text (events written before json values were
- * strings). tmp is scratch space. */
+ * columns) a string element is its JSON text, a nested array of strings,
+ * nulls and such arrays another dimension, and any other element is kept
+ * as JSON text (events written before json values were strings). tmp is
+ * scratch space. */
 void dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems,
 			struct dblog_buf *tmp);
 

@@ -144,8 +144,10 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 	for (int k = 0; res && k < PQntuples(res); k++) {
 		const char *name = PQgetvalue(res, k, 0);
 		int notnull = PQgetvalue(res, k, 1)[0] == 't';
-		if (PQgetvalue(res, k, 6)[0] == 't')
-			continue;   /* generated: not in the stream */
+		if (PQgetvalue(res, k, 6)[0] == 't') {
+			column_json(&b, name, PQgetvalue(res, k, 5), 0, notnull, PQgetvalue(res, k, 7));
+			continue;
+		}
 		int i = 0;
 		while (i < r->ncols && (done[i] || strcmp(r->cols[i].name, name)))
 			i++;

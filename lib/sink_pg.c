@@ -139,7 +139,8 @@ psink_table(struct psink *s, const char *name)
 		/* the type without a modifier, by its quoted catalog name: "bpchar"
 		 * and "bit" keep a value whole where character and bit mean (1) */
 		"format('%I.%I', n.nspname, t.typname), a.attidentity, "
-		"CASE WHEN a.attidentity <> '' THEN pg_catalog.pg_get_serial_sequence($1, a.attname) END "
+		"CASE WHEN a.attidentity <> '' THEN pg_catalog.pg_get_serial_sequence($1, a.attname) END, "
+		"a.attgenerated <> '' "
 		"FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
 		"JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace LEFT JOIN pg_catalog.pg_index i ON "
@@ -160,6 +161,7 @@ psink_table(struct psink *s, const char *name)
 			t->cols[i].noeq = PQgetvalue(r, i, 3)[0] == 't';
 			t->cols[i].type = dblog_xstrdup(PQgetvalue(r, i, 4));
 			t->cols[i].btype = dblog_xstrdup(PQgetvalue(r, i, 5));
+			t->cols[i].generated = PQgetvalue(r, i, 8)[0] == 't';
 			t->cols[i].json = !strcmp(t->cols[i].type, "json") || !strcmp(t->cols[i].type, "jsonb");
 			if (!strcmp(t->cols[i].type, "json[]") || !strcmp(t->cols[i].type, "jsonb[]"))
 				t->cols[i].array = 3;

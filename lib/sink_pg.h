@@ -28,6 +28,7 @@ struct pcol {
 	int noeq;           /* the type has no equality: compare as text */
 	char ident;         /* identity column: 'a' ALWAYS, 'd' BY DEFAULT, else 0 */
 	char *seq;          /* its sequence (an SQL name), or NULL */
+	int generated;      /* GENERATED ALWAYS AS (...) STORED */
 };
 
 struct ptable {

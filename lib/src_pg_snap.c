@@ -209,8 +209,9 @@ struct snapjob {
 	PGconn *c;
 	int busy;              /* a FETCH is in flight */
 	int at;                /* the position (struct snapplan) being read */
-	int *keypos;           /* per column: position in the key, 0 if none */
+	int *keypos;           /* per column read: position in the key, 0 if none */
 	struct dblog_buf tn;   /* "schema.name" */
+	struct dblog_buf cols; /* the columns read: all but generated ones */
 };
 
 /* Prepare the next table on job j: its schema event, then a cursor in key
@@ -235,8 +236,10 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 		"WHERE p.indrelid = c.oid AND p.indisprimary) THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
 		"WHERE k.att = a.attnum), 0) END, c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM "
-		"pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary) FROM pg_catalog.pg_attribute a "
+		"pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary), a.attgenerated = 's', "
+		"pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+		"LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
 		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
 		"((c.relreplident IN ('d', 'f') AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -245,19 +248,33 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 		snprintf(err, errlen, "cannot read the columns of %s: %s", j->tn.p, PQresultErrorMessage(a));
 		goto out;
 	}
-	int nc = PQntuples(a), nkeys = 0;
+	int nc = PQntuples(a), nkeys = 0, nread = 0;
 	free(j->keypos);
 	j->keypos = calloc((size_t)nc + 1, sizeof *j->keypos);
+	dblog_buf_clear(&j->cols);
 	dblog_buf_addc(&cols, '[');
+	/* generated columns are not read, as the change stream does not
+	 * carry them: the schema event marks them with their expression */
 	for (int i = 0; i < nc; i++) {
-		j->keypos[i] = atoi(PQgetvalue(a, i, 3));
-		nkeys += j->keypos[i] > 0;
+		int gen = PQgetvalue(a, i, 5)[0] == 't', kp = gen ? 0 : atoi(PQgetvalue(a, i, 3));
+		if (!gen) {
+			j->keypos[nread++] = kp;
+			if (j->cols.len)
+				dblog_buf_adds(&j->cols, ", ");
+			dblog_sql_ident(&j->cols, PQgetvalue(a, i, 0));
+		}
+		nkeys += kp > 0;
 		dblog_buf_adds(&cols, i ? ",{\"name\":" : "{\"name\":");
 		dblog_json_escape(&cols, PQgetvalue(a, i, 0), strlen(PQgetvalue(a, i, 0)));
 		dblog_buf_adds(&cols, ",\"type\":");
 		dblog_json_escape(&cols, PQgetvalue(a, i, 1), strlen(PQgetvalue(a, i, 1)));
-		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s}", j->keypos[i] ? "true" : "false",
+		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s", kp ? "true" : "false",
 				 PQgetvalue(a, i, 2)[0] == 't' ? "false" : "true");
+		if (gen) {
+			dblog_buf_adds(&cols, ",\"generated\":");
+			dblog_json_escape(&cols, PQgetvalue(a, i, 6), strlen(PQgetvalue(a, i, 6)));
+		}
+		dblog_buf_addc(&cols, '}');
 	}
 	dblog_buf_addc(&cols, ']');
 	dblog_buf_adds(&line, "{\"op\":\"schema\",\"table\":");
@@ -268,17 +285,21 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 			 nc && PQgetvalue(a, 0, 4)[0] == 't' ? ",\"keyless\":true" : "");
 	if (pgsrc_emit_line(s, line.p, line.len))
 		goto out;
-	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT * FROM %s", qn.p);
+	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT %s FROM %s",
+			 j->cols.p ? j->cols.p : "", qn.p);
 	/* in key order; a table keyed by its whole row is read as it lies
 	 * (its columns may have no order at all: json, point, xml) */
 	int keyless = nc && PQgetvalue(a, 0, 4)[0] == 't';
 	for (int k = 1, first = 1; !keyless && k <= nkeys; k++)
-		for (int i = 0; i < nc; i++)
-			if (j->keypos[i] == k) {
+		for (int i = 0, r = 0; i < nc; i++) {
+			if (PQgetvalue(a, i, 5)[0] == 't')
+				continue;
+			if (j->keypos[r++] == k) {
 				dblog_buf_adds(&sql, first ? " ORDER BY " : ", ");
 				dblog_sql_ident(&sql, PQgetvalue(a, i, 0));
 				first = 0;
 			}
+		}
 	char msg[512];
 	if (dblog_pg_exec(j->c, sql.p, msg, sizeof msg)) {
 		snprintf(err, errlen, "cannot read %s: %s", j->tn.p, msg);
@@ -402,6 +423,7 @@ jobs_close(struct snapjob *jobs, int n)
 		if (jobs[k].c)
 			PQfinish(jobs[k].c);
 		free(jobs[k].keypos);
+		dblog_buf_free(&jobs[k].cols);
 		dblog_buf_free(&jobs[k].tn);
 	}
 	free(jobs);
@@ -645,9 +667,10 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 			goto out;
 		}
 		dblog_buf_clear(&sql);
-		dblog_buf_printf(&sql, "SELECT *, %s::text AS \"dblog cursor\" FROM %s WHERE $1::text IS "
+		dblog_buf_printf(&sql, "SELECT %s%s%s::text AS \"dblog cursor\" FROM %s WHERE $1::text IS "
 				 "NULL OR %s > CAST($1::text AS %s) ORDER BY %s LIMIT 10000",
-				 cname.p, qn.p, cname.p, type, cname.p);
+				 j.cols.p ? j.cols.p : "", j.cols.len ? ", " : "", cname.p, qn.p, cname.p,
+				 type, cname.p);
 		free(type);
 	}
 	for (;;) {
@@ -734,6 +757,7 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 out:
 	free(j.keypos);
 	dblog_buf_free(&j.tn);
+	dblog_buf_free(&j.cols);
 	dblog_buf_free(&sql);
 	dblog_buf_free(&qn);
 	dblog_buf_free(&cname);

@@ -1619,7 +1619,8 @@ json_text_rows() {
 		(2, NULL, NULL, NULL),
 		(3, E'{\"b\": 1,\n  \"a\": [1,\r\n 2],\n\t\"b\": \"two\"}\n', '\"007\"', ARRAY[E'{\"k\":\n1}'::json]),
 		(4, E' \"a\\\\tb\" ', E'\"a\\\\tb\"', '{}'),
-		(5, '{\"z\": {}, \"a\": null}', '{\"z\": {}, \"a\": null}', ARRAY['\"s\"'::json, 'null', NULL])"
+		(5, '{\"z\": {}, \"a\": null}', '{\"z\": {}, \"a\": null}', ARRAY['\"s\"'::json, 'null', NULL]),
+		(6, '1', '[1]', ARRAY[ARRAY['1'::json, 'null'], ARRAY['[2, \"x\"]'::json, NULL]])"
 	PGDATABASE="s$N" q "INSERT INTO jx VALUES $vals"
 	# events: JSON strings holding the server's text; SQL NULL is null
 	dblog-capture --mode snapshot --tables jx "$src" > "$T/snap"
@@ -1708,6 +1709,69 @@ json_text_rows() {
 	run sqlite3 "$T/r.db" "SELECT group_concat(type, ',') FROM pragma_table_info('md')"
 	[ "$output" = 'INTEGER,character(5),bit(3) TEXT,bit varying(8) TEXT,character varying(20),numeric(10,2) TEXT,timestamp(3) with time zone TEXT,time(0) without time zone TEXT,interval(2),character(2)[],numeric(4,1)[]' ] || { echo "$output"; return 1; }
 	[ "$(sqlite3 "$T/r.db" "SELECT c, b, v FROM md WHERE id = 1")" = 'ab   |101|v' ]
+}
+
+@test "pg apply: generated columns: the snapshot leaves them out like the change stream, schema events carry the expression, --create-tables makes them generated, a plain column is refused" {
+	new_database "s$N"
+	src=$(conninfo "s$N")
+	PGDATABASE="s$N" q "CREATE TABLE gc(id int PRIMARY KEY, a int, b text,
+		g int GENERATED ALWAYS AS (a * 2) STORED, gs text GENERATED ALWAYS AS (upper(b) || '!''\"') STORED, z int)"
+	dblog-capture --setup --slot gc --publication gc --tables gc "$src"
+	PGDATABASE="s$N" q "INSERT INTO gc(id, a, b, z) VALUES (1, 1, 'x', 9), (2, NULL, NULL, NULL)"
+	dblog-capture --mode snapshot --tables gc "$src" > "$T/snap"
+	PGDATABASE="s$N" q "INSERT INTO gc(id, a, b) VALUES (3, 3, 'y'); UPDATE gc SET a = 10 WHERE id = 1"
+	dblog-capture --slot gc --publication gc --until-caught-up "$src" > "$T/cdc"
+	# both paths: the same columns in the rows, the expressions in the schema
+	want=$(cat <<'EOF'
+[{"name":"id"},{"name":"a"},{"name":"b"},{"name":"g","generated":"(a * 2)"},{"name":"gs","generated":"(upper(b) || '!''\"'::text)"},{"name":"z"}]
+EOF
+)
+	for f in snap cdc; do
+		[ "$(jq -c 'select(.op == "schema") | [.columns[] | {name} + (if .generated then {generated} else {} end)]' "$T/$f")" = "$want" ] ||
+			{ echo "$f: $(jq -c 'select(.op == "schema") | .columns' "$T/$f")"; return 1; }
+	done
+	[ "$(jq -c 'select(.op == "snapshot" and .key.id == 1) | .after' "$T/snap")" = '{"id":1,"a":1,"b":"x","z":9}' ]
+	dblog-capture --mode incremental --cursor id --tables gc --until-caught-up -c "$T/icp" "$src" > "$T/inc"
+	[ "$(jq -c 'select(.op == "snapshot") | .after' "$T/inc")" = '{"id":1,"a":10,"b":"x","z":9}
+{"id":2,"a":null,"b":null,"z":null}
+{"id":3,"a":3,"b":"y","z":null}' ]
+	[ "$(jq -c 'select(.op == "schema") | [.columns[] | .generated]' "$T/inc")" = "$(jq -c 'select(.op == "schema") | [.columns[] | .generated]' "$T/snap")" ]
+	[ "$(jq -c 'select(.op == "insert") | .after' "$T/cdc" | head -n 1)" = '{"id":1,"a":1,"b":"x","z":9}' ]
+	# created generated, computing what the source does
+	gen="SELECT attname, format_type(atttypid, atttypmod), attgenerated, pg_get_expr(adbin, adrelid)
+		FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+		WHERE attrelid = 'gc'::regclass AND attnum > 0 ORDER BY attnum"
+	dblog-apply --create-tables "$DEST" < "$T/snap"
+	diff -u <(PGDATABASE="s$N" q "$gen") <(q "$gen")
+	use_db "b$N"
+	dblog-apply --create-tables "$DEST" < "$T/cdc"
+	diff -u <(PGDATABASE="s$N" q "$gen") <(q "$gen")
+	same_rows "s$N" "b$N" gc id
+	[ "$(q "SELECT g, gs FROM gc WHERE id = 3")" = "6|Y!'\"" ]
+	# an existing plain column: refused, naming the table, the column and the fix
+	use_db "c$N"
+	q "CREATE TABLE gc(id int PRIMARY KEY, a int, b text, g int, gs text, z int)"
+	run dblog-apply "$DEST" < "$T/cdc"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'column "g" of public.gc is generated at the source (GENERATED ALWAYS AS ((a * 2)) STORED) but a plain column here'*'ALTER TABLE "public"."gc" DROP COLUMN "g", ADD COLUMN "g" integer GENERATED ALWAYS AS ((a * 2)) STORED'* ]] ||
+		{ echo "$output"; return 1; }
+	[ "$(q "SELECT count(*) FROM gc")" = 0 ]
+	# SQLite: --create-tables leaves them out; a plain column is refused
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/cdc"
+	[ "$(sqlite3 "$T/r.db" "SELECT group_concat(name, ',') FROM pragma_table_info('gc')")" = 'id,a,b,z' ]
+	sqlite3 "$T/p.db" "CREATE TABLE gc(id INTEGER PRIMARY KEY, a INT, b TEXT, g INT, gs TEXT, z INT)"
+	run dblog-apply "sqlite:$T/p.db" < "$T/cdc"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'column "g" of gc is generated at the source but a plain column here'* ]] || { echo "$output"; return 1; }
+	# an expression that would reach outside its parentheses is refused
+	use_db "d$N"
+	q "CREATE TABLE victim(x int)"
+	printf '%s\n' '{"op":"schema","table":"public.x","pos":"0/1","columns":[{"name":"a","type":"integer","key":true,"nullable":false},{"name":"g","type":"integer","key":false,"nullable":true,"generated":"1) STORED, evil int, h int GENERATED ALWAYS AS (2"}]}' \
+		'{"op":"schema","table":"public.y","pos":"0/1","columns":[{"name":"a","type":"integer","key":true,"nullable":false},{"name":"g","type":"integer","key":false,"nullable":true,"generated":"a); DROP TABLE victim; --"}]}' > "$T/bad"
+	run dblog-apply --create-tables --dlq "$T/dlq" "$DEST" < "$T/bad"
+	[ "$(wc -l < "$T/dlq")" -eq 2 ]
+	[ "$(q "SELECT count(*) FROM pg_class WHERE relname IN ('x', 'y')")" = 0 ]
+	[ "$(q "SELECT count(*) FROM victim")" = 0 ]
 }
 
 # ----------------------------------------- the pipeline (source_wins)
