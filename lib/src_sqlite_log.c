@@ -115,13 +115,18 @@ sqsrc_real_table(sqlite3 *db, int temp, char *err, size_t errlen)
 void
 sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 {
-	int utf8 = dblog_utf8_valid(v, n);
-	if (utf8 && !memchr(v, '[', n)) {
+	struct dblog_buf fixed = { 0 };
+	if (!dblog_utf8_valid(v, n)) {
+		dblog_text_hex_object(&fixed, v, n);
+		v = fixed.p;
+		n = fixed.len;
+	}
+	if (!memchr(v, '[', n)) {
 		dblog_buf_add(b, v, n);
+		dblog_buf_free(&fixed);
 		return;
 	}
 	struct dblog_span obj = { v, n }, key, val;
-	struct dblog_buf text = { 0 };
 	const char *it = NULL;
 	int first = 1;
 	dblog_buf_addc(b, '{');
@@ -129,29 +134,8 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 		if (!first)
 			dblog_buf_addc(b, ',');
 		first = 0;
-		if (!utf8 && !dblog_utf8_valid(key.p, key.n)) {
-			/* a column name that is not UTF-8: its bytes escaped, as
-			 * no reader takes the name otherwise */
-			dblog_json_unescape(key, &text);
-			struct dblog_buf name = { 0 };
-			for (size_t i = 0; i < text.len; i++) {
-				unsigned char c = (unsigned char)text.p[i];
-				if (c < 0x80)
-					dblog_buf_addc(&name, (char)c);
-				else
-					dblog_buf_printf(&name, "\\x%02x", c);
-			}
-			dblog_json_escape(b, name.p ? name.p : "", name.len);
-			dblog_buf_free(&name);
-		} else {
-			dblog_buf_add(b, key.p, key.n);
-		}
+		dblog_buf_add(b, key.p, key.n);
 		dblog_buf_addc(b, ':');
-		if (!utf8 && dblog_json_type(val) == DBLOG_J_STRING && !dblog_utf8_valid(val.p, val.n)) {
-			dblog_json_unescape(val, &text);
-			dblog_text_hex_put(b, text.p, text.len);
-			continue;
-		}
 		long long ifk[3];
 		if (dblog_json_type(val) != DBLOG_J_ARRAY ||
 		    sscanf(val.p, "[%lld,%lld,%lld]", &ifk[0], &ifk[1], &ifk[2]) != 3) {
@@ -170,7 +154,7 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 			dblog_buf_adds(b, ".0");
 	}
 	dblog_buf_addc(b, '}');
-	dblog_buf_free(&text);
+	dblog_buf_free(&fixed);
 }
 
 /* The JSON object text of the columns (all, or the key columns) of t, as

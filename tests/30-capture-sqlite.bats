@@ -179,6 +179,22 @@ SQL
 	run dblog-flashback --since 0 < "$T/out"
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -c 'select(.op == "insert") | .after')" = '{"k":{"text_hex":"636166e9"},"v":{"text_hex":"22e90a5c00ff"},"b":"\\xe9"}' ]
+	# incremental reads by a text cursor that is not UTF-8, and goes on after it
+	sq "$S" "INSERT INTO t VALUES(CAST(X'e9' AS TEXT), 'x', NULL); INSERT INTO t VALUES(CAST(X'f0' AS TEXT), 'y', NULL)"
+	dblog-capture -m incremental --cursor k --until-caught-up "sqlite:$S" > "$T/inc"
+	is_utf8 "$T/inc"
+	[ "$(jq -c 'select(.op == "snapshot") | .cursor."main.t"' "$T/inc" | tr '\n' ' ')" = '"ok" {"text_hex":"e9"} {"text_hex":"f0"} ' ]
+	dblog-apply --create-tables -c "$T/cp" "sqlite:$T/inc.db" < "$T/inc"
+	[ "$(jq -c '.cursor."main.t"' "$T/cp")" = '{"text_hex":"f0"}' ]
+	sq "$S" "INSERT INTO t VALUES(CAST(X'f5' AS TEXT), 'z', NULL)"
+	[ "$(dblog-capture -m incremental --cursor k --until-caught-up -c "$T/cp" "sqlite:$S" | jq -c 'select(.op == "snapshot") | .key.k')" = '{"text_hex":"f5"}' ]
+	# table and column names that are not UTF-8: their high bytes as \xNN
+	sq "$S" "$(printf 'CREATE TABLE "x\xe9"("k\xe8" TEXT PRIMARY KEY)')"
+	dblog-capture --setup "sqlite:$S"
+	sq "$S" "$(printf 'INSERT INTO "x\xe9" VALUES(%s)' "'a'")"
+	cap "$S" > "$T/names"
+	is_utf8 "$T/names"
+	[ "$(jq -c 'select(.op == "insert" and .table != "main.t") | [.table, .after]' "$T/names")" = '["main.x\\xe9",{"k\\xe8":"a"}]' ]
 }
 
 @test "capture: REAL values keep their exact value (17 significant digits)" {
