@@ -420,6 +420,22 @@ PY
 	[[ "$output" == *'table "t" has the columns ["id","w","extra"]'*'for ["id","v","extra"]'* ]]
 }
 
+@test "capture: a UNIQUE index added after --setup stops capture; added through --migrate, a REPLACE through it logs the delete" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, email TEXT)"
+	sq "$S" "INSERT INTO t VALUES(1, 'a@x'); CREATE UNIQUE INDEX t_email ON t(email)"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t" has other UNIQUE indexes than its capture triggers were made for'*"--setup --tables 't'"* ]]
+	sq "$S" "DROP INDEX t_email"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	dblog-capture --setup --tables t --migrate "CREATE UNIQUE INDEX t_email ON t(email)" "sqlite:$S"
+	sq "$S" "INSERT OR REPLACE INTO t VALUES(2, 'a@x')"
+	cap "$S" > "$T/out"
+	run jq -c 'select(.key) | [.op, .key.id]' "$T/out"
+	[ "$output" = "$(printf '%s\n' '["insert",1]' '["delete",1]' '["insert",2]')" ]
+}
+
 @test "capture: a table renamed or made again after --setup stops capture; a dropped one does not" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE gone(id INTEGER PRIMARY KEY)"
 	sq "$S" "DROP TABLE gone; ALTER TABLE t RENAME TO t2"
