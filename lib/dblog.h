@@ -361,6 +361,15 @@ int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
 void dblog_text_hex_put(struct dblog_buf *b, const char *s, size_t n);
 /* Is v such an object? 1 with its bytes in out (cleared first), or 0. */
 int dblog_text_hex(struct dblog_span v, struct dblog_buf *out);
+/* Append the flat JSON object text v[0..n) (a row, as SQLite's
+ * json_object() and json_quote() write it, which copy the bytes of text
+ * that is not UTF-8) to b: each such string value as that object, each
+ * such member name with its bytes above 127 as \xNN. Valid UTF-8 is
+ * copied as it is. */
+void dblog_text_hex_object(struct dblog_buf *b, const char *v, size_t n);
+/* Append a table or column name s[0..n) to b: as it is when it is valid
+ * UTF-8, else with each byte above 127 as \xNN (dblog-event(5)). */
+void dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n);
 
 /* -------------------------------------------------------------- table.c */
 

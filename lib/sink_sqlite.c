@@ -749,8 +749,14 @@ fetch_row(struct ssink *s, const struct dtable *t)
 	if (sqlite3_prepare_v2(s->db, q.p, -1, &st, NULL) == SQLITE_OK) {
 		for (size_t i = 0; i < s->nkeys; i++)
 			bind(s, st, (int)i + 1, s->kvals[i], 0);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			s->dest_row = dblog_xstrdup((const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+			/* text that is not UTF-8 as {"text_hex":..}, so the row is JSON */
+			struct dblog_buf row = { 0 };
+			dblog_text_hex_object(&row, (const char *)sqlite3_column_text(st, 0),
+					      (size_t)sqlite3_column_bytes(st, 0));
+			dblog_buf_addc(&row, 0);
+			s->dest_row = row.p;
+		}
 		sqlite3_finalize(st);
 	}
 	dblog_buf_free(&q);

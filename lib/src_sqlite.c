@@ -142,7 +142,10 @@ columns_json(sqlite3 *db, const char *table)
 	for (size_t i = 0; i < t.ncols; i++) {
 		const struct dblog_sqlite_col *c = &t.cols[i];
 		dblog_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
-		dblog_json_escape(&b, c->name, strlen(c->name));
+		struct dblog_buf nm = { 0 };
+		dblog_name_utf8(&nm, c->name, strlen(c->name));
+		dblog_json_escape(&b, nm.p, nm.len);
+		dblog_buf_free(&nm);
 		dblog_buf_adds(&b, ",\"type\":");
 		dblog_json_escape(&b, c->type, strlen(c->type));
 		int rowid_alias = c->pk && t.npk == 1 && !strcasecmp(c->type, "INTEGER");
@@ -229,10 +232,13 @@ add_table(struct dblog_buf *b, const char *table)
 {
 	dblog_buf_adds(b, ",\"table\":");
 	dblog_buf_reserve(b, strlen(table) + 8);
-	struct dblog_buf t = { 0 };
+	struct dblog_buf t = { 0 }, esc = { 0 };
+	dblog_name_utf8(&esc, table, strlen(table));   /* not UTF-8: \xNN */
+	table = esc.p;
 	dblog_table_join(&t, "main", 4, table, strlen(table));
 	dblog_json_escape(b, t.p, t.len);
 	dblog_buf_free(&t);
+	dblog_buf_free(&esc);
 }
 
 static int
@@ -715,7 +721,20 @@ bind_json(sqlite3_stmt *st, int i, const json_t *v)
 		sqlite3_bind_double(st, i, json_real_value(v));
 	else if (json_is_string(v))
 		sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT);
-	else
+	else if (json_is_object(v) && json_is_string(json_object_get(v, "text_hex"))) {
+		/* text that is not UTF-8: its bytes */
+		const char *h = json_string_value(json_object_get(v, "text_hex"));
+		struct dblog_buf hb = { 0 }, bytes = { 0 };
+		dblog_buf_adds(&hb, "{\"text_hex\":");
+		dblog_json_escape(&hb, h, strlen(h));
+		dblog_buf_addc(&hb, '}');
+		if (dblog_text_hex((struct dblog_span){ hb.p, hb.len }, &bytes))
+			sqlite3_bind_text(st, i, bytes.p, (int)bytes.len, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i);
+		dblog_buf_free(&hb);
+		dblog_buf_free(&bytes);
+	} else
 		sqlite3_bind_null(st, i);
 }
 
@@ -770,8 +789,19 @@ incremental_table(struct dblog_sqlite_src *s, const char *table, const char *col
 		struct dblog_buf lines = { 0 };
 		int r, n = 0;
 		dblog_time_format(dblog_time_now(), t, sizeof t);
+		struct dblog_buf cvfix = { 0 };
 		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *cv = (const char *)sqlite3_column_text(st, 2);
+			size_t cvn = (size_t)sqlite3_column_bytes(st, 2);
+			if (!dblog_utf8_valid(cv, cvn)) {
+				/* a text cursor that is not UTF-8: {"text_hex":..} */
+				struct dblog_buf raw = { 0 };
+				dblog_json_unescape((struct dblog_span){ cv, cvn }, &raw);
+				dblog_buf_clear(&cvfix);
+				dblog_text_hex_put(&cvfix, raw.p, raw.len);
+				dblog_buf_free(&raw);
+				cv = cvfix.p;
+			}
 			/* the same row version always gets the same id */
 			struct dblog_buf idn = { 0 };
 			dblog_buf_printf(&idn, "incremental:%s:%s:%s", table,
@@ -794,6 +824,7 @@ incremental_table(struct dblog_sqlite_src *s, const char *table, const char *col
 			value = json_loads(cv, JSON_DECODE_ANY, NULL);
 			n++;
 		}
+		dblog_buf_free(&cvfix);
 		sqlite3_reset(st);
 		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (r != SQLITE_DONE) {

@@ -37,7 +37,8 @@ static const char changelog_ddl[] =
 	"  tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT,\n"
 	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
 	"CREATE TABLE IF NOT EXISTS _dblog_captured(\n"
-	"  tbl TEXT PRIMARY KEY, columns TEXT NOT NULL) WITHOUT ROWID;\n";
+	"  tbl TEXT PRIMARY KEY, columns TEXT NOT NULL, uniques TEXT NOT NULL DEFAULT '')\n"
+	"  WITHOUT ROWID;\n";
 
 /* ------------------------------------------------------------- setup */
 
@@ -115,13 +116,18 @@ sqsrc_real_table(sqlite3 *db, int temp, char *err, size_t errlen)
 void
 sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 {
-	int utf8 = dblog_utf8_valid(v, n);
-	if (utf8 && !memchr(v, '[', n)) {
+	struct dblog_buf fixed = { 0 };
+	if (!dblog_utf8_valid(v, n)) {
+		dblog_text_hex_object(&fixed, v, n);
+		v = fixed.p;
+		n = fixed.len;
+	}
+	if (!memchr(v, '[', n)) {
 		dblog_buf_add(b, v, n);
+		dblog_buf_free(&fixed);
 		return;
 	}
 	struct dblog_span obj = { v, n }, key, val;
-	struct dblog_buf text = { 0 };
 	const char *it = NULL;
 	int first = 1;
 	dblog_buf_addc(b, '{');
@@ -129,29 +135,8 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 		if (!first)
 			dblog_buf_addc(b, ',');
 		first = 0;
-		if (!utf8 && !dblog_utf8_valid(key.p, key.n)) {
-			/* a column name that is not UTF-8: its bytes escaped, as
-			 * no reader takes the name otherwise */
-			dblog_json_unescape(key, &text);
-			struct dblog_buf name = { 0 };
-			for (size_t i = 0; i < text.len; i++) {
-				unsigned char c = (unsigned char)text.p[i];
-				if (c < 0x80)
-					dblog_buf_addc(&name, (char)c);
-				else
-					dblog_buf_printf(&name, "\\x%02x", c);
-			}
-			dblog_json_escape(b, name.p ? name.p : "", name.len);
-			dblog_buf_free(&name);
-		} else {
-			dblog_buf_add(b, key.p, key.n);
-		}
+		dblog_buf_add(b, key.p, key.n);
 		dblog_buf_addc(b, ':');
-		if (!utf8 && dblog_json_type(val) == DBLOG_J_STRING && !dblog_utf8_valid(val.p, val.n)) {
-			dblog_json_unescape(val, &text);
-			dblog_text_hex_put(b, text.p, text.len);
-			continue;
-		}
 		long long ifk[3];
 		if (dblog_json_type(val) != DBLOG_J_ARRAY ||
 		    sscanf(val.p, "[%lld,%lld,%lld]", &ifk[0], &ifk[1], &ifk[2]) != 3) {
@@ -170,7 +155,7 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 			dblog_buf_adds(b, ".0");
 	}
 	dblog_buf_addc(b, '}');
-	dblog_buf_free(&text);
+	dblog_buf_free(&fixed);
 }
 
 /* The JSON object text of the columns (all, or the key columns) of t, as
@@ -459,16 +444,20 @@ column_names(struct dblog_buf *b, const struct dblog_sqlite_table *t)
 	dblog_buf_addc(b, ']');
 }
 
-/* Note in _dblog_captured the columns the triggers of t were made for. */
+/* Note in _dblog_captured the columns the triggers of t were made for,
+ * and the condition of its UNIQUE indexes (unique_conflict) they follow. */
 static int
-record_columns(sqlite3 *db, const struct dblog_sqlite_table *t, char *err, size_t errlen)
+record_columns(sqlite3 *db, const struct dblog_sqlite_table *t, const char *ucond, char *err,
+	       size_t errlen)
 {
 	struct dblog_buf sql = { 0 }, cols = { 0 };
 	column_names(&cols, t);
-	dblog_buf_adds(&sql, "INSERT OR REPLACE INTO _dblog_captured(tbl, columns) VALUES(");
+	dblog_buf_adds(&sql, "INSERT OR REPLACE INTO _dblog_captured(tbl, columns, uniques) VALUES(");
 	dblog_sql_string(&sql, t->name, strlen(t->name));
 	dblog_buf_adds(&sql, ", ");
 	dblog_sql_string(&sql, cols.p, cols.len);
+	dblog_buf_adds(&sql, ", ");
+	dblog_sql_string(&sql, ucond, strlen(ucond));
 	dblog_buf_adds(&sql, ")");
 	int rc = dblog_sqlite_exec(db, sql.p, err, errlen);
 	dblog_buf_free(&sql);
@@ -532,9 +521,10 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, const char *migra
 		dblog_sql_ident(&qn, t.name);
 		unique_conflict(db, &t, qn.p, &ucond);
 		table_triggers(&sql, &t, ucond.p ? ucond.p : "");
+		r = dblog_sqlite_exec(db, sql.p, err, errlen) ||
+		    record_columns(db, &t, ucond.p ? ucond.p : "", err, errlen);
 		dblog_buf_free(&ucond);
 		dblog_buf_free(&qn);
-		r = dblog_sqlite_exec(db, sql.p, err, errlen) || record_columns(db, &t, err, errlen);
 		dblog_sqlite_table_free(&t);
 		if (r)
 			goto out;
@@ -585,14 +575,15 @@ sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen)
 	if (check_renamed(db, err, errlen))
 		return -1;
 	if (sqlite3_prepare_v2(db, "SELECT tbl, columns, EXISTS (SELECT 1 FROM sqlite_schema WHERE "
-			       "type = 'trigger' AND tbl_name = tbl AND name = '_dblog_' || tbl || '_ins') "
-			       "FROM _dblog_captured ORDER BY tbl", -1, &st, NULL) != SQLITE_OK)
+			       "type = 'trigger' AND tbl_name = tbl AND name = '_dblog_' || tbl || '_ins'), "
+			       "uniques FROM _dblog_captured ORDER BY tbl", -1, &st, NULL) != SQLITE_OK)
 		return 1;   /* set up before dblog recorded columns */
 	int rc = 0;
-	struct dblog_buf now = { 0 };
+	struct dblog_buf now = { 0 }, qn = { 0 }, ucond = { 0 };
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		const char *tbl = (const char *)sqlite3_column_text(st, 0);
 		const char *was = (const char *)sqlite3_column_text(st, 1);
+		const char *uwas = (const char *)sqlite3_column_text(st, 3);
 		struct dblog_sqlite_table t;
 		if (dblog_sqlite_table_info(db, tbl, &t)) {
 			dblog_sqlite_table_free(&t);
@@ -600,6 +591,10 @@ sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen)
 		}
 		dblog_buf_clear(&now);
 		column_names(&now, &t);
+		dblog_buf_clear(&qn);
+		dblog_buf_clear(&ucond);
+		dblog_sql_ident(&qn, t.name);
+		unique_conflict(db, &t, qn.p, &ucond);
 		dblog_sqlite_table_free(&t);
 		if (!sqlite3_column_int(st, 2)) {
 			snprintf(err, errlen, "table \"%s\" has no capture triggers since it was made again "
@@ -615,10 +610,19 @@ sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen)
 				 "'%s' now; change columns with dblog-capture --setup --migrate SQL (see "
 				 "MIGRATIONS in dblog-capture(1))", tbl, now.p, was, tbl);
 			rc = -1;
+		} else if (strcmp(ucond.p ? ucond.p : "", uwas ? uwas : "")) {
+			snprintf(err, errlen, "table \"%s\" has other UNIQUE indexes than its capture "
+				 "triggers were made for by dblog-capture --setup: a row that an INSERT OR "
+				 "REPLACE removes through them is not logged as deleted. Run dblog-capture "
+				 "--setup --tables '%s' now; change indexes with dblog-capture --setup "
+				 "--migrate SQL (see MIGRATIONS in dblog-capture(1))", tbl, tbl);
+			rc = -1;
 		}
 	}
 	sqlite3_finalize(st);
 	dblog_buf_free(&now);
+	dblog_buf_free(&qn);
+	dblog_buf_free(&ucond);
 	return rc;
 }
 

@@ -226,3 +226,57 @@ dblog_text_hex(struct dblog_span v, struct dblog_buf *out)
 	}
 	return 1;
 }
+
+void
+dblog_text_hex_object(struct dblog_buf *b, const char *v, size_t n)
+{
+	struct dblog_span obj = { v, n }, key, val;
+	struct dblog_buf text = { 0 };
+	const char *it = NULL;
+	int first = 1;
+	if (dblog_utf8_valid(v, n) || dblog_json_type(obj) != DBLOG_J_OBJECT) {
+		dblog_buf_add(b, v, n);
+		return;
+	}
+	dblog_buf_addc(b, '{');
+	while (dblog_json_next(obj, &it, &key, &val)) {
+		if (!first)
+			dblog_buf_addc(b, ',');
+		first = 0;
+		if (!dblog_utf8_valid(key.p, key.n)) {
+			struct dblog_buf name = { 0 };
+			dblog_json_unescape(key, &text);
+			dblog_name_utf8(&name, text.p, text.len);
+			dblog_json_escape(b, name.p, name.len);
+			dblog_buf_free(&name);
+		} else {
+			dblog_buf_add(b, key.p, key.n);
+		}
+		dblog_buf_addc(b, ':');
+		if (dblog_json_type(val) == DBLOG_J_STRING && !dblog_utf8_valid(val.p, val.n)) {
+			dblog_json_unescape(val, &text);
+			dblog_text_hex_put(b, text.p, text.len);
+		} else {
+			dblog_buf_add(b, val.p, val.n);
+		}
+	}
+	dblog_buf_addc(b, '}');
+	dblog_buf_free(&text);
+}
+
+void
+dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n)
+{
+	dblog_buf_reserve(b, n + 1);
+	if (dblog_utf8_valid(s, n)) {
+		dblog_buf_add(b, s, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80)
+			dblog_buf_addc(b, (char)c);
+		else
+			dblog_buf_printf(b, "\\x%02x", c);
+	}
+}

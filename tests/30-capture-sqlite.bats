@@ -179,6 +179,22 @@ SQL
 	run dblog-flashback --since 0 < "$T/out"
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | jq -c 'select(.op == "insert") | .after')" = '{"k":{"text_hex":"636166e9"},"v":{"text_hex":"22e90a5c00ff"},"b":"\\xe9"}' ]
+	# incremental reads by a text cursor that is not UTF-8, and goes on after it
+	sq "$S" "INSERT INTO t VALUES(CAST(X'e9' AS TEXT), 'x', NULL); INSERT INTO t VALUES(CAST(X'f0' AS TEXT), 'y', NULL)"
+	dblog-capture -m incremental --cursor k --until-caught-up "sqlite:$S" > "$T/inc"
+	is_utf8 "$T/inc"
+	[ "$(jq -c 'select(.op == "snapshot") | .cursor."main.t"' "$T/inc" | tr '\n' ' ')" = '"ok" {"text_hex":"e9"} {"text_hex":"f0"} ' ]
+	dblog-apply --create-tables -c "$T/cp" "sqlite:$T/inc.db" < "$T/inc"
+	[ "$(jq -c '.cursor."main.t"' "$T/cp")" = '{"text_hex":"f0"}' ]
+	sq "$S" "INSERT INTO t VALUES(CAST(X'f5' AS TEXT), 'z', NULL)"
+	[ "$(dblog-capture -m incremental --cursor k --until-caught-up -c "$T/cp" "sqlite:$S" | jq -c 'select(.op == "snapshot") | .key.k')" = '{"text_hex":"f5"}' ]
+	# table and column names that are not UTF-8: their high bytes as \xNN
+	sq "$S" "$(printf 'CREATE TABLE "x\xe9"("k\xe8" TEXT PRIMARY KEY)')"
+	dblog-capture --setup "sqlite:$S"
+	sq "$S" "$(printf 'INSERT INTO "x\xe9" VALUES(%s)' "'a'")"
+	cap "$S" > "$T/names"
+	is_utf8 "$T/names"
+	[ "$(jq -c 'select(.op == "insert" and .table != "main.t") | [.table, .after]' "$T/names")" = '["main.x\\xe9",{"k\\xe8":"a"}]' ]
 }
 
 @test "capture: REAL values keep their exact value (17 significant digits)" {
@@ -402,6 +418,22 @@ PY
 	run cap "$S"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *'table "t" has the columns ["id","w","extra"]'*'for ["id","v","extra"]'* ]]
+}
+
+@test "capture: a UNIQUE index added after --setup stops capture; added through --migrate, a REPLACE through it logs the delete" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, email TEXT)"
+	sq "$S" "INSERT INTO t VALUES(1, 'a@x'); CREATE UNIQUE INDEX t_email ON t(email)"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t" has other UNIQUE indexes than its capture triggers were made for'*"--setup --tables 't'"* ]]
+	sq "$S" "DROP INDEX t_email"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	dblog-capture --setup --tables t --migrate "CREATE UNIQUE INDEX t_email ON t(email)" "sqlite:$S"
+	sq "$S" "INSERT OR REPLACE INTO t VALUES(2, 'a@x')"
+	cap "$S" > "$T/out"
+	run jq -c 'select(.key) | [.op, .key.id]' "$T/out"
+	[ "$output" = "$(printf '%s\n' '["insert",1]' '["delete",1]' '["insert",2]')" ]
 }
 
 @test "capture: a table renamed or made again after --setup stops capture; a dropped one does not" {

@@ -142,6 +142,12 @@ rows() {
 	# --dry-run shows the bytes as a text literal
 	run dblog-apply --dry-run "sqlite:$T/dry.db" < "$T/ev"
 	[[ "$output" == *"CAST(X'636166e9' AS TEXT)"* ]]
+	# a conflict parks the destination row as JSON, its text as text_hex too
+	E_SRC='{"driver":"sqlite","name":"s2"}' E_TABLE=main.u ev update 9 0 '{"k":"ok"}' '{"k":"ok","v":"other","n":3}' '{"k":"ok","v":"new","n":3}' > "$T/c"
+	run dblog-apply --stream s2 --conflict manual_review --dlq "$T/dlq" "sqlite:$D" < "$T/c"
+	[ "$status" -eq 0 ]
+	is_utf8 "$T/dlq"
+	[ "$(jq -c .dest_row "$T/dlq")" = '{"k":"ok","v":{"text_hex":"ff"},"n":3}' ]
 }
 
 @test "apply: replaying the same events changes nothing; the position is in _dblog_applied" {
