@@ -30,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 PAIRS = ["pg2pg", "pg2sqlite", "sqlite2sqlite", "sqlite2pg"]
 FAULTS = ["none", "split", "overlap", "kill9", "sigint", "kill-stage", "restart"]
 TIMEOUT = 120
+MAX_TX = 30
 
 
 class Failure(Exception):
@@ -934,6 +935,8 @@ class Ctx:
         self.bindir = args.bin
         self.pending = load_pending(os.path.join(HERE, "pending.txt"))
         self.skip = set(self.pending) - set(args.allow) if args.skip_pending else set()
+        if args.skip is not None:
+            self.skip |= set(x for x in args.skip.split(",") if x)
         self.tmp = tempfile.mkdtemp(prefix="dblog-torture.")
         os.chmod(self.tmp, 0o755)
         self.pg = None
@@ -960,12 +963,16 @@ def load_pending(path):
     return out
 
 
-def repro(args, seed):
+def repro(ctx, seed):
+    """The command that runs case seed again, whatever pending.txt says then."""
+    flags = []
+    if ctx.skip:
+        flags.append("--skip " + ",".join(sorted(ctx.skip)))
+    if ctx.args.max_tx != MAX_TX:
+        flags.append("--max-tx %d" % ctx.args.max_tx)
     cmd = "make torture SEED=%d COUNT=1" % seed
-    if args.skip_pending:
-        cmd += " SKIP_PENDING=1"
-    if args.allow:
-        cmd += " TORTURE_FLAGS='%s'" % " ".join("--allow " + a for a in args.allow)
+    if flags:
+        cmd += " TORTURE_FLAGS='%s'" % " ".join(flags)
     return cmd
 
 
@@ -977,9 +984,12 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("DBLOG_BIN", os.path.join(ROOT, "build", "bin")))
     ap.add_argument("--skip-pending", action="store_true",
                     help="do not generate the properties listed in pending.txt")
+    ap.add_argument("--skip", default=None, metavar="LIST",
+                    help="do not generate these properties (comma-separated); "
+                         "what a failure's reproduce line gives, so that it holds when pending.txt changes")
     ap.add_argument("--allow", action="append", default=[], metavar="PROPERTY",
                     help="with --skip-pending: generate PROPERTY all the same (to check a fix)")
-    ap.add_argument("--max-tx", type=int, default=30, help="most transactions per case")
+    ap.add_argument("--max-tx", type=int, default=MAX_TX, help="most transactions per case")
     ap.add_argument("--keep", action="store_true", help="keep the work directory of failed cases")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
@@ -1021,7 +1031,7 @@ def main():
                 print("FAIL seed %d: %s %s, mode %s, tags %s%s\n  %s\n  reproduce: %s%s" % (
                     seed, case.pair, case.fault, case.mode, ",".join(sorted(case.g.used)),
                     " (%s)" % "; ".join(case.notes) if case.notes else "",
-                    str(e).replace("\n", "\n  "), repro(args, seed),
+                    str(e).replace("\n", "\n  "), repro(ctx, seed),
                     "\n  files: " + case.dir if args.keep else ""), flush=True)
                 if not args.keep:
                     shutil.rmtree(case.dir, ignore_errors=True)
