@@ -536,6 +536,13 @@ def sq_workload(g, tables, ntx):
         if rng.random() < 0.05:
             stmts += sq_insert(g, rng.choice(tables), rng.randrange(100, 700))
             g.used.add("large-tx")
+        elif rng.random() < 0.03 and g.ok("sqlite-drift"):
+            # the application's migration adds a column (issue 15 case 16)
+            t = rng.choice(tables)
+            c = Col("added %d" % len(t.cols), "TEXT", [V(x) for x in TEXTS[:6]])
+            t.cols.append(c)
+            stmts.append(("ALTER TABLE %s ADD COLUMN %s TEXT" % (sq_ident(t.name), sq_ident(c.name)), []))
+            g.used.add("sqlite-drift")
         else:
             for _ in range(rng.randrange(1, 6)):
                 stmts += sq_op(g, rng.choice(tables))
