@@ -29,6 +29,7 @@ struct dtable {
 	char *source;                  /* the name given, as events write it */
 	char *name;                    /* the SQLite table */
 	struct dblog_sqlite_table t;   /* ncols 0: missing */
+	int warned;                    /* affinity_warn told about it */
 	int claimed;                   /* _dblog_tables says the SQLite table
 	                                  takes source's rows (in this
 	                                  destination transaction) */
@@ -92,6 +93,7 @@ dtable(struct ssink *s, const char *source, char *err, size_t errlen)
 	t->source = dblog_xstrdup(source);
 	t->name = dblog_xstrndup(s->s2.p, s->s2.len);
 	t->claimed = 0;
+	t->warned = 0;
 	dblog_sqlite_table_info(s->db, t->name, &t->t);
 	return t;
 }
@@ -1231,6 +1233,41 @@ decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
 	dblog_buf_free(&b);
 }
 
+/* An existing table receiving a PostgreSQL source's columns: warn (once)
+ * about each column whose affinity changes values that the declared type
+ * of --create-tables would keep (a numeric's 13.50 stored as 13.5, -0 as
+ * 0), with the fix. */
+static void
+affinity_warn(struct ssink *s, struct dtable *t, const struct dblog_fields *f)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	if (t->warned || !dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8))
+		return;
+	t->warned = 1;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		struct dblog_span name = dblog_json_member(v, "name", 4);
+		if (!dblog_json_str(name, &s->s2, &p, &n))
+			continue;
+		const struct dblog_sqlite_col *c = col_of(t, p, n);
+		if (!c || !dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) || !n)
+			continue;
+		struct dblog_buf want = { 0 };
+		decl_type(&want, p, n, 1);
+		char have = affinity(c->type), need = affinity(want.p);
+		int numbers = (need == 'I' || need == 'N') && (have == 'I' || have == 'N');
+		if (have != need && !numbers && have != 'T' && have != 'B')
+			dblog_warn("table \"%s\", column \"%s\" (%.*s at the source): its declared type "
+				   "\"%s\" has %s affinity, through which SQLite changes values (13.50 "
+				   "becomes 13.5, 001 becomes 1, -0 becomes 0); declare it \"%s\" to keep "
+				   "them (dblog-apply(1), SQLite types)", t->name, c->name, (int)n, p,
+				   c->type, have == 'I' ? "INTEGER" : have == 'R' ? "REAL" : "NUMERIC",
+				   want.p);
+		dblog_buf_free(&want);
+	}
+}
+
 static int
 s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *table, int create,
 	 char *err, size_t errlen)
@@ -1239,8 +1276,10 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct dtable *t = dtable(s, table, err, errlen);
 	if (!t)
 		return -1;
-	if (t->t.ncols)
+	if (t->t.ncols) {
+		affinity_warn(s, t, f);
 		return claim(s, t, f, err, errlen);
+	}
 	if (!create)
 		return 0;
 	struct dblog_buf *q = &s->sql, pk = { 0 };

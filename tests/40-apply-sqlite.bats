@@ -758,6 +758,15 @@ reason_ok() {
 	[ "${lines[2]}" = '3|null||text|{"a": [1, 2.50]}|text|NaN|real|Inf|[0:1]={a,b}|null||null|' ]
 	# -0 keeps its sign
 	python3 -c 'import math, sqlite3, sys; v = sqlite3.connect(sys.argv[1]).execute("SELECT f FROM v WHERE id = 1").fetchone()[0]; sys.exit(not (v == 0 and math.copysign(1, v) < 0))' "$D"
+	# a table made by hand whose affinity changes values: a warning per column, once
+	new_db "$D" "CREATE TABLE o(id INTEGER PRIMARY KEY, total NUMERIC, f REAL, t TEXT, b BLOB)"
+	sed 's/"public.v"/"public.o"/; s/"j","type":"json"/"total","type":"numeric(10,2)"/; s/"jb","type":"jsonb"/"t","type":"text"/; s/"n","type":"numeric(10,2)"/"b","type":"bit(3)"/' "$T/in" | head -n 1 > "$T/o"
+	cat "$T/o" "$T/o" > "$T/o2"
+	run dblog-apply --stream o "sqlite:$D" < "$T/o2"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *'table "o", column "total" (numeric(10,2) at the source): its declared type "NUMERIC" has NUMERIC affinity'*'declare it "numeric(10,2) TEXT"'* ]]
+	[[ "${lines[1]}" == *'column "f" (double precision at the source): its declared type "REAL" has REAL affinity'*'-0 becomes 0'*'"double precision BLOB"'* ]]
 	# a SQLite source's types stay as they are: the same affinity as there
 	printf '%s\n' '{"op":"schema","table":"main.w","source":{"driver":"sqlite","name":"s"},"pos":1,"columns":[{"name":"id","type":"INTEGER","key":true,"nullable":false},{"name":"d","type":"DECIMAL(10,2)","key":false,"nullable":true},{"name":"r","type":"REAL","key":false,"nullable":true}]}' |
 		dblog-apply --create-tables --stream s "sqlite:$D"
