@@ -141,7 +141,8 @@ affinity(const char *t)
 
 /* Bits of a column for bind(): 1 decode '\\x' text into a blob, 2 a
  * floating-point column (numbers as doubles, "Infinity" as infinity), 4 a
- * PostgreSQL array column (JSON arrays as PostgreSQL's array text). */
+ * PostgreSQL array column (JSON arrays as PostgreSQL's array text), 8 of
+ * json or jsonb (its elements' JSON text kept). */
 static unsigned char
 col_bits(const struct dblog_sqlite_col *c)
 {
@@ -155,7 +156,8 @@ col_bits(const struct dblog_sqlite_col *c)
 	int real = a == 'R' || (a == 'B' && (strcasestr(t, "real") || strcasestr(t, "floa") ||
 					     strcasestr(t, "doub")));
 	int array = n >= 2 && t[n - 2] == '[' && t[n - 1] == ']';
-	return (unsigned char)(blob | real << 1 | array << 2);
+	int json = array && strcasestr(t, "json") != NULL;
+	return (unsigned char)(blob | real << 1 | array << 2 | json << 3);
 }
 
 static struct cached *
@@ -191,49 +193,6 @@ hexval(int c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
 	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Append s[0..n) as a quoted element of PostgreSQL's array text. */
-static void
-pg_array_quote(struct dblog_buf *b, const char *p, size_t n)
-{
-	dblog_buf_addc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			dblog_buf_addc(b, '\\');
-		dblog_buf_addc(b, p[i]);
-	}
-	dblog_buf_addc(b, '"');
-}
-
-/* A JSON array value as PostgreSQL's array text into b: {1,"a b",NULL},
- * nested per dimension; strings always quoted, objects as their JSON. */
-static void
-pg_array_text(struct dblog_buf *b, struct dblog_span v, struct dblog_buf *scratch)
-{
-	struct dblog_span e;
-	const char *it = NULL, *p;
-	size_t n;
-	int first = 1;
-	dblog_buf_addc(b, '{');
-	while (dblog_json_next_elem(v, &it, &e)) {
-		if (!first)
-			dblog_buf_addc(b, ',');
-		first = 0;
-		switch (dblog_json_type(e)) {
-		case DBLOG_J_ARRAY: pg_array_text(b, e, scratch); break;
-		case DBLOG_J_NULL: dblog_buf_adds(b, "NULL"); break;
-		case DBLOG_J_TRUE: dblog_buf_addc(b, 't'); break;
-		case DBLOG_J_FALSE: dblog_buf_addc(b, 'f'); break;
-		case DBLOG_J_NUMBER: dblog_buf_add(b, e.p, e.n); break;
-		case DBLOG_J_STRING:
-			dblog_json_str(e, scratch, &p, &n);
-			pg_array_quote(b, p, n);
-			break;
-		default: pg_array_quote(b, e.p, e.n); break;
-		}
-	}
-	dblog_buf_addc(b, '}');
 }
 
 /* Bind one JSON value. */
@@ -327,7 +286,7 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		if (blob & 4) {
 			/* an array column: PostgreSQL's text, which it reads back */
 			dblog_buf_clear(&s->s1);
-			pg_array_text(&s->s1, v, &s->s2);
+			dblog_sql_pg_array(&s->s1, v, (blob & 8) != 0, &s->s2);
 			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
 			break;
 		}

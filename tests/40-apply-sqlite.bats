@@ -142,6 +142,12 @@ rows() {
 	# --dry-run shows the bytes as a text literal
 	run dblog-apply --dry-run "sqlite:$T/dry.db" < "$T/ev"
 	[[ "$output" == *"CAST(X'636166e9' AS TEXT)"* ]]
+	# dblog-flashback --sql undoes them: its guards match the bytes (SQLite);
+	# PostgreSQL's convert_from() refuses them
+	cp "$D" "$T/undo.db"
+	dblog-flashback --since 0 --sql sqlite < "$T/ev" | sq "$T/undo.db"
+	[ "$(sq "$T/undo.db" "SELECT count(*) FROM u")" = 0 ]
+	dblog-flashback --since 0 --sql postgres < "$T/ev" | grep -q "convert_from('\\\\xff'::bytea, 'UTF8')"
 	# a conflict parks the destination row as JSON, its text as text_hex too
 	E_SRC='{"driver":"sqlite","name":"s2"}' E_TABLE=main.u ev update 9 0 '{"k":"ok"}' '{"k":"ok","v":"other","n":3}' '{"k":"ok","v":"new","n":3}' > "$T/c"
 	run dblog-apply --stream s2 --conflict manual_review --dlq "$T/dlq" "sqlite:$D" < "$T/c"
