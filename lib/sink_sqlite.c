@@ -11,6 +11,7 @@
 #include "dblog.h"
 #include "dblog_sqlite.h"
 #include "sink.h"
+#include "sink_sqlite.h"
 
 #define NBUCKETS 1024
 #define MAXCOLS 2000
@@ -123,43 +124,6 @@ col_of(const struct dtable *t, const char *name, size_t n)
 	return NULL;
 }
 
-/* SQLite's affinity of a declared type, by its rules in their order:
- * 'I'nteger, 'T'ext, 'B'lob (none), 'R'eal or 'N'umeric. */
-static char
-affinity(const char *t)
-{
-	if (strcasestr(t, "int"))
-		return 'I';
-	if (strcasestr(t, "char") || strcasestr(t, "clob") || strcasestr(t, "text"))
-		return 'T';
-	if (!*t || strcasestr(t, "blob"))
-		return 'B';
-	if (strcasestr(t, "real") || strcasestr(t, "floa") || strcasestr(t, "doub"))
-		return 'R';
-	return 'N';
-}
-
-/* Bits of a column for bind(): 1 decode '\\x' text into a blob, 2 a
- * floating-point column (numbers as doubles, "Infinity" as infinity), 4 a
- * PostgreSQL array column (JSON arrays as PostgreSQL's array text), 8 of
- * json or jsonb (its elements' JSON text kept). */
-static unsigned char
-col_bits(const struct dblog_sqlite_col *c)
-{
-	if (!c)
-		return 0;
-	const char *t = c->type;
-	char a = affinity(t);
-	size_t n = strlen(t);
-	int blob = a == 'B' || strcasestr(t, "bytea") != NULL;
-	/* REAL, or no affinity with a floating-point name ("double precision BLOB") */
-	int real = a == 'R' || (a == 'B' && (strcasestr(t, "real") || strcasestr(t, "floa") ||
-					     strcasestr(t, "doub")));
-	int array = n >= 2 && t[n - 2] == '[' && t[n - 1] == ']';
-	int json = array && strcasestr(t, "json") != NULL;
-	return (unsigned char)(blob | real << 1 | array << 2 | json << 3);
-}
-
 static struct cached *
 add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
     size_t nparams, char *err, size_t errlen)
@@ -179,7 +143,7 @@ add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog
 		c->blob[i] = 0;
 		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n)) {
 			const struct dblog_sqlite_col *col = col_of(t, p, n);
-			c->blob[i] = col_bits(col);
+			c->blob[i] = sqsink_col_bits(col);
 		}
 	}
 	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
@@ -1121,77 +1085,6 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 
 /* ------------------------------------------------ schema and positions */
 
-/* The type t[0..n) of a schema event without its modifiers, in lower
- * case: "numeric(10,2)" is "numeric", "timestamp(3) with time zone" is
- * "timestamp with time zone", "character(5)[]" is "character[]". */
-static void
-type_base(struct dblog_buf *b, const char *t, size_t n)
-{
-	int depth = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (t[i] == '(')
-			depth++;
-		else if (t[i] == ')' && depth)
-			depth--;
-		else if (!depth)
-			dblog_buf_addc(b, (char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] - 'A' + 'a' : t[i]));
-	}
-	while (b->len && b->p[b->len - 1] == ' ')
-		b->p[--b->len] = 0;
-	if (!b->p)
-		dblog_buf_adds(b, "");
-}
-
-static int
-among(const char *t, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(t, *list))
-			return 1;
-	return 0;
-}
-
-/* The declared type of a created column for the source type t[0..n), so
- * that SQLite's affinity changes no value of it (dblog-apply(1), SQLite
- * types). Only a PostgreSQL source's types are mapped (from_pg); others
- * stay as they are: a SQLite source's has the same affinity here. Of a
- * PostgreSQL type: numbers keep theirs (integers INTEGER, a
- * float's name gets " BLOB", no affinity, which keeps -0); bytea, arrays
- * and types whose text never looks like a number keep their name; every
- * other type, whose values are strings, gets " TEXT" (numeric, bit, xml,
- * json, xid8, dates, ...), or is TEXT where its name holds "int", which
- * SQLite would read as INTEGER. */
-static void
-decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
-{
-	static const char *const keep[] = {
-		"smallint", "integer", "bigint", "int2", "int4", "int8", "oid", "boolean", "bool",
-		"bytea", "interval", "point", "int4range", "int8range", "int4multirange",
-		"int8multirange", NULL,
-	};
-	static const char *const floats[] = {
-		"real", "double precision", "float4", "float8", NULL,
-	};
-	struct dblog_buf b = { 0 };
-	type_base(&b, t, n);
-	size_t bl = b.len;
-	int array = (bl >= 2 && !strcmp(b.p + bl - 2, "[]")) || b.p[0] == '_';
-	if (!from_pg || array || among(b.p, keep)) {
-		dblog_buf_add(out, t, n);
-	} else if (among(b.p, floats)) {
-		dblog_buf_add(out, t, n);
-		dblog_buf_adds(out, " BLOB");
-	} else if (strstr(b.p, "int")) {
-		dblog_buf_adds(out, "TEXT");
-	} else if (affinity(b.p) == 'T') {
-		dblog_buf_add(out, t, n);
-	} else {
-		dblog_buf_add(out, t, n);
-		dblog_buf_adds(out, " TEXT");
-	}
-	dblog_buf_free(&b);
-}
-
 /* An existing table receiving a PostgreSQL source's columns: warn (once)
  * about each column whose affinity changes values that the declared type
  * of --create-tables would keep (a numeric's 13.50 stored as 13.5, -0 as
@@ -1213,8 +1106,8 @@ affinity_warn(struct ssink *s, struct dtable *t, const struct dblog_fields *f)
 		if (!c || !dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) || !n)
 			continue;
 		struct dblog_buf want = { 0 };
-		decl_type(&want, p, n, 1);
-		char have = affinity(c->type), need = affinity(want.p);
+		sqsink_decl_type(&want, p, n, 1);
+		char have = sqsink_affinity(c->type), need = sqsink_affinity(want.p);
 		int numbers = (need == 'I' || need == 'N') && (have == 'I' || have == 'N');
 		if (have != need && !numbers && have != 'T' && have != 'B')
 			dblog_warn("table \"%s\", column \"%s\" (%.*s at the source): its declared type "
@@ -1262,7 +1155,7 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		ident_span(s, q, name);
 		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) && n) {
 			struct dblog_buf ty = { 0 };
-			decl_type(&ty, p, n, from_pg);
+			sqsink_decl_type(&ty, p, n, from_pg);
 			/* the declared type as a quoted name keeps odd types harmless */
 			dblog_buf_addc(q, ' ');
 			dblog_sql_ident(q, ty.p);
