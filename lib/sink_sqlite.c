@@ -1109,7 +1109,10 @@ affinity_warn(struct ssink *s, struct dtable *t, const struct dblog_fields *f)
 		sqsink_decl_type(&want, p, n, 1);
 		char have = sqsink_affinity(c->type), need = sqsink_affinity(want.p);
 		int numbers = (need == 'I' || need == 'N') && (have == 'I' || have == 'N');
-		if (have != need && !numbers && have != 'T' && have != 'B')
+		/* a type of the user's own: its values' kind is not known here */
+		int own = need == 'B' && !strcasestr(want.p, "real") && !strcasestr(want.p, "floa") &&
+			  !strcasestr(want.p, "doub");
+		if (have != need && !numbers && !own && have != 'T' && have != 'B')
 			dblog_warn("table \"%s\", column \"%s\" (%.*s at the source): its declared type "
 				   "\"%s\" has %s affinity, through which SQLite changes values (13.50 "
 				   "becomes 13.5, 001 becomes 1, -0 becomes 0); declare it \"%s\" to keep "

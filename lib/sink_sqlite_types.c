@@ -80,10 +80,12 @@ among(const char *t, const char *const *list)
  * stay as they are: a SQLite source's has the same affinity here. Of a
  * PostgreSQL type: numbers keep theirs (integers INTEGER, a
  * float's name gets " BLOB", no affinity, which keeps -0); bytea, arrays
- * and types whose text never looks like a number keep their name; every
- * other type, whose values are strings, gets " TEXT" (numeric, bit, xml,
- * json, xid8, dates, ...), or is TEXT where its name holds "int", which
- * SQLite would read as INTEGER. */
+ * and types whose text never looks like a number keep their name; the
+ * other built-in types, whose values are strings, get " TEXT" (numeric,
+ * bit, xml, json, xid8, dates, ...); any other type (domains, enums,
+ * composites), whose values may be numbers or strings, " BLOB", no
+ * affinity, or is BLOB where its name holds "int", which SQLite would read
+ * as INTEGER. */
 void
 sqsink_decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
 {
@@ -95,6 +97,17 @@ sqsink_decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
 	static const char *const floats[] = {
 		"real", "double precision", "float4", "float8", NULL,
 	};
+	/* built-in types whose values are strings (dblog-event(5)) */
+	static const char *const strings[] = {
+		"numeric", "decimal", "bit", "bit varying", "varbit", "xml", "json", "jsonb", "xid8",
+		"xid", "cid", "tid", "uuid", "date", "time", "time without time zone",
+		"time with time zone", "timetz", "timestamp", "timestamp without time zone",
+		"timestamp with time zone", "timestamptz", "money", "inet", "cidr", "macaddr",
+		"macaddr8", "name", "tsvector", "tsquery", "pg_lsn", "line", "lseg", "box", "path",
+		"polygon", "circle", "pg_snapshot", "txid_snapshot", "regclass", "regtype",
+		"regproc", "regprocedure", "regoper", "regoperator", "regnamespace", "regrole",
+		"regconfig", "regdictionary", "oidvector", NULL,
+	};
 	struct dblog_buf b = { 0 };
 	type_base(&b, t, n);
 	size_t bl = b.len;
@@ -104,13 +117,18 @@ sqsink_decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
 	} else if (among(b.p, floats)) {
 		dblog_buf_add(out, t, n);
 		dblog_buf_adds(out, " BLOB");
-	} else if (strstr(b.p, "int")) {
-		dblog_buf_adds(out, "TEXT");
 	} else if (sqsink_affinity(b.p) == 'T') {
 		dblog_buf_add(out, t, n);
-	} else {
+	} else if (among(b.p, strings)) {
 		dblog_buf_add(out, t, n);
 		dblog_buf_adds(out, " TEXT");
+	} else if (strstr(b.p, "int")) {
+		dblog_buf_adds(out, "BLOB");
+	} else {
+		/* domains, enums, composites: no affinity, so that a domain
+		 * over a number keeps numbers and one over text text */
+		dblog_buf_add(out, t, n);
+		dblog_buf_adds(out, " BLOB");
 	}
 	dblog_buf_free(&b);
 }

@@ -749,19 +749,19 @@ reason_ok() {
 	E_SRC='{"driver":"postgres","name":"pg"}'
 	E_TABLE=public.v
 	{
-		printf '%s\n' '{"op":"schema","table":"public.v","source":{"driver":"postgres","name":"pg"},"pos":1,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"j","type":"json","key":false,"nullable":true},{"name":"jb","type":"jsonb","key":false,"nullable":true},{"name":"n","type":"numeric(10,2)","key":false,"nullable":true},{"name":"f","type":"double precision","key":false,"nullable":true},{"name":"a","type":"text[]","key":false,"nullable":true},{"name":"m","type":"mood_int","key":false,"nullable":true},{"name":"s","type":"character(5)","key":false,"nullable":true}]}'
-		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"j":"\"007\"","jb":"\"a\\tb\"","n":"1.10","f":-0,"a":["a b",null,"c\"d","x\\y",""],"m":"42","s":"007  "}')" \
-			"$(ev insert 1 1 '{"id":2}' - '{"id":2,"j":"1.10","jb":"null","n":"12345678901234567890123456789012345678.5","f":5,"a":[["x"],["{}"]],"m":"x","s":"1e5  "}')" \
-			"$(ev insert 1 2 '{"id":3}' - '{"id":3,"j":null,"jb":"{\"a\": [1, 2.50]}","n":"NaN","f":"Infinity","a":"[0:1]={a,b}","m":null,"s":null}')"
+		printf '%s\n' '{"op":"schema","table":"public.v","source":{"driver":"postgres","name":"pg"},"pos":1,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"j","type":"json","key":false,"nullable":true},{"name":"jb","type":"jsonb","key":false,"nullable":true},{"name":"n","type":"numeric(10,2)","key":false,"nullable":true},{"name":"f","type":"double precision","key":false,"nullable":true},{"name":"a","type":"text[]","key":false,"nullable":true},{"name":"m","type":"mood_int","key":false,"nullable":true},{"name":"s","type":"character(5)","key":false,"nullable":true},{"name":"d","type":"public.score","key":false,"nullable":true}]}'
+		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"j":"\"007\"","jb":"\"a\\tb\"","n":"1.10","f":-0,"a":["a b",null,"c\"d","x\\y",""],"m":"42","s":"007  ","d":5}')" \
+			"$(ev insert 1 1 '{"id":2}' - '{"id":2,"j":"1.10","jb":"null","n":"12345678901234567890123456789012345678.5","f":5,"a":[["x"],["{}"]],"m":"x","s":"1e5  ","d":"07"}')" \
+			"$(ev insert 1 2 '{"id":3}' - '{"id":3,"j":null,"jb":"{\"a\": [1, 2.50]}","n":"NaN","f":"Infinity","a":"[0:1]={a,b}","m":null,"s":null,"d":1.5}')"
 	} > "$T/in"
 	run dblog-apply --create-tables "sqlite:$D" < "$T/in"
 	[ "$status" -eq 0 ]
 	run sq "$D" "SELECT group_concat(name || ' ' || type, ', ') FROM pragma_table_info('v')"
-	[ "$output" = "id INTEGER, j json TEXT, jb jsonb TEXT, n numeric(10,2) TEXT, f double precision BLOB, a text[], m TEXT, s character(5)" ]
-	run sq "$D" "SELECT id, typeof(j), j, typeof(jb), jb, typeof(n), n, typeof(f), f, a, typeof(m), m, typeof(s), s FROM v ORDER BY id"
-	[ "${lines[0]}" = '1|text|"007"|text|"a\tb"|text|1.10|real|0.0|{"a b",NULL,"c\"d","x\\y",""}|text|42|text|007  ' ]
-	[ "${lines[1]}" = '2|text|1.10|text|null|text|12345678901234567890123456789012345678.5|real|5.0|{{"x"},{"{}"}}|text|x|text|1e5  ' ]
-	[ "${lines[2]}" = '3|null||text|{"a": [1, 2.50]}|text|NaN|real|Inf|[0:1]={a,b}|null||null|' ]
+	[ "$output" = "id INTEGER, j json TEXT, jb jsonb TEXT, n numeric(10,2) TEXT, f double precision BLOB, a text[], m BLOB, s character(5), d public.score BLOB" ]
+	run sq "$D" "SELECT id, typeof(j), j, typeof(jb), jb, typeof(n), n, typeof(f), f, a, typeof(m), m, typeof(s), s, typeof(d), d FROM v ORDER BY id"
+	[ "${lines[0]}" = '1|text|"007"|text|"a\tb"|text|1.10|real|0.0|{"a b",NULL,"c\"d","x\\y",""}|text|42|text|007  |integer|5' ]
+	[ "${lines[1]}" = '2|text|1.10|text|null|text|12345678901234567890123456789012345678.5|real|5.0|{{"x"},{"{}"}}|text|x|text|1e5  |text|07' ]
+	[ "${lines[2]}" = '3|null||text|{"a": [1, 2.50]}|text|NaN|real|Inf|[0:1]={a,b}|null||null||real|1.5' ]
 	# -0 keeps its sign
 	python3 -c 'import math, sqlite3, sys; v = sqlite3.connect(sys.argv[1]).execute("SELECT f FROM v WHERE id = 1").fetchone()[0]; sys.exit(not (v == 0 and math.copysign(1, v) < 0))' "$D"
 	# a table made by hand whose affinity changes values: a warning per column, once
