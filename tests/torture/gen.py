@@ -272,6 +272,8 @@ def pg_schema(g):
         if kind == "none":
             g.used.add("keyless")
             sql.append("ALTER TABLE %s REPLICA IDENTITY FULL;" % q)
+        elif g.maybe(0.2):
+            sql.append("ALTER TABLE %s REPLICA IDENTITY FULL;" % q)
     return tables, "\n".join(sql) + "\n"
 
 
@@ -338,6 +340,16 @@ def pg_op(g, t):
             sets.append("%s = %s" % (pg_ident(c.name), pg_key_value(g, t, c)))
         t.next += 1
         return "UPDATE %s SET %s WHERE %s;" % (q, ", ".join(sets), pg_where_nth(t, k))
+    if r < 0.78 and t.key_cols() and nonkey:
+        # an upsert that finds the row (INSERT ... ON CONFLICT DO UPDATE)
+        keys = [pg_ident(c.name) for c in t.key_cols()]
+        sets = rng.sample(nonkey, rng.randrange(1, len(nonkey) + 1))
+        return ("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s "
+                "ON CONFLICT (%s) DO UPDATE SET %s;" % (
+                    q, ", ".join(keys + [pg_ident(c.name) for c in sets]),
+                    ", ".join(keys + ["%s::%s" % (pg_value(g, c), c.decl) for c in sets]),
+                    q, pg_where_nth(t, k), ", ".join(keys),
+                    ", ".join("%s = EXCLUDED.%s" % (pg_ident(c.name), pg_ident(c.name)) for c in sets)))
     if r < 0.8 and t.keykind == "none" and g.ok("keyless"):
         t.rows += 1   # an equal row again
         return "INSERT INTO %s SELECT * FROM %s ORDER BY ctid OFFSET %d LIMIT 1;" % (q, q, k)
@@ -520,6 +532,20 @@ def sq_op(g, t):
         t.next += 1
         return [("UPDATE %s SET %s WHERE %s" % (q, ", ".join(
             "%s = ?" % sq_ident(c.name) for c, _ in sets), sq_nth(t, k)), [v for _, v in sets])]
+    if r < 0.82 and nonkey:
+        # the row replaced whole (INSERT OR REPLACE), or upserted
+        keys = [c.name for c in t.cols if c.key] or ["rowid"]
+        sets = rng.sample(nonkey, rng.randrange(1, len(nonkey) + 1))
+        ph = [sq_param(sq_value(g, c)) for c in sets]
+        cols = ", ".join(sq_ident(n) for n in keys + [c.name for c in sets])
+        sel = ", ".join([sq_ident(n) for n in keys] + [p for p, _ in ph])
+        if rng.random() < 0.5:
+            sql = "INSERT OR REPLACE INTO %s (%s) SELECT %s FROM %s WHERE %s" % (q, cols, sel, q, sq_nth(t, k))
+        else:
+            sql = "INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s ON CONFLICT (%s) DO UPDATE SET %s" % (
+                q, cols, sel, q, sq_nth(t, k), ", ".join(sq_ident(n) for n in keys),
+                ", ".join("%s = excluded.%s" % (sq_ident(c.name), sq_ident(c.name)) for c in sets))
+        return [(sql, [p[1] for p in ph])]
     if r < 0.97:
         t.rows -= 1
         return [("DELETE FROM %s WHERE %s" % (q, sq_nth(t, k)), [])]
