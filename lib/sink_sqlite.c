@@ -1123,6 +1123,31 @@ affinity_warn(struct ssink *s, struct dtable *t, const struct dblog_fields *f)
 	}
 }
 
+/* A column generated at the source (its expression is PostgreSQL's, and
+ * the change stream does not carry its values) must not go into a plain
+ * column, which would hold NULL in every row written later: 0, or -1 with
+ * err naming the table, the column and the fix. (pragma table_info does
+ * not list SQLite's own generated columns.) */
+static int
+generated_ok(struct ssink *s, const struct dtable *t, const struct dblog_fields *f, char *err,
+	     size_t errlen)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		if (dblog_json_type(dblog_json_member(v, "generated", 9)) != DBLOG_J_STRING ||
+		    !dblog_json_str(dblog_json_member(v, "name", 4), &s->s2, &p, &n) || !col_of(t, p, n))
+			continue;
+		snprintf(err, errlen, "column \"%.*s\" of %s is generated at the source but a plain "
+			 "column here, which the change stream would leave NULL: drop it, or make it a "
+			 "generated column (GENERATED ALWAYS AS (...) STORED) computing the same", (int)n, p,
+			 t->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *table, int create,
 	 char *err, size_t errlen)
@@ -1130,6 +1155,8 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct ssink *s = (struct ssink *)base;
 	struct dtable *t = dtable(s, table, err, errlen);
 	if (!t)
+		return -1;
+	if (t->t.ncols && generated_ok(s, t, f, err, errlen))
 		return -1;
 	if (t->t.ncols) {
 		affinity_warn(s, t, f);
@@ -1148,7 +1175,10 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	/* only a PostgreSQL source's types are mapped */
 	int from_pg = dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8);
 	while (dblog_json_next_elem(f->columns, &it, &v)) {
-		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE)
+		/* a column generated at the source is left out: its expression
+		 * is PostgreSQL's, and the events do not carry its values */
+		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE ||
+		    dblog_json_type(dblog_json_member(v, "generated", 9)) == DBLOG_J_STRING)
 			continue;
 		struct dblog_span name = dblog_json_member(v, "name", 4);
 		if (dblog_json_type(name) != DBLOG_J_STRING)

@@ -547,6 +547,62 @@ snap_head(struct dblog_sqlite_src *s, const char *op, const char *table, const c
 /* Every row of the tables, in key order, in one read transaction, as
  * snapshot events at the changelog position *pos (0 without a changelog),
  * then a heartbeat at *pos. 0 or -1 (err set, or empty for a write error). */
+/* Put the tables of l in foreign key order: a table after the tables its
+ * foreign keys refer to, else in the order given (by name); a cycle keeps
+ * that order for the tables in it. A destination that checks foreign keys
+ * at once then takes every row of a snapshot. */
+static void
+fk_order(sqlite3 *db, struct dblog_list *l)
+{
+	size_t n = l->n, ne = 0;
+	if (n < 2)
+		return;
+	size_t *from = NULL, *to = NULL, *indeg = calloc(n, sizeof *indeg);
+	char *placed = calloc(n, 1);
+	char **out = calloc(n, sizeof *out);
+	sqlite3_stmt *st = NULL;
+	if (!indeg || !placed || !out)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	if (sqlite3_prepare_v2(db, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)", -1, &st,
+			       NULL) == SQLITE_OK) {
+		for (size_t a = 0; a < n; a++) {
+			sqlite3_bind_text(st, 1, l->v[a], -1, SQLITE_STATIC);
+			while (sqlite3_step(st) == SQLITE_ROW) {
+				const char *p = (const char *)sqlite3_column_text(st, 0);
+				for (size_t b = 0; p && b < n; b++)
+					if (b != a && !sqlite3_stricmp(p, l->v[b])) {
+						from = dblog_xrealloc(from, (ne + 1) * sizeof *from);
+						to = dblog_xrealloc(to, (ne + 1) * sizeof *to);
+						from[ne] = a, to[ne++] = b;
+						indeg[a]++;
+					}
+			}
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
+	for (size_t k = 0; k < n; k++) {
+		size_t pick = n;
+		for (size_t a = 0; a < n && pick == n; a++)
+			if (!placed[a] && !indeg[a])
+				pick = a;
+		for (size_t a = 0; a < n && pick == n; a++)   /* a cycle */
+			if (!placed[a])
+				pick = a;
+		placed[pick] = 1;
+		out[k] = l->v[pick];
+		for (size_t e = 0; e < ne; e++)
+			if (to[e] == pick && indeg[from[e]])
+				indeg[from[e]]--;
+	}
+	memcpy(l->v, out, n * sizeof *out);
+	free(from);
+	free(to);
+	free(indeg);
+	free(placed);
+	free(out);
+}
+
 int
 dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *want, int64_t *pos,
 			  int truncate_first, char *err, size_t errlen)
@@ -567,6 +623,7 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 	snprintf(tag, sizeof tag, "snapshot:%lld", (long long)*pos);
 	if (sqsrc_chosen_tables(s->db, want, &tables))
 		goto out;
+	fk_order(s->db, &tables);
 	int64_t seq = 0;
 	for (size_t i = 0; i < tables.n; i++) {
 		struct dblog_sqlite_table ti;

@@ -921,7 +921,12 @@ capture_three_ways() {
 	# a writer that keeps writing does not keep it going
 	( while :; do sq "$S" "BEGIN; INSERT INTO _dblog_tx DEFAULT VALUES; INSERT INTO t VALUES(NULL); COMMIT"; sleep 0.01; done ) &
 	w=$!
-	sleep 0.3
+	# (at least 6 of its transactions before the capture starts, however
+	# slow the machine)
+	for i in $(seq 200); do
+		[ "$(sq "$S" "SELECT count(*) FROM _dblog_changes WHERE op = 'insert'")" -gt 5 ] && break
+		sleep 0.05
+	done
 	cap "$S" > "$T/out" 2> /dev/null &
 	pid=$!
 	st=0

@@ -250,6 +250,51 @@ rows() {
 	[ "$(rows)" = "$(printf '1|a|\n2|b|')" ]
 }
 
+@test "apply: a source's identity is kept with the position; another server under a known name is refused, naming both" {
+	A='{"driver":"postgres","name":"app","identity":"111/shop"}'
+	B='{"driver":"postgres","name":"app","identity":"222/shop"}'
+	tx() {   # SOURCE POS ID: one transaction inserting ID
+		E_SRC=$1 ev_tx "$2" "$(E_SRC=$1 ev insert "$2" 0 '{"id":'"$3"'}' - '{"id":'"$3"',"v":"x","w":null}')"
+	}
+	# a position without identity adopts the first one seen
+	tx '{"driver":"postgres","name":"app"}' 1 1 | dblog-apply -c "$T/cp" "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source.identity') IS NULL FROM _dblog_applied")" = 1 ]
+	tx "$A" 2 2 | dblog-apply -c "$T/cp" "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source') FROM _dblog_applied")" = "$A" ]
+	[ "$(jq -c .source "$T/cp")" = "$A" ]
+	# another server under the same name: refused, status 1, nothing applied
+	tx "$B" 3 3 > "$T/b"
+	run dblog-apply "sqlite:$D" < "$T/b"
+	[ "$status" -eq 1 ]
+	[ "$output" = 'dblog-apply: line 1: stream "default": source "app" is recorded from the server with identity 111/shop; this event comes from 222/shop: two servers under one source name would share positions; give the other source its own name (dblog-capture -n NAME) and its own --stream' ]
+	[ "$(rows)" = "$(printf '1|x|\n2|x|')" ]
+	run dblog-apply -c "$T/cp" "sqlite:$D" < "$T/b"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"identity 111/shop; this event comes from 222/shop"* ]]
+	# dblog-checkpoint track refuses it the same way
+	run dblog-checkpoint track "$T/cp" < "$T/b"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"identity 111/shop; this event comes from 222/shop"* ]]
+	# on a stream of its own it is applied
+	dblog-apply -s b "sqlite:$D" < "$T/b"
+	[ "$(rows)" = "$(printf '1|x|\n2|x|\n3|x|')" ]
+	# events without identity (written before) under the name: applied, the identity stays
+	tx '{"driver":"postgres","name":"app"}' 4 4 | dblog-apply -c "$T/cp" "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source') FROM _dblog_applied WHERE stream = 'default'")" = "$A" ]
+	[ "$(jq -c '[.source, .pos]' "$T/cp")" = "[$A,4]" ]
+	# the old default name "postgres" (no identity) is taken over by the new
+	# default name of the same server, "<database>@<system identifier>"
+	tx '{"driver":"postgres","name":"postgres"}' 5 5 | dblog-apply -s old "sqlite:$D"
+	N='{"driver":"postgres","name":"shop@111","identity":"111/shop"}'
+	tx "$N" 6 6 | dblog-apply -s old "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source') FROM _dblog_applied WHERE stream = 'old'")" = "$N" ]
+	# but not by any other name
+	tx '{"driver":"postgres","name":"postgres"}' 5 5 | dblog-apply -s old2 "sqlite:$D"
+	run dblog-apply -s old2 "sqlite:$D" < <(tx '{"driver":"postgres","name":"shop@111","identity":"222/shop"}' 7 7)
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'"old2" applies another source (postgres)'* ]]
+}
+
 @test "apply: --checkpoint holds the applied position, stream and counters" {
 	{
 		ev_tx 5 "$(ev insert 5 0 '{"id":1}' - '{"id":1,"v":"a","w":null}')" "$(ev insert 5 1 '{"id":2}' - '{"id":2,"v":"b","w":null}')"
