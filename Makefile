@@ -24,7 +24,7 @@ BINS := $(addprefix $(B)/bin/,$(CMDS))
 BENCHSRC := $(wildcard tests/bench/*.c)
 BENCHBINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCHSRC))
 
-.PHONY: all deps check check-asan torture bench demo install uninstall clean lint
+.PHONY: all deps check check-asan torture fuzz fuzz-build fuzz-merge bench demo install uninstall clean lint
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -75,6 +75,48 @@ check-asan: deps
 	DBLOG_ASAN=1 DBLOG_BIN=$(CURDIR)/build-asan/bin DBLOG_BENCH_BIN=$(CURDIR)/build-asan/bench \
 		bats $(TESTS)
 
+# libFuzzer harnesses (tests/fuzz/, see its README), built with clang under
+# ASan and UBSan into build-fuzz/; each runs FUZZ_SECONDS from its corpus
+# tests/fuzz/corpus/NAME (read only: what it finds goes to build-fuzz/corpus/
+# NAME; make fuzz-merge adds the inputs that reach new code to the repo's).
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS ?=
+FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/*.c)))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_MAKE = $(MAKE) --no-print-directory B=build-fuzz CC=$(FUZZ_CC) \
+	OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)"
+
+fuzz: deps
+	@$(FUZZ_MAKE) fuzz-build
+	@set -e; for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus/$$f build-fuzz/crash; \
+		rm -f build-fuzz/crash/$$f-*; \
+		echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
+		UBSAN_OPTIONS=print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+		build-fuzz/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=0 -artifact_prefix=build-fuzz/crash/$$f- \
+			$(FUZZ_FLAGS) build-fuzz/corpus/$$f tests/fuzz/corpus/$$f 2> build-fuzz/$$f.log || { \
+			tail -n 60 build-fuzz/$$f.log; \
+			echo "fuzz: $$f failed (log build-fuzz/$$f.log; reproduce: build-fuzz/fuzz/$$f build-fuzz/crash/$$f-*)"; \
+			exit 1; }; \
+		grep -E '^#[0-9]+.*DONE' build-fuzz/$$f.log | tail -n 1; \
+	done
+
+# (through FUZZ_MAKE, which sets the compiler and the flags)
+fuzz-build: $(patsubst %,build-fuzz/fuzz/%,$(FUZZERS))
+
+build-fuzz/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h build-fuzz/libdblog.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libdblog.a $(LDLIBS_ALL) $(SAN)
+
+# Keep what the last make fuzz found that reaches new code (minimized).
+fuzz-merge:
+	@$(FUZZ_MAKE) fuzz-build
+	@set -e; for f in $(FUZZERS); do mkdir -p build-fuzz/corpus/$$f tests/fuzz/corpus/$$f; \
+		build-fuzz/fuzz/$$f -merge=1 tests/fuzz/corpus/$$f build-fuzz/corpus/$$f \
+			2> build-fuzz/$$f.merge.log; done
+
 bench: deps
 	@$(MAKE) --no-print-directory build
 	DBLOG_BIN=$(CURDIR)/$(B)/bin DBLOG_BENCH_BIN=$(CURDIR)/$(B)/bench sh tests/bench/run.sh
@@ -109,4 +151,4 @@ uninstall:
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_dblog
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

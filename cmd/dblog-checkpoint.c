@@ -159,7 +159,10 @@ static int64_t
 time_arg(const char *s)
 {
 	int64_t t;
-	if (dblog_time_parse_arg(s, &t))
+	int rc = dblog_time_parse_arg(s, &t);
+	if (rc == -2)
+		dblog_usage_error("--time: '%s' goes back before the year 1", s);
+	if (rc)
 		dblog_usage_error("--time: expected an RFC 3339 time (2026-11-22T10:00:00Z) or a "
 				  "relative one (2h, 30m ago), got '%s'", s);
 	return t;
@@ -358,6 +361,14 @@ track_check(struct tracker *t, uint64_t lineno, const struct dblog_fields *f)
 {
 	int fresh = dblog_progress_is_new(&t->prog, f);
 	char at[160], u[128];
+	if (fresh == -4) {
+		char why[512];
+		dblog_progress_identity_clash(&t->prog, f, why, sizeof why);
+		dblog_err("line %llu: %s: two servers under one source name would share positions; "
+			  "give the other source its own name (dblog-capture -n NAME) and its own "
+			  "checkpoint", (unsigned long long)lineno, why);
+		return -1;
+	}
 	if (fresh == -3) {
 		unfinished_text(t->cp, u, sizeof u);
 		dblog_position_describe(t->cp, at, sizeof at);

@@ -91,7 +91,10 @@ point_arg(const char *opt, const char *s, int *is_pos, struct dblog_pos *pos, in
 		*is_pos = 1;
 		return;
 	}
-	if (dblog_time_parse_arg(s, t))
+	int rc = dblog_time_parse_arg(s, t);
+	if (rc == -2)
+		dblog_usage_error("%s: '%s' goes back before the year 1", opt, s);
+	if (rc)
 		dblog_usage_error("%s: expected a position (0/16B3748, 42) or a time "
 				  "(2026-11-22T14:02:00Z, 2h, 30m ago), got '%s'", opt, s);
 	*is_pos = 0;

@@ -162,13 +162,20 @@ dblog_checkpoint_load(const char *path, json_t **out, char *err, size_t errlen)
 			break;
 	}
 	close(fd);
-	if (b.len == 0) {
-		dblog_buf_free(&b);
-		return shape_error(err, errlen, path, "the file is empty");
-	}
-	json_error_t je;
-	json_t *cp = json_loadb(b.p, b.len, 0, &je);
+	int rc = dblog_checkpoint_parse(b.p, b.len, path, out, err, errlen);
 	dblog_buf_free(&b);
+	return rc;
+}
+
+int
+dblog_checkpoint_parse(const char *data, size_t n, const char *path, json_t **out,
+		       char *err, size_t errlen)
+{
+	*out = NULL;
+	if (n == 0)
+		return shape_error(err, errlen, path, "the file is empty");
+	json_error_t je;
+	json_t *cp = json_loadb(data, n, 0, &je);
 	if (!cp) {
 		char why[300];
 		snprintf(why, sizeof why, "%s at line %d column %d", je.text, je.line, je.column);

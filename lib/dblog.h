@@ -112,10 +112,14 @@ void dblog_sleep_ms(long ms);
 /* Times are microseconds since the Unix epoch, UTC. */
 int64_t dblog_time_now(void);
 /* Parse RFC 3339 ("2026-11-22T10:00:00.123456Z", "+02:00" offsets, a space
- * for "T", date only "2026-11-22" meaning midnight UTC). 0 or -1. */
+ * for "T", date only "2026-11-22" meaning midnight UTC) between the years
+ * 0000 and 9999 in UTC. 0 or -1. */
 int dblog_time_parse(const char *s, size_t n, int64_t *us);
+/* 0001-01-01T00:00:00Z: the earliest time a relative one may reach. */
+#define DBLOG_TIME_MIN (-62135596800LL * 1000000)
 /* Parse an RFC 3339 time or a relative one ("2h", "90m ago", "-1d"),
- * relative to now. 0 or -1. */
+ * relative to now. 0, -1 when it is neither, -2 for a relative time that
+ * goes back before DBLOG_TIME_MIN. */
 int dblog_time_parse_arg(const char *s, int64_t *us);
 /* Format as "2026-11-22T10:00:00.123456Z" into out (>= 32 bytes). */
 void dblog_time_format(int64_t us, char *out, size_t n);
@@ -165,7 +169,7 @@ struct dblog_span dblog_json_member(struct dblog_span obj, const char *name,
 /* Does the JSON string span (quotes included) equal the bytes s[0..n)? */
 int dblog_json_streq(struct dblog_span str, const char *s, size_t n);
 /* Decode a validated JSON string span (quotes included) into out
- * (cleared first); returns out->p. */
+ * (cleared first); returns out->p, NUL-terminated even when empty. */
 const char *dblog_json_unescape(struct dblog_span str, struct dblog_buf *out);
 /* The string's contents without decoding when it has no escapes (sets
  * *p,*n and returns 1); otherwise decodes into scratch and returns 1 too.
@@ -185,7 +189,7 @@ struct dblog_pos {
 	enum dblog_pos_kind kind;
 	uint64_t v;
 };
-/* Parse "16/B374D848" (LSN) or "12345" (sequence). 0 or -1. */
+/* Parse "16/B374D848" (LSN) or "12345" (sequence, at most 2^63-1). 0 or -1. */
 int dblog_pos_parse(const char *s, size_t n, struct dblog_pos *pos);
 /* Parse a JSON pos value: a string LSN or an integer. 0 or -1. */
 int dblog_pos_from_span(struct dblog_span v, struct dblog_pos *pos);
@@ -303,6 +307,10 @@ int dblog_bad_line(struct dblog_dlq *q, uint64_t lineno, const char *line,
  * exist (*out NULL), -1 with a message in err for any other failure
  * (unreadable, empty, half-written, wrong shape). */
 int dblog_checkpoint_load(const char *path, json_t **out, char *err, size_t errlen);
+/* The same checks on the bytes data[0..n) of a checkpoint file read from
+ * path (named in the message): 0 and a new reference in *out, or -1. */
+int dblog_checkpoint_parse(const char *data, size_t n, const char *path, json_t **out,
+			   char *err, size_t errlen);
 /* Write cp (borrowed; "written" and "version" are set in it) atomically:
  * temp file in the same directory, fsync, rename, fsync of the directory.
  * 0, or -1 with a message in err. */
@@ -328,6 +336,9 @@ int dblog_atomic_write(const char *path, const char *data, size_t n,
 
 /* A compiled filter expression over event fields. */
 struct dblog_expr;
+/* Parentheses and NOTs nest at most this deep (AND and OR chains are as
+ * long as they come). */
+#define DBLOG_EXPR_MAX_DEPTH 1000
 /* Compile; NULL with *errcol (1-based) and a message in err on failure. */
 struct dblog_expr *dblog_expr_compile(const char *src, char *err, size_t errlen,
                                       size_t *errcol);
@@ -344,6 +355,21 @@ int dblog_dec_valid(const char *s, size_t n);
 /* SQL LIKE with % and _ (one UTF-8 character) and backslash escapes;
  * icase folds ASCII letters. */
 int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
+/* Text that is not valid UTF-8, as events carry it: the object
+ * {"text_hex":"<hex of the bytes>"} (dblog-event(5), VALUES). */
+/* Append that object for the bytes s[0..n) to b. */
+void dblog_text_hex_put(struct dblog_buf *b, const char *s, size_t n);
+/* Is v such an object? 1 with its bytes in out (cleared first), or 0. */
+int dblog_text_hex(struct dblog_span v, struct dblog_buf *out);
+/* Append the flat JSON object text v[0..n) (a row, as SQLite's
+ * json_object() and json_quote() write it, which copy the bytes of text
+ * that is not UTF-8) to b: each such string value as that object, each
+ * such member name with its bytes above 127 as \xNN. Valid UTF-8 is
+ * copied as it is. */
+void dblog_text_hex_object(struct dblog_buf *b, const char *v, size_t n);
+/* Append a table or column name s[0..n) to b: as it is when it is valid
+ * UTF-8, else with each byte above 127 as \xNN (dblog-event(5)). */
+void dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n);
 
 /* -------------------------------------------------------------- table.c */
 
@@ -386,10 +412,18 @@ void dblog_sql_ident(struct dblog_buf *b, const char *name);
 void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
 /* Append s as a PostgreSQL literal, E'...' when it holds backslashes. */
 void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
+/* Append the PostgreSQL type name type (as format_type() prints it, with
+ * modifiers) without its modifiers: "character varying(20)" -> "character
+ * varying", "timestamp(3) with time zone" -> "timestamp with time zone",
+ * "numeric(10,2)[]" -> "numeric[]". */
+void dblog_sql_type_base(struct dblog_buf *out, const char *type);
 /* Append the JSON array v as the text of a PostgreSQL array literal,
  * {1,"a b",NULL,{...}}: strings decoded, every element but NULL and a
- * nested array double-quoted; with json_elems each element is kept as its
- * JSON text (json[] and jsonb[] columns). tmp is scratch space. */
+ * nested array double-quoted; with json_elems (json[] and jsonb[]
+ * columns) a string element is its JSON text, a nested array of strings,
+ * nulls and such arrays another dimension, and any other element is kept
+ * as JSON text (events written before json values were strings). tmp is
+ * scratch space. */
 void dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems,
 			struct dblog_buf *tmp);
 
@@ -444,10 +478,11 @@ struct dblog_progress {
 	struct dblog_buf lazy;    /* the event that completed the batch's */
 	int lazy_seq, lazy_set;
 	/* what dblog_progress_is_new compares with */
-	int ref_set, ref_has_seq, ref_src_set;
+	int ref_set, ref_has_seq, ref_src_set, ref_ident_set;
 	struct dblog_pos ref_pos;
 	int64_t ref_seq;
 	struct dblog_buf ref_src, scratch;
+	struct dblog_buf ref_ident;   /* the source's identity, when known */
 	/* a transaction read in part and not applied (the position object's
 	 * "unfinished"): nothing after its pos may be applied before it */
 	int hole_set;
@@ -459,8 +494,17 @@ void dblog_progress_free(struct dblog_progress *p);
 /* Is the event after the last position completed or committed? 1, 0; -1
  * when the positions are of incomparable kinds, -2 when the event comes
  * from another source (by name), -3 when it comes after an unfinished
- * transaction (see dblog_progress_unfinished). */
+ * transaction (see dblog_progress_unfinished), -4 when it comes from
+ * another server under the source name recorded (the source objects'
+ * "identity" differ; a position without one adopts the first seen, and
+ * one of the old default name "postgres" is taken over by events named by
+ * the new default "<database>@<system identifier>" of their identity). */
 int dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f);
+/* For the message of -4: the source name and the two identities,
+ * "source \"NAME\" is recorded from the server with identity A; this event
+ * comes from B". */
+void dblog_progress_identity_clash(struct dblog_progress *p, const struct dblog_fields *f, char *out,
+				   size_t n);
 /* The event f (scanned from line[0..n)) completed a position: a commit,
  * a heartbeat, or a change outside a transaction (with_seq). Copies the
  * line; no JSON is built unless the event carries a cursor. */

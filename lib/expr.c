@@ -26,7 +26,12 @@ struct node {
 	enum nkind k;
 	enum cmpop op;
 	int neg, icase;
-	struct node *a, *b;
+	struct node *a;        /* N_NOT's operand */
+	struct node **kids;    /* N_AND, N_OR: the operands of a chain, in
+	                          order (a list, not a tree as deep as the
+	                          chain is long, so that no recursion goes
+	                          deeper than the parentheses and NOTs) */
+	size_t nkids;
 	struct operand l, r;
 	struct operand *list;
 	size_t nlist;
@@ -52,6 +57,7 @@ struct parser {
 	char *err;
 	size_t errlen, errcol;
 	int failed;
+	int depth;             /* parentheses and NOTs open around the token */
 };
 
 static void
@@ -266,10 +272,27 @@ static struct node *parse_or(struct parser *ps);
 
 static void node_free(struct node *n);
 
+/* One more level of parentheses or NOT at token at: 0, or -1 past
+ * DBLOG_EXPR_MAX_DEPTH (the parser recurses per level: a limit, not a
+ * stack overflow). */
+static int
+deeper(struct parser *ps, const char *at)
+{
+	if (++ps->depth <= DBLOG_EXPR_MAX_DEPTH)
+		return 0;
+	char msg[96];
+	snprintf(msg, sizeof msg, "nested too deeply (more than %d parentheses and NOTs "
+		 "inside each other)", DBLOG_EXPR_MAX_DEPTH);
+	perr(ps, at, msg);
+	return -1;
+}
+
 static struct node *
 parse_pred(struct parser *ps)
 {
 	if (ps->t == T_LP) {
+		if (deeper(ps, ps->ts))
+			return NULL;
 		next(ps);
 		struct node *n = parse_or(ps);
 		if (!n)
@@ -279,6 +302,7 @@ parse_pred(struct parser *ps)
 			node_free(n);
 			return NULL;
 		}
+		ps->depth--;
 		next(ps);
 		return n;
 	}
@@ -358,10 +382,13 @@ static struct node *
 parse_not(struct parser *ps)
 {
 	if (kw(ps, "not")) {
+		if (deeper(ps, ps->ts))
+			return NULL;
 		next(ps);
 		struct node *a = parse_not(ps);
 		if (!a)
 			return NULL;
+		ps->depth--;
 		struct node *n = mknode(N_NOT);
 		n->a = a;
 		return n;
@@ -374,19 +401,24 @@ parse_bin(struct parser *ps, const char *word, enum nkind k,
 	  struct node *(*sub)(struct parser *))
 {
 	struct node *l = sub(ps);
-	while (l && kw(ps, word)) {
+	if (!l || !kw(ps, word))
+		return l;
+	struct node *n = mknode(k);
+	size_t cap = 4;
+	n->kids = dblog_xmalloc(cap * sizeof *n->kids);
+	n->kids[n->nkids++] = l;
+	while (kw(ps, word)) {
 		next(ps);
 		struct node *r = sub(ps);
 		if (!r) {
-			node_free(l);
+			node_free(n);
 			return NULL;
 		}
-		struct node *n = mknode(k);
-		n->a = l;
-		n->b = r;
-		l = n;
+		if (n->nkids == cap)
+			n->kids = dblog_xrealloc(n->kids, (cap *= 2) * sizeof *n->kids);
+		n->kids[n->nkids++] = r;
 	}
-	return l;
+	return n;
 }
 
 static struct node *
@@ -439,7 +471,9 @@ node_free(struct node *n)
 	if (!n)
 		return;
 	node_free(n->a);
-	node_free(n->b);
+	for (size_t i = 0; i < n->nkids; i++)
+		node_free(n->kids[i]);
+	free(n->kids);
 	operand_free(&n->l);
 	operand_free(&n->r);
 	for (size_t i = 0; i < n->nlist; i++)
@@ -604,8 +638,16 @@ eval(struct dblog_expr *x, const struct node *n, const struct dblog_fields *f)
 {
 	struct val a, b;
 	switch (n->k) {
-	case N_AND: return eval(x, n->a, f) && eval(x, n->b, f);
-	case N_OR: return eval(x, n->a, f) || eval(x, n->b, f);
+	case N_AND:
+		for (size_t i = 0; i < n->nkids; i++)
+			if (!eval(x, n->kids[i], f))
+				return 0;
+		return 1;
+	case N_OR:
+		for (size_t i = 0; i < n->nkids; i++)
+			if (eval(x, n->kids[i], f))
+				return 1;
+		return 0;
 	case N_NOT: return !eval(x, n->a, f);
 	case N_CMP: return eval_cmp(x, n, f);
 	case N_ISNULL:

@@ -114,9 +114,11 @@ literal(struct dblog_buf *out, enum dblog_fb_dialect d, struct dblog_span v, con
 		}
 		break;
 	case DBLOG_J_ARRAY:
-		if (pg && !has_word(type, "json")) {
+		/* an array column (json[] too: its elements are JSON texts), or
+		 * the JSON of a json value embedded (events written before) */
+		if (pg && (!has_word(type, "json") || has_word(type, "[]"))) {
 			struct dblog_buf tmp = { 0 };
-			dblog_sql_pg_array(&s, v, 0, &tmp);
+			dblog_sql_pg_array(&s, v, has_word(type, "json"), &tmp);
 			dblog_buf_free(&tmp);
 			dblog_sql_literal_e(out, s.p);
 			break;

@@ -409,6 +409,8 @@ int
 dblog_json_next(struct dblog_span obj, const char **it, struct dblog_span *k,
 		struct dblog_span *v)
 {
+	if (!obj.p)   /* an absent member: no members */
+		return 0;
 	const char *end = obj.p + obj.n;
 	const char *p = *it ? *it : obj.p + 1;
 	p = ws(p, end);
@@ -431,6 +433,8 @@ dblog_json_next(struct dblog_span obj, const char **it, struct dblog_span *k,
 int
 dblog_json_next_elem(struct dblog_span arr, const char **it, struct dblog_span *v)
 {
+	if (!arr.p)   /* an absent member: no elements */
+		return 0;
 	const char *end = arr.p + arr.n;
 	const char *p = *it ? *it : arr.p + 1;
 	p = ws(p, end);
@@ -537,8 +541,9 @@ dblog_json_unescape(struct dblog_span str, struct dblog_buf *out)
 		default: dblog_buf_addc(out, c); break;
 		}
 	}
-	if (!out->p)
-		dblog_buf_reserve(out, 0);
+	/* reserve allocated out->p; an empty string appends nothing, so the
+	 * terminating NUL is written here */
+	out->p[out->len] = 0;
 	return out->p;
 }
 

@@ -143,29 +143,6 @@ dblog_pgtype(struct dblog_pgtypes *t, uint32_t oid)
 	return &lookup(t, oid)->t;
 }
 
-/* JSON text as it is, but for line breaks between tokens (json values may
- * hold them, and they would split an NDJSON line): json keeps its text. */
-static void
-minify(const char *s, size_t n, struct dblog_buf *out)
-{
-	int in_str = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			dblog_buf_addc(out, c);
-			if (c == '\\' && i + 1 < n)
-				dblog_buf_addc(out, s[++i]);
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-			dblog_buf_addc(out, c);
-		} else if (c != '\n' && c != '\r') {
-			dblog_buf_addc(out, c);
-		}
-	}
-}
-
 /* "2026-11-22 10:00:00.5" -> "2026-11-22T10:00:00.500000" (+ "Z" if utc);
  * 0, or -1 when the text is not of that shape (infinity, BC, years > 9999). */
 static int
@@ -202,6 +179,41 @@ iso_time(const char *s, size_t n, int tz, struct dblog_buf *out)
 
 static const char *array_value(struct dblog_pgtypes *t, const struct dblog_pgtype *ty,
 			       const char *p, const char *end, struct dblog_buf *out);
+
+/* Is s[0..n) a JSON number as it stands? What the server prints for a
+ * number is (but NaN and the infinities), what a hostile one sends may
+ * not be ("05", "1.", "+1"). */
+static int
+json_number(const char *s, size_t n)
+{
+	struct dblog_jerr e;
+	struct dblog_span v = { s, n };
+	return n && dblog_json_type(v) == DBLOG_J_NUMBER && dblog_json_skip(s, s + n, s, &e) == s + n;
+}
+
+/* Do the braces of an array literal nest deeper than PostgreSQL's 6
+ * dimensions (MAXDIM)? array_value recurses per level: such text stays a
+ * string. */
+static int
+array_too_deep(const char *p, const char *end)
+{
+	int depth = 0, quoted = 0;
+	for (; p < end; p++) {
+		if (quoted) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				quoted = 0;
+		} else if (*p == '"') {
+			quoted = 1;
+		} else if (*p == '{' && ++depth > 6) {
+			return 1;
+		} else if (*p == '}') {
+			depth--;
+		}
+	}
+	return 0;
+}
 
 /* One element (quoted or not) of an array literal. */
 static const char *
@@ -278,13 +290,13 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 	size_t mark = out->len;
 	switch (ty->kind) {
 	case PGK_NUMBER:
-		if (n && dblog_dec_valid(s, n) && s[0] != '+') {
+		if (json_number(s, n)) {
 			dblog_buf_add(out, s, n);
 			return;
 		}
 		break;
 	case PGK_FLOAT:
-		if (n && dblog_dec_valid(s, n) && s[0] != '+' && s[0] != '.') {
+		if (json_number(s, n)) {
 			dblog_buf_add(out, s, n);
 			return;
 		}
@@ -296,8 +308,7 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 		}
 		break;
 	case PGK_JSON:
-		minify(s, n, out);
-		return;
+		break;   /* the server's text, exactly, as a string */
 	case PGK_TIMESTAMPTZ:
 	case PGK_TIMESTAMP:
 		if (!iso_time(s, n, ty->kind == PGK_TIMESTAMPTZ, out))
@@ -305,12 +316,13 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 		out->len = mark;
 		break;
 	case PGK_ARRAY: {
+		/* the server writes bounds ("[0:2]={7,8,9}") only when some
+		 * lower bound is not 1: such an array stays its text, a string,
+		 * so that v[0] keeps its meaning */
 		const char *p = s, *end = s + n;
-		if (p < end && *p == '[') {   /* explicit bounds: [1:2]={...} */
-			const char *eq = memchr(p, '=', n);
-			p = eq ? eq + 1 : p;
-		}
-		if (array_value(t, ty, p, end, out))
+		if (p < end && *p == '[')
+			break;
+		if (!array_too_deep(p, end) && array_value(t, ty, p, end, out))
 			return;
 		out->len = mark;   /* not an array literal we know: keep the text */
 		break;

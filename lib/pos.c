@@ -48,6 +48,8 @@ dblog_pos_parse(const char *s, size_t n, struct dblog_pos *pos)
 			return -1;
 		x = x * 10 + (uint64_t)(s[i] - '0');
 	}
+	if (x > INT64_MAX)   /* written as a JSON integer, read back by jansson */
+		return -1;
 	pos->kind = DBLOG_POS_SEQ;
 	pos->v = x;
 	return 0;

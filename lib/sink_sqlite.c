@@ -121,30 +121,39 @@ col_of(const struct dtable *t, const char *name, size_t n)
 	return NULL;
 }
 
-static int
-blob_affinity(const struct dblog_sqlite_col *c)
+/* SQLite's affinity of a declared type, by its rules in their order:
+ * 'I'nteger, 'T'ext, 'B'lob (none), 'R'eal or 'N'umeric. */
+static char
+affinity(const char *t)
+{
+	if (strcasestr(t, "int"))
+		return 'I';
+	if (strcasestr(t, "char") || strcasestr(t, "clob") || strcasestr(t, "text"))
+		return 'T';
+	if (!*t || strcasestr(t, "blob"))
+		return 'B';
+	if (strcasestr(t, "real") || strcasestr(t, "floa") || strcasestr(t, "doub"))
+		return 'R';
+	return 'N';
+}
+
+/* Bits of a column for bind(): 1 decode '\\x' text into a blob, 2 a
+ * floating-point column (numbers as doubles, "Infinity" as infinity), 4 a
+ * PostgreSQL array column (JSON arrays as PostgreSQL's array text). */
+static unsigned char
+col_bits(const struct dblog_sqlite_col *c)
 {
 	if (!c)
 		return 0;
 	const char *t = c->type;
-	if (!*t)
-		return 1;
-	for (; *t; t++)
-		if (!strncasecmp(t, "blob", 4) || !strncasecmp(t, "bytea", 5))
-			return 1;
-	return 0;
-}
-
-/* SQLite's affinity rules: REAL, FLOA or DOUB in the declared type. */
-static int
-real_affinity(const struct dblog_sqlite_col *c)
-{
-	if (!c)
-		return 0;
-	for (const char *t = c->type; *t; t++)
-		if (!strncasecmp(t, "real", 4) || !strncasecmp(t, "floa", 4) || !strncasecmp(t, "doub", 4))
-			return 1;
-	return 0;
+	char a = affinity(t);
+	size_t n = strlen(t);
+	int blob = a == 'B' || strcasestr(t, "bytea") != NULL;
+	/* REAL, or no affinity with a floating-point name ("double precision BLOB") */
+	int real = a == 'R' || (a == 'B' && (strcasestr(t, "real") || strcasestr(t, "floa") ||
+					     strcasestr(t, "doub")));
+	int array = n >= 2 && t[n - 2] == '[' && t[n - 1] == ']';
+	return (unsigned char)(blob | real << 1 | array << 2);
 }
 
 static struct cached *
@@ -166,7 +175,7 @@ add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog
 		c->blob[i] = 0;
 		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n)) {
 			const struct dblog_sqlite_col *col = col_of(t, p, n);
-			c->blob[i] = (unsigned char)(blob_affinity(col) | real_affinity(col) << 1);
+			c->blob[i] = col_bits(col);
 		}
 	}
 	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
@@ -180,6 +189,49 @@ hexval(int c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
 	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Append s[0..n) as a quoted element of PostgreSQL's array text. */
+static void
+pg_array_quote(struct dblog_buf *b, const char *p, size_t n)
+{
+	dblog_buf_addc(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '"' || p[i] == '\\')
+			dblog_buf_addc(b, '\\');
+		dblog_buf_addc(b, p[i]);
+	}
+	dblog_buf_addc(b, '"');
+}
+
+/* A JSON array value as PostgreSQL's array text into b: {1,"a b",NULL},
+ * nested per dimension; strings always quoted, objects as their JSON. */
+static void
+pg_array_text(struct dblog_buf *b, struct dblog_span v, struct dblog_buf *scratch)
+{
+	struct dblog_span e;
+	const char *it = NULL, *p;
+	size_t n;
+	int first = 1;
+	dblog_buf_addc(b, '{');
+	while (dblog_json_next_elem(v, &it, &e)) {
+		if (!first)
+			dblog_buf_addc(b, ',');
+		first = 0;
+		switch (dblog_json_type(e)) {
+		case DBLOG_J_ARRAY: pg_array_text(b, e, scratch); break;
+		case DBLOG_J_NULL: dblog_buf_adds(b, "NULL"); break;
+		case DBLOG_J_TRUE: dblog_buf_addc(b, 't'); break;
+		case DBLOG_J_FALSE: dblog_buf_addc(b, 'f'); break;
+		case DBLOG_J_NUMBER: dblog_buf_add(b, e.p, e.n); break;
+		case DBLOG_J_STRING:
+			dblog_json_str(e, scratch, &p, &n);
+			pg_array_quote(b, p, n);
+			break;
+		default: pg_array_quote(b, e.p, e.n); break;
+		}
+	}
+	dblog_buf_addc(b, '}');
 }
 
 /* Bind one JSON value. */
@@ -199,6 +251,13 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		break;
 	case DBLOG_J_NUMBER: {
 		char tmp[64], *e;
+		if ((blob & 2) && v.n < sizeof tmp) {
+			/* a float column: -0 keeps its sign, 5 is the real 5 */
+			memcpy(tmp, v.p, v.n);
+			tmp[v.n] = 0;
+			sqlite3_bind_double(st, i, strtod(tmp, NULL));
+			break;
+		}
 		if (v.n <= 18 && !memchr(v.p, '.', v.n) && !memchr(v.p, 'e', v.n) &&
 		    !memchr(v.p, 'E', v.n)) {
 			/* up to 18 digits always fits in 64 bits */
@@ -262,7 +321,22 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		}
 		sqlite3_bind_text(st, i, p, (int)n, SQLITE_TRANSIENT);
 		break;
+	case DBLOG_J_ARRAY:
+		if (blob & 4) {
+			/* an array column: PostgreSQL's text, which it reads back */
+			dblog_buf_clear(&s->s1);
+			pg_array_text(&s->s1, v, &s->s2);
+			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
+			break;
+		}
+		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
+		break;
 	default:
+		if (dblog_text_hex(v, &s->s1)) {
+			/* text that is not UTF-8: its bytes, as TEXT */
+			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
+			break;
+		}
 		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
 	}
 }
@@ -426,7 +500,15 @@ literal(struct ssink *s, struct dblog_buf *b, struct dblog_span v)
 		dblog_json_str(v, &s->s1, &p, &n);
 		dblog_sql_string(b, p, n);
 		break;
-	default: dblog_sql_string(b, v.p, v.n);
+	default:
+		if (dblog_text_hex(v, &s->s1)) {
+			dblog_buf_adds(b, "CAST(X'");
+			for (size_t j = 0; j < s->s1.len; j++)
+				dblog_buf_printf(b, "%02x", (unsigned char)s->s1.p[j]);
+			dblog_buf_adds(b, "' AS TEXT)");
+			break;
+		}
+		dblog_sql_string(b, v.p, v.n);
 	}
 }
 
@@ -667,8 +749,14 @@ fetch_row(struct ssink *s, const struct dtable *t)
 	if (sqlite3_prepare_v2(s->db, q.p, -1, &st, NULL) == SQLITE_OK) {
 		for (size_t i = 0; i < s->nkeys; i++)
 			bind(s, st, (int)i + 1, s->kvals[i], 0);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			s->dest_row = dblog_xstrdup((const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+			/* text that is not UTF-8 as {"text_hex":..}, so the row is JSON */
+			struct dblog_buf row = { 0 };
+			dblog_text_hex_object(&row, (const char *)sqlite3_column_text(st, 0),
+					      (size_t)sqlite3_column_bytes(st, 0));
+			dblog_buf_addc(&row, 0);
+			s->dest_row = row.p;
+		}
 		sqlite3_finalize(st);
 	}
 	dblog_buf_free(&q);
@@ -1072,6 +1160,102 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 
 /* ------------------------------------------------ schema and positions */
 
+/* The type t[0..n) of a schema event without its modifiers, in lower
+ * case: "numeric(10,2)" is "numeric", "timestamp(3) with time zone" is
+ * "timestamp with time zone", "character(5)[]" is "character[]". */
+static void
+type_base(struct dblog_buf *b, const char *t, size_t n)
+{
+	int depth = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '(')
+			depth++;
+		else if (t[i] == ')' && depth)
+			depth--;
+		else if (!depth)
+			dblog_buf_addc(b, (char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] - 'A' + 'a' : t[i]));
+	}
+	while (b->len && b->p[b->len - 1] == ' ')
+		b->p[--b->len] = 0;
+	if (!b->p)
+		dblog_buf_adds(b, "");
+}
+
+static int
+among(const char *t, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(t, *list))
+			return 1;
+	return 0;
+}
+
+/* The declared type of a created column for the source type t[0..n), so
+ * that SQLite's affinity changes no value of it (dblog-apply(1), SQLite
+ * types). Only a PostgreSQL source's types are mapped (from_pg); others
+ * stay as they are: a SQLite source's has the same affinity here. Of a
+ * PostgreSQL type: numbers keep theirs (integers INTEGER, a
+ * float's name gets " BLOB", no affinity, which keeps -0); bytea, arrays
+ * and types whose text never looks like a number keep their name; every
+ * other type, whose values are strings, gets " TEXT" (numeric, bit, xml,
+ * json, xid8, dates, ...), or is TEXT where its name holds "int", which
+ * SQLite would read as INTEGER. */
+static void
+decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
+{
+	static const char *const keep[] = {
+		"smallint", "integer", "bigint", "int2", "int4", "int8", "oid", "boolean", "bool",
+		"bytea", "interval", "point", "int4range", "int8range", "int4multirange",
+		"int8multirange", NULL,
+	};
+	static const char *const floats[] = {
+		"real", "double precision", "float4", "float8", NULL,
+	};
+	struct dblog_buf b = { 0 };
+	type_base(&b, t, n);
+	size_t bl = b.len;
+	int array = (bl >= 2 && !strcmp(b.p + bl - 2, "[]")) || b.p[0] == '_';
+	if (!from_pg || array || among(b.p, keep)) {
+		dblog_buf_add(out, t, n);
+	} else if (among(b.p, floats)) {
+		dblog_buf_add(out, t, n);
+		dblog_buf_adds(out, " BLOB");
+	} else if (strstr(b.p, "int")) {
+		dblog_buf_adds(out, "TEXT");
+	} else if (affinity(b.p) == 'T') {
+		dblog_buf_add(out, t, n);
+	} else {
+		dblog_buf_add(out, t, n);
+		dblog_buf_adds(out, " TEXT");
+	}
+	dblog_buf_free(&b);
+}
+
+/* A column generated at the source (its expression is PostgreSQL's, and
+ * the change stream does not carry its values) must not go into a plain
+ * column, which would hold NULL in every row written later: 0, or -1 with
+ * err naming the table, the column and the fix. (pragma table_info does
+ * not list SQLite's own generated columns.) */
+static int
+generated_ok(struct ssink *s, const struct dtable *t, const struct dblog_fields *f, char *err,
+	     size_t errlen)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		if (dblog_json_type(dblog_json_member(v, "generated", 9)) != DBLOG_J_STRING ||
+		    !dblog_json_str(dblog_json_member(v, "name", 4), &s->s2, &p, &n) || !col_of(t, p, n))
+			continue;
+		snprintf(err, errlen, "column \"%.*s\" of %s is generated at the source but a plain "
+			 "column here, which the change stream would leave NULL: drop it, or make it a "
+			 "generated column (GENERATED ALWAYS AS (...) STORED) computing the same", (int)n, p,
+			 t->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *table, int create,
 	 char *err, size_t errlen)
@@ -1079,6 +1263,8 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct ssink *s = (struct ssink *)base;
 	struct dtable *t = dtable(s, table, err, errlen);
 	if (!t)
+		return -1;
+	if (t->t.ncols && generated_ok(s, t, f, err, errlen))
 		return -1;
 	if (t->t.ncols)
 		return claim(s, t, f, err, errlen);
@@ -1092,8 +1278,13 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct dblog_span v;
 	const char *it = NULL, *p;
 	size_t n, ncol = 0;
+	/* only a PostgreSQL source's types are mapped */
+	int from_pg = dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8);
 	while (dblog_json_next_elem(f->columns, &it, &v)) {
-		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE)
+		/* a column generated at the source is left out: its expression
+		 * is PostgreSQL's, and the events do not carry its values */
+		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE ||
+		    dblog_json_type(dblog_json_member(v, "generated", 9)) == DBLOG_J_STRING)
 			continue;
 		struct dblog_span name = dblog_json_member(v, "name", 4);
 		if (dblog_json_type(name) != DBLOG_J_STRING)
@@ -1102,11 +1293,12 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 			dblog_buf_adds(q, ", ");
 		ident_span(s, q, name);
 		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) && n) {
-			char *ty = dblog_xstrndup(p, n);
+			struct dblog_buf ty = { 0 };
+			decl_type(&ty, p, n, from_pg);
 			/* the declared type as a quoted name keeps odd types harmless */
 			dblog_buf_addc(q, ' ');
-			dblog_sql_ident(q, ty);
-			free(ty);
+			dblog_sql_ident(q, ty.p);
+			dblog_buf_free(&ty);
 		}
 		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
 			dblog_buf_adds(q, " NOT NULL");

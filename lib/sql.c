@@ -42,6 +42,23 @@ dblog_sql_literal_e(struct dblog_buf *b, const char *s)
 	dblog_buf_addc(b, '\'');
 }
 
+void
+dblog_sql_type_base(struct dblog_buf *out, const char *type)
+{
+	size_t start = out->len;
+	int depth = 0;
+	for (const char *p = type; *p; p++) {
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth)
+			depth--;
+		else if (!depth && !(*p == ' ' && (out->len == start || out->p[out->len - 1] == ' ')))
+			dblog_buf_addc(out, *p);
+	}
+	while (out->len > start && out->p[out->len - 1] == ' ')
+		out->p[--out->len] = 0;
+}
+
 /* Append s[0..n) as a double-quoted element of an array literal. */
 static void
 array_elem(struct dblog_buf *out, const char *s, size_t n)
@@ -53,6 +70,23 @@ array_elem(struct dblog_buf *out, const char *s, size_t n)
 		dblog_buf_addc(out, s[i]);
 	}
 	dblog_buf_addc(out, '"');
+}
+
+/* Does the JSON array v hold only strings, nulls and such arrays? Inside
+ * a json[] value that is a dimension of the array (its json values are
+ * strings); anything else is a JSON value embedded (events written before
+ * json values were strings). */
+static int
+json_dimension(struct dblog_span v)
+{
+	struct dblog_span e;
+	const char *it = NULL;
+	while (dblog_json_next_elem(v, &it, &e)) {
+		enum dblog_jtype t = dblog_json_type(e);
+		if (t != DBLOG_J_STRING && t != DBLOG_J_NULL && !(t == DBLOG_J_ARRAY && json_dimension(e)))
+			return 0;
+	}
+	return 1;
 }
 
 void
@@ -69,9 +103,9 @@ dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems, s
 		enum dblog_jtype t = dblog_json_type(e);
 		if (t == DBLOG_J_NULL) {
 			dblog_buf_adds(out, "NULL");
-		} else if (t == DBLOG_J_ARRAY && !json_elems) {
-			dblog_sql_pg_array(out, e, 0, tmp);
-		} else if (t == DBLOG_J_STRING && !json_elems) {
+		} else if (t == DBLOG_J_ARRAY && (!json_elems || json_dimension(e))) {
+			dblog_sql_pg_array(out, e, json_elems, tmp);
+		} else if (t == DBLOG_J_STRING) {   /* json[]: the element's JSON text */
 			dblog_json_unescape(e, tmp);
 			array_elem(out, tmp->p, tmp->len);
 		} else {

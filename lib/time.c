@@ -53,6 +53,8 @@ dblog_time_parse(const char *s, size_t len, int64_t *us)
 	const char *p = s, *end = s + len;
 	int Y, M, D, h = 0, mi = 0, sec = 0;
 	int64_t frac = 0;
+	if (len < 10)   /* p[4] and p[7] are read before digits() looks */
+		return -1;
 	if (digits(p, end, 4, &Y) || p[4] != '-' || digits(p + 5, end, 2, &M) ||
 	    p + 7 >= end || p[7] != '-' || digits(p + 8, end, 2, &D))
 		return -1;
@@ -111,6 +113,10 @@ dblog_time_parse(const char *s, size_t len, int64_t *us)
 		return -1;
 	int64_t t = days_from_civil(Y, (unsigned)M, (unsigned)D) * 86400 +
 		    h * 3600 + mi * 60 + sec - off;
+	/* in UTC too the year has 4 digits, so that what parses prints back
+	 * as a time that parses (9999-12-31T23:00:00-02:00 would not) */
+	if (t < -62167219200LL || t >= 253402300800LL)
+		return -1;
 	*us = t * 1000000 + frac;
 	return 0;
 }
@@ -149,20 +155,25 @@ dblog_time_parse_arg(const char *s, int64_t *us)
 			break;
 		}
 	}
-	int64_t ms;
+	int64_t ms, now = dblog_time_now();
 	if (dblog_parse_duration(tmp, &ms))
 		return -1;
-	*us = dblog_time_now() - ms * 1000;
+	/* no time before the year 1 (which is also where ms * 1000 and the
+	 * subtraction would overflow) */
+	if (ms > (now - DBLOG_TIME_MIN) / 1000)
+		return -2;
+	*us = now - ms * 1000;
 	return 0;
 }
 
 void
 dblog_time_format(int64_t us, char *out, size_t n)
 {
-	int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-	int64_t frac = us - secs * 1000000;
-	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
-	int64_t rem = secs - days * 86400;
+	/* floor division, without negating us (INT64_MIN has no negation) */
+	int64_t frac = us % 1000000, secs = us / 1000000 - (frac < 0);
+	frac += frac < 0 ? 1000000 : 0;
+	int64_t rem = secs % 86400, days = secs / 86400 - (rem < 0);
+	rem += rem < 0 ? 86400 : 0;
 	int y;
 	unsigned m, d;
 	civil_from_days(days, &y, &m, &d);

@@ -251,7 +251,10 @@ on_change(struct dblog_txbuf *b, const char *line, size_t n, const struct dblog_
 	 * a pos of its own, and seq 0) */
 	int check = f->seq.p && !schema && !txb_span_null(f->tx) &&
 		    (src->markers || (t && t->has_begin));
-	int64_t seq = f->seq.p ? txb_span_int(f->seq) : 0;
+	int64_t seq = 0;
+	if (f->seq.p && txb_span_int(f->seq, &seq))
+		return bad(b, "seq %.*s is not an integer from 0 to 9223372036854775807",
+			   txlen(f->seq), f->seq.p);
 	if (!t) {
 		if (b->recent[h % TXB_RECENT] == h)
 			again(b, f, h);

@@ -135,7 +135,7 @@ int txb_seen_seq(struct dblog_txbuf *b, struct tx *t, int64_t seq);
 int txb_store(struct dblog_txbuf *b, struct tx *t, const char *line, size_t n, int64_t seq);
 void txb_heap_push(struct dblog_txbuf *b, struct tx *t);
 void txb_heap_remove(struct dblog_txbuf *b, struct tx *t);
-int64_t txb_span_int(struct dblog_span v);
+int txb_span_int(struct dblog_span v, int64_t *out);
 int txb_span_null(struct dblog_span v);
 
 /* txbuf_spill.c */

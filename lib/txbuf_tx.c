@@ -7,14 +7,19 @@
 
 #include "txbuf_impl.h"
 
-int64_t
-txb_span_int(struct dblog_span v)
+int
+txb_span_int(struct dblog_span v, int64_t *out)
 {
 	int64_t x = 0;
-	size_t i = v.n && v.p[0] == '-';
-	for (; i < v.n && v.p[i] >= '0' && v.p[i] <= '9'; i++)
+	if (!v.n)
+		return -1;
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.p[i] < '0' || v.p[i] > '9' || x > (INT64_MAX - (v.p[i] - '0')) / 10)
+			return -1;
 		x = x * 10 + (v.p[i] - '0');
-	return v.n && v.p[0] == '-' ? -x : x;
+	}
+	*out = x;
+	return 0;
 }
 
 int

@@ -42,7 +42,8 @@ char *
 dblog_xstrndup(const char *s, size_t n)
 {
 	char *p = dblog_xmalloc(n + 1);
-	memcpy(p, s, n);
+	if (n)   /* s may be NULL when n is 0 (an empty buffer's p) */
+		memcpy(p, s, n);
 	p[n] = 0;
 	return p;
 }
@@ -57,6 +58,7 @@ dblog_buf_reserve(struct dblog_buf *b, size_t extra)
 		cap *= 2;
 	b->p = dblog_xrealloc(b->p, cap);
 	b->cap = cap;
+	b->p[b->len] = 0;   /* a C string from its first allocation on */
 }
 
 void

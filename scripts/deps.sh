@@ -4,7 +4,7 @@
 # exact apt-get line and fails.
 PKGS="build-essential pkg-config libpq-dev libsqlite3-dev libjansson-dev uuid-dev
 bats jq sqlite3 postgresql-15 postgresql-client-15 postgresql-15-wal2json mandoc procps python3
-zsh fish"
+zsh fish clang"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||

@@ -1,0 +1,1 @@
+{"source":{"driver":"postgres","name":"shop"},"pos":"0/15106C0","tx":750,"commit_time":"2026-12-08T01:17:59.138181Z","counters":{"events":24,"changes":7,"transactions":7,"bytes":5680},"version":1,"written":"2026-12-08T01:17:59.244633Z"}
