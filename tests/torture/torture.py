@@ -581,18 +581,50 @@ class Case:
             ORDER BY attnum""" % pg_lit(gen.pg_qname(t)))
 
     def cmp_pg_pg(self):
+        """md5 of row::text per key (the multiset of them for keyless
+        tables), then the rows that differ shown whole."""
         diffs = []
         pg = self.ctx.pg
         for t in self.tables:
-            q = "SELECT md5(t_::text), t_::text FROM %s t_ ORDER BY 1" % gen.pg_qname(t)
+            keys = [pg_ident(c.name) for c in t.key_cols()]
+            kexpr = "json_build_array(%s)::text" % ", ".join(k + "::text" for k in keys) if keys else "''"
+            q = "SELECT %s, md5(t_::text) FROM %s t_" % (kexpr, gen.pg_qname(t))
             a = pg.rows(self.db_src, q)
             try:
                 b = pg.rows(self.db_dst, q)
             except Failure as e:
-                diffs.append("%s: %s" % (gen.pg_qname(t), str(e).splitlines()[0]))
+                diffs.append("%s: %s" % (gen.pg_qname(t), err_line(e)))
                 continue
-            diffs += multiset_diff(gen.pg_qname(t), [(r[0], r[1]) for r in a], [(r[0], r[1]) for r in b])
+            if not keys:
+                md = multiset_diff(gen.pg_qname(t), [(r[1], r[1]) for r in a], [(r[1], r[1]) for r in b])
+                if md:
+                    diffs += self.rows_by_md5(t, [r[1] for r in a], [r[1] for r in b]) + md[-1:]
+                continue
+            da, db_ = dict(a), dict(b)
+            bad = [k for k in sorted(set(da) | set(db_)) if da.get(k) != db_.get(k)]
+            for k in bad[:8]:
+                diffs.append("%s key %s: %s" % (gen.pg_qname(t), k, self.row_pair(t, kexpr, k, k in da, k in db_)))
+            if len(bad) > 8:
+                diffs.append("%s: %d keys differ in all (%d rows in the source, %d in the destination)" % (
+                    gen.pg_qname(t), len(bad), len(a), len(b)))
         return diffs
+
+    def row_pair(self, t, kexpr, k, in_a, in_b):
+        q = "SELECT t_::text FROM %s t_ WHERE %s = %s" % (gen.pg_qname(t), kexpr, pg_lit(k))
+        ra = self.ctx.pg.rows(self.db_src, q) if in_a else []
+        rb = self.ctx.pg.rows(self.db_dst, q) if in_b else []
+        return "source %s, destination %s" % (show(ra[0][0]) if ra else "none", show(rb[0][0]) if rb else "none")
+
+    def rows_by_md5(self, t, a, b):
+        from collections import Counter
+        out = []
+        for side, db, hs in (("source", self.db_src, Counter(a) - Counter(b)),
+                             ("destination", self.db_dst, Counter(b) - Counter(a))):
+            for h in list(hs)[:4]:
+                r = self.ctx.pg.rows(db, "SELECT t_::text FROM %s t_ WHERE md5(t_::text) = %s LIMIT 1" % (
+                    gen.pg_qname(t), pg_lit(h)))
+                out.append("%s: only in the %s: %s" % (gen.pg_qname(t), side, show(r[0][0]) if r else h))
+        return out
 
     def cmp_pg_sqlite(self):
         """Each SQLite value is cast back in PostgreSQL to the source
