@@ -383,9 +383,21 @@ class Case:
         if rc > 0 and not err.strip():
             raise Failure("%s: status %d and nothing on stderr" % (what, rc))
 
-    def check_position(self, what, fed_upto, complete):
+    def track(self, what, data, fed_upto, complete):
+        """dblog-checkpoint track over the same piece: its recorded
+        position is never past the input fed so far either."""
+        trk = os.path.join(self.dir, "track.cp")
+        p = subprocess.run([self.ctx.bin("dblog-checkpoint"), "track", trk, "--every", "1"], input=data,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        self.check_status("dblog-checkpoint track, " + what, p.returncode,
+                          p.stderr.decode("utf-8", "replace"))
+        if os.path.exists(trk):
+            self.check_position("dblog-checkpoint track, " + what, fed_upto, complete,
+                                json.load(open(trk)))
+
+    def check_position(self, what, fed_upto, complete, pos=None):
         """The applied position is never past the input fed so far."""
-        pos = self.applied_pos()
+        pos = self.applied_pos() if pos is None else pos
         if not pos or pos.get("snapshot") or "seq" in pos or "pos" not in pos:
             return
         p = pos_num(pos["pos"])
@@ -408,6 +420,7 @@ class Case:
             rc, err = self.apply(data)
             self.check_status("piece %s (split -l %d)" % (name, k), rc, err)
             self.check_position("piece %s" % name, fed, complete)
+            self.track("piece %s" % name, data, fed, complete)
             all_ok = all_ok and rc == 0
         self.notes.append("split -l %d" % k)
         if all_ok:
@@ -432,6 +445,7 @@ class Case:
             self.check_status("lines %d-%d" % (a + 1, b), rc, err)
             maxfed = max(maxfed, b)
             self.check_position("lines %d-%d" % (a + 1, b), maxfed, complete)
+            self.track("lines %d-%d" % (a + 1, b), b"".join(lines[a:b]), maxfed, complete)
         self.notes.append("pieces %s" % pieces)
 
     def fault_signal(self, lines, sig):
