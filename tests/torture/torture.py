@@ -526,10 +526,11 @@ class Case:
                     self.notes.append("PostgreSQL restarted (%s) under the pipeline" % mode)
                 else:
                     victims = self.rng.sample(procs, self.rng.randrange(1, len(procs) + 1))
+                    sig = self.rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
                     for v in victims:
-                        v.kill()
-                    self.notes.append("killed with -9: %s" % ", ".join(
-                        os.path.basename(v.args[0]) for v in victims))
+                        v.send_signal(sig)
+                    self.notes.append("signal %d to %s" % (sig, ", ".join(
+                        os.path.basename(v.args[0]) for v in victims)))
                 self.killed = True
             errs = []
             try:
