@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import sqlite3
@@ -24,176 +23,19 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen  # noqa: E402
+from proc import Failure, Accepted, Pg, run, ROOT, TIMEOUT  # noqa: E402
+from values import (Num, load_event, table_join, event_text, pos_num, complete_lines, err_line, multiset_diff, show, sq_open, sq_columns, sq_canon, sq_canon_row, pg_canon_from_text, sqlite_as_pg)  # noqa: E402
 from gen import pg_ident, pg_lit, sq_ident  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 PAIRS = ["pg2pg", "pg2sqlite", "sqlite2sqlite", "sqlite2pg"]
 FAULTS = ["none", "split", "overlap", "kill9", "sigint", "kill-stage", "restart"]
-TIMEOUT = 120
 MAX_TX = 30
-
-
-class Failure(Exception):
-    pass
-
-
-class Accepted(Exception):
-    """The pipeline stopped with a clear message where it must (a fault it
-    may refuse): the case passes without a comparison."""
 
 
 def log(ctx, msg):
     if ctx.verbose:
         print("  " + msg, file=sys.stderr, flush=True)
-
-
-# ------------------------------------------------------------ processes
-
-def run(cmd, stdin=None, timeout=TIMEOUT, env=None, check=True, input=None):
-    p = subprocess.run(cmd, stdin=stdin, input=input, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout, env=env)
-    if check and p.returncode != 0:
-        raise Failure("%s: status %d: %s" % (" ".join(cmd)[:200], p.returncode,
-                                            p.stderr.decode("utf-8", "replace")[-2000:]))
-    return p
-
-
-class Pg:
-    """The suite's own PostgreSQL 15 cluster (tests/lib/pgcluster.sh)."""
-
-    def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "pg")
-        out = run(["bash", "-c", '. "$1/tests/lib/pgcluster.sh" && pg_start "$2" && '
-                   'echo "$PGHOST $PGPORT"', "-", ROOT, self.dir]).stdout.decode().split()
-        self.host, self.port = out[0], out[1]
-        self.env = dict(os.environ, PGHOST=self.host, PGPORT=self.port, PGUSER="postgres",
-                        PGDATABASE="postgres")
-        self.psql("postgres", "ALTER SYSTEM SET lc_monetary = 'C'; SELECT pg_reload_conf();")
-        if os.environ.get("TORTURE_SYNC_COMMIT"):
-            self.psql("postgres", "ALTER SYSTEM SET synchronous_commit = on; SELECT pg_reload_conf();")
-
-    def conninfo(self, db):
-        return "host=%s port=%s user=postgres dbname=%s" % (self.host, self.port, db)
-
-    def psql(self, db, sql, opts=""):
-        env = dict(self.env, PGOPTIONS="-c lock_timeout=20s " + opts)
-        p = run(["psql", "-qXAt", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", "-"],
-                input=sql.encode(), env=env, check=False)
-        if p.returncode != 0:
-            err = p.stderr.decode("utf-8", "replace")
-            m = re.search(r"<stdin>:(\d+):", err)
-            at = sql.split("\n")[int(m.group(1)) - 1] if m and int(m.group(1)) <= sql.count("\n") + 1 else sql
-            raise Failure("psql: %s\n  at: %s" % (err[-1500:], at[:600]))
-        return p.stdout.decode()
-
-    def rows(self, db, query, opts=""):
-        """query's rows, each a list of its columns' values (give text
-        columns: their JSON form is read)."""
-        out = self.psql(db, "SELECT (SELECT json_agg(value) FROM json_each(row_to_json(q_))) "
-                        "FROM (%s) q_;" % query, opts)
-        return [json.loads(line) for line in out.splitlines() if line]
-
-    def restart(self, mode):
-        """Restart the server (mode immediate: a crash), and wait for it."""
-        run(["bash", "-c", '. "$1/tests/lib/pgcluster.sh" && pg_as_owner "$PG_BIN/pg_ctl" -D "$2/data" '
-             '-l "$2/server.log" -m "$3" -w -t 60 restart', "-", ROOT, self.dir, mode])
-
-    def stop(self):
-        run(["bash", "-c", '. "$1/tests/lib/pgcluster.sh" && pg_stop "$2"', "-", ROOT, self.dir],
-            check=False)
-
-
-# -------------------------------------------------------------- events
-
-class Num(str):
-    """A JSON number, kept as its text."""
-
-
-def load_event(line):
-    return json.loads(line, parse_int=Num, parse_float=Num, parse_constant=Num)
-
-
-def table_join(schema, name):
-    """dblog-event(5)'s table form."""
-    def part(s):
-        if s == "" or "." in s or '"' in s:
-            return '"' + s.replace('"', '""') + '"'
-        return s
-    return part(schema) + "." + part(name)
-
-
-def pg_array(v):
-    """A JSON array of an event as a PostgreSQL array literal."""
-    if isinstance(v, list):
-        return "{" + ",".join(pg_array(x) for x in v) + "}"
-    if v is None:
-        return "NULL"
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    if isinstance(v, Num):
-        return str(v)
-    if isinstance(v, dict):
-        v = jdump(v)
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def jdump(v):
-    """JSON text of a value read by load_event (numbers kept as written)."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, Num):
-        return str(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, list):
-        return "[" + ",".join(jdump(x) for x in v) + "]"
-    return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + jdump(x) for k, x in v.items()) + "}"
-
-
-def event_text(v, typ):
-    """An event's value as the text dblog-apply gives PostgreSQL."""
-    if v is None:
-        return None
-    if typ in ("json", "jsonb") and not (isinstance(v, str) and not isinstance(v, Num)):
-        return jdump(v)
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    if isinstance(v, Num):
-        return str(v)
-    if isinstance(v, str):
-        return v
-    if isinstance(v, list) and typ.endswith("[]"):
-        return pg_array(v)
-    return jdump(v)
-
-
-def pos_num(p):
-    if isinstance(p, str) and "/" in p:
-        h, l = p.split("/")
-        return int(h, 16) << 32 | int(l, 16)
-    return int(p)
-
-
-def complete_lines(lines):
-    """{pos: line number (1-based) at which the unit of pos is whole}."""
-    out = {}
-    for n, line in enumerate(lines, 1):
-        try:
-            e = json.loads(line)
-        except ValueError:
-            continue
-        op = e.get("op")
-        if "pos" not in e:
-            continue
-        p = pos_num(e["pos"])
-        if op == "commit" and "tx" in e:
-            out.setdefault(p, n)
-        elif op in ("insert", "update", "delete", "truncate") and "tx" not in e:
-            out.setdefault(p, n)
-    return out
 
 
 # -------------------------------------------------------------- a case
@@ -383,9 +225,21 @@ class Case:
         if rc > 0 and not err.strip():
             raise Failure("%s: status %d and nothing on stderr" % (what, rc))
 
-    def check_position(self, what, fed_upto, complete):
+    def track(self, what, data, fed_upto, complete):
+        """dblog-checkpoint track over the same piece: its recorded
+        position is never past the input fed so far either."""
+        trk = os.path.join(self.dir, "track.cp")
+        p = subprocess.run([self.ctx.bin("dblog-checkpoint"), "track", trk, "--every", "1"], input=data,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=TIMEOUT)
+        self.check_status("dblog-checkpoint track, " + what, p.returncode,
+                          p.stderr.decode("utf-8", "replace"))
+        if os.path.exists(trk):
+            self.check_position("dblog-checkpoint track, " + what, fed_upto, complete,
+                                json.load(open(trk)))
+
+    def check_position(self, what, fed_upto, complete, pos=None):
         """The applied position is never past the input fed so far."""
-        pos = self.applied_pos()
+        pos = self.applied_pos() if pos is None else pos
         if not pos or pos.get("snapshot") or "seq" in pos or "pos" not in pos:
             return
         p = pos_num(pos["pos"])
@@ -408,6 +262,7 @@ class Case:
             rc, err = self.apply(data)
             self.check_status("piece %s (split -l %d)" % (name, k), rc, err)
             self.check_position("piece %s" % name, fed, complete)
+            self.track("piece %s" % name, data, fed, complete)
             all_ok = all_ok and rc == 0
         self.notes.append("split -l %d" % k)
         if all_ok:
@@ -432,6 +287,7 @@ class Case:
             self.check_status("lines %d-%d" % (a + 1, b), rc, err)
             maxfed = max(maxfed, b)
             self.check_position("lines %d-%d" % (a + 1, b), maxfed, complete)
+            self.track("lines %d-%d" % (a + 1, b), b"".join(lines[a:b]), maxfed, complete)
         self.notes.append("pieces %s" % pieces)
 
     def fault_signal(self, lines, sig):
@@ -512,10 +368,11 @@ class Case:
                     self.notes.append("PostgreSQL restarted (%s) under the pipeline" % mode)
                 else:
                     victims = self.rng.sample(procs, self.rng.randrange(1, len(procs) + 1))
+                    sig = self.rng.choice([signal.SIGKILL, signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
                     for v in victims:
-                        v.kill()
-                    self.notes.append("killed with -9: %s" % ", ".join(
-                        os.path.basename(v.args[0]) for v in victims))
+                        v.send_signal(sig)
+                    self.notes.append("signal %d to %s" % (sig, ", ".join(
+                        os.path.basename(v.args[0]) for v in victims)))
                 self.killed = True
             errs = []
             try:
@@ -581,18 +438,50 @@ class Case:
             ORDER BY attnum""" % pg_lit(gen.pg_qname(t)))
 
     def cmp_pg_pg(self):
+        """md5 of row::text per key (the multiset of them for keyless
+        tables), then the rows that differ shown whole."""
         diffs = []
         pg = self.ctx.pg
         for t in self.tables:
-            q = "SELECT md5(t_::text), t_::text FROM %s t_ ORDER BY 1" % gen.pg_qname(t)
+            keys = [pg_ident(c.name) for c in t.key_cols()]
+            kexpr = "json_build_array(%s)::text" % ", ".join(k + "::text" for k in keys) if keys else "''"
+            q = "SELECT %s, md5(t_::text) FROM %s t_" % (kexpr, gen.pg_qname(t))
             a = pg.rows(self.db_src, q)
             try:
                 b = pg.rows(self.db_dst, q)
             except Failure as e:
-                diffs.append("%s: %s" % (gen.pg_qname(t), str(e).splitlines()[0]))
+                diffs.append("%s: %s" % (gen.pg_qname(t), err_line(e)))
                 continue
-            diffs += multiset_diff(gen.pg_qname(t), [(r[0], r[1]) for r in a], [(r[0], r[1]) for r in b])
+            if not keys:
+                md = multiset_diff(gen.pg_qname(t), [(r[1], r[1]) for r in a], [(r[1], r[1]) for r in b])
+                if md:
+                    diffs += self.rows_by_md5(t, [r[1] for r in a], [r[1] for r in b]) + md[-1:]
+                continue
+            da, db_ = dict(a), dict(b)
+            bad = [k for k in sorted(set(da) | set(db_)) if da.get(k) != db_.get(k)]
+            for k in bad[:8]:
+                diffs.append("%s key %s: %s" % (gen.pg_qname(t), k, self.row_pair(t, kexpr, k, k in da, k in db_)))
+            if len(bad) > 8:
+                diffs.append("%s: %d keys differ in all (%d rows in the source, %d in the destination)" % (
+                    gen.pg_qname(t), len(bad), len(a), len(b)))
         return diffs
+
+    def row_pair(self, t, kexpr, k, in_a, in_b):
+        q = "SELECT t_::text FROM %s t_ WHERE %s = %s" % (gen.pg_qname(t), kexpr, pg_lit(k))
+        ra = self.ctx.pg.rows(self.db_src, q) if in_a else []
+        rb = self.ctx.pg.rows(self.db_dst, q) if in_b else []
+        return "source %s, destination %s" % (show(ra[0][0]) if ra else "none", show(rb[0][0]) if rb else "none")
+
+    def rows_by_md5(self, t, a, b):
+        from collections import Counter
+        out = []
+        for side, db, hs in (("source", self.db_src, Counter(a) - Counter(b)),
+                             ("destination", self.db_dst, Counter(b) - Counter(a))):
+            for h in list(hs)[:4]:
+                r = self.ctx.pg.rows(db, "SELECT t_::text FROM %s t_ WHERE md5(t_::text) = %s LIMIT 1" % (
+                    gen.pg_qname(t), pg_lit(h)))
+                out.append("%s: only in the %s: %s" % (gen.pg_qname(t), side, show(r[0][0]) if r else h))
+        return out
 
     def cmp_pg_sqlite(self):
         """Each SQLite value is cast back in PostgreSQL to the source
@@ -844,130 +733,6 @@ class Case:
                 pg.psql("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE);" % self.db_dst)
             except Failure:
                 pass
-
-
-# ---------------------------------------------------------- normalising
-
-def err_line(e):
-    for line in str(e).splitlines():
-        if "ERROR" in line:
-            return line.strip()[:200]
-    return str(e)[:200]
-
-
-def multiset_diff(name, a, b):
-    """a, b: lists of (key, shown); the differences as messages."""
-    from collections import Counter
-    ca, cb = Counter(k for k, _ in a), Counter(k for k, _ in b)
-    shown = dict(a + b)
-    out = []
-    for k in sorted((ca - cb).keys(), key=repr)[:6]:
-        out.append("%s: only in the source: %s" % (name, show(shown[k])))
-    for k in sorted((cb - ca).keys(), key=repr)[:6]:
-        out.append("%s: only in the destination: %s" % (name, show(shown[k])))
-    if out:
-        out.append("%s: %d rows in the source, %d in the destination, %d and %d not in the other" % (
-            name, len(a), len(b), sum((ca - cb).values()), sum((cb - ca).values())))
-    return out
-
-
-def show(v):
-    s = v if isinstance(v, str) else repr(v)
-    return s if len(s) < 300 else s[:300] + "..."
-
-
-class Text(bytes):
-    """A SQLite TEXT value, as its bytes (sqlite3 text_factory)."""
-
-
-def sq_open(path):
-    db = sqlite3.connect(path)
-    db.text_factory = Text
-    return db
-
-
-def sq_columns(db, table):
-    """The column names of a SQLite table ("x" of a missing column would
-    read as the string 'x')."""
-    return set(r[1].decode() if isinstance(r[1], bytes) else r[1]
-               for r in db.execute("SELECT * FROM pragma_table_info(?)", (table,)))
-
-
-def sq_canon(v):
-    """A SQLite value with its storage class, floats by their bits."""
-    if isinstance(v, float):
-        return ("real", v.hex() if v == v else "nan")
-    if isinstance(v, int):
-        return ("integer", v)
-    if isinstance(v, Text):
-        return ("text", v.hex())
-    if isinstance(v, bytes):
-        return ("blob", v.hex())
-    return (type(v).__name__, v)
-
-
-def sq_canon_row(r):
-    return tuple(sq_canon(v) for v in r)
-
-
-def pg_canon_from_text(text, typ, sv):
-    """A PostgreSQL destination value (text form) in the form sq_canon
-    gives the SQLite source value sv (None: guess from the type)."""
-    if text is None:
-        return ("NoneType", None)
-    t = typ.lower()
-    if t in ("bigint", "integer", "smallint"):
-        return ("integer", int(text))
-    if t in ("double precision", "real"):
-        f = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}.get(text)
-        f = float(text) if f is None else f
-        return ("real", f.hex() if f == f else "nan")
-    if t == "bytea":
-        return ("blob", text[2:])
-    if t == "boolean":
-        return ("integer", 1 if text in ("t", "true") else 0)
-    # a text column: the SQLite value's own kind decides
-    if isinstance(sv, bytes) and not isinstance(sv, Text) and text.startswith("\\x"):
-        return ("blob", text[2:])
-    if isinstance(sv, float):
-        try:
-            f = float(text.replace("Infinity", "inf"))
-            return ("real", f.hex())
-        except ValueError:
-            return ("text", text)
-    if isinstance(sv, int):
-        try:
-            return ("integer", int(text))
-        except ValueError:
-            return ("text", text)
-    return ("text", text.encode().hex())
-
-
-def sqlite_as_pg(v, typ):
-    """A SQLite destination value as a PostgreSQL expression of type typ."""
-    if v is None:
-        return "NULL::" + typ
-    if isinstance(v, float):
-        s = "NaN" if v != v else "Infinity" if v == float("inf") else "-Infinity" if v == float("-inf") else repr(v)
-        return "%s::%s" % (pg_lit(s), typ)
-    if isinstance(v, int):
-        return "%s::%s" % (pg_lit(str(v)), typ)
-    if isinstance(v, bytes) and not isinstance(v, Text) and typ == "bytea":
-        return "'\\x%s'::bytea" % v.hex()
-    if isinstance(v, Text):
-        try:
-            s = v.decode("utf-8")
-        except UnicodeDecodeError:
-            return "'\\x%s'::bytea::text::%s" % (v.hex(), typ)
-        if typ.endswith("[]") and s.startswith("["):
-            try:
-                s = pg_array(json.loads(s, parse_int=Num, parse_float=Num, parse_constant=Num))
-            except ValueError:
-                pass
-        return "%s::%s" % (pg_lit(s), typ)
-    if isinstance(v, bytes):   # a blob in a column that is not bytea
-        return "%s::%s" % (pg_lit("\\x" + v.hex()), typ)
-    return "%s::%s" % (pg_lit(str(v)), typ)
 
 
 # -------------------------------------------------------------- driver
