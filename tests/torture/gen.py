@@ -163,11 +163,15 @@ class Table:
 
 
 class Gen:
-    def __init__(self, rng, pair, skip):
+    def __init__(self, rng, pair, skip, focus=()):
         self.rng = rng
         self.pair = pair        # pg2pg pg2sqlite sqlite2sqlite sqlite2pg
         self.skip = skip        # set of pending property tags to avoid
+        self.focus = set(focus)  # tags to prefer (--allow): values and types that have them
         self.used = set()       # tags used by this case
+
+    def focused(self, values):
+        return [v for v in values if isinstance(v, V) and self.focus & set(v.tags)]
 
     def ok(self, tag):
         return tag not in self.skip
@@ -175,7 +179,8 @@ class Gen:
     def pick(self, values):
         """A value among values whose tags are allowed; records its tags."""
         for _ in range(20):
-            v = self.rng.choice(values)
+            f = self.focused(values)
+            v = self.rng.choice(f if f and self.rng.random() < 0.5 else values)
             tags = v.tags if isinstance(v, V) else ()
             if all(self.ok(t) for t in tags):
                 self.used.update(tags)
@@ -217,6 +222,8 @@ def pg_schema(g):
         if g.ok("keyless"):
             kinds.append("none")
         kind = rng.choice(kinds)
+        if "generated" in g.focus:
+            kind = "int"
         cols = []
         cnames = iter(rng.sample(COLUMNS, len(COLUMNS)) if g.ok("names") else ["c%d" % i for i in range(40)])
         if kind in ("int", "int8", "composite"):
@@ -227,6 +234,8 @@ def pg_schema(g):
             cols.append(Col(next(cnames), "uuid", None, key=True))
         nval = rng.randrange(2, 7)
         chosen = rng.sample(types, min(nval, len(types)))
+        if g.focus:
+            chosen = [x for x in types if g.focused(pg_filter_values(g, x[2]))][:2] + chosen
         used_names = {c.name for c in cols}
         for tname, decl, vals in chosen:
             name = next(cnames, None)
@@ -239,10 +248,10 @@ def pg_schema(g):
             cols.append(Col(name, decl, vals))
         if kind == "none" and not any(not c.key for c in cols):
             cols.append(Col("v0", "integer", ["1", "2"]))
-        if kind == "int" and g.ok("generated") and g.maybe(0.3):
+        if kind == "int" and g.ok("generated") and (g.maybe(0.3) or "generated" in g.focus):
             cols.append(Col("gen", "bigint", None, gen="generated"))
             g.used.add("generated")
-        if g.ok("identity") and g.maybe(0.2):
+        if g.ok("identity") and (g.maybe(0.2) or "identity" in g.focus):
             cols.append(Col("ident", "bigint", None, gen="identity"))
             g.used.add("identity")
         if g.maybe(0.2):
@@ -271,6 +280,8 @@ def pg_schema(g):
         sql.append("CREATE TABLE %s (%s);" % (q, ", ".join(defs)))
         if kind == "none":
             g.used.add("keyless")
+            sql.append("ALTER TABLE %s REPLICA IDENTITY FULL;" % q)
+        elif g.maybe(0.2):
             sql.append("ALTER TABLE %s REPLICA IDENTITY FULL;" % q)
     return tables, "\n".join(sql) + "\n"
 
@@ -338,9 +349,20 @@ def pg_op(g, t):
             sets.append("%s = %s" % (pg_ident(c.name), pg_key_value(g, t, c)))
         t.next += 1
         return "UPDATE %s SET %s WHERE %s;" % (q, ", ".join(sets), pg_where_nth(t, k))
+    if r < 0.78 and t.key_cols() and nonkey:
+        # an upsert that finds the row (INSERT ... ON CONFLICT DO UPDATE)
+        keys = [pg_ident(c.name) for c in t.key_cols()]
+        sets = rng.sample(nonkey, rng.randrange(1, len(nonkey) + 1))
+        return ("INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s "
+                "ON CONFLICT (%s) DO UPDATE SET %s;" % (
+                    q, ", ".join(keys + [pg_ident(c.name) for c in sets]),
+                    ", ".join(keys + ["(%s)::%s" % (pg_value(g, c), c.decl) for c in sets]),
+                    q, pg_where_nth(t, k), ", ".join(keys),
+                    ", ".join("%s = EXCLUDED.%s" % (pg_ident(c.name), pg_ident(c.name)) for c in sets)))
     if r < 0.8 and t.keykind == "none" and g.ok("keyless"):
         t.rows += 1   # an equal row again
-        return "INSERT INTO %s SELECT * FROM %s ORDER BY ctid OFFSET %d LIMIT 1;" % (q, q, k)
+        cols = ", ".join(pg_ident(c.name) for c in t.data_cols())
+        return "INSERT INTO %s (%s) SELECT %s FROM %s ORDER BY ctid OFFSET %d LIMIT 1;" % (q, cols, cols, q, k)
     if r < 0.97:
         t.rows -= 1
         return "DELETE FROM %s WHERE %s;" % (q, pg_where_nth(t, k))
@@ -439,7 +461,10 @@ def sq_schema(g):
         if kind in ("text", "composite"):
             cols.append(Col("k" if kind == "composite" else next(cnames), "TEXT", None, key=True))
         used = {c.name for c in cols}
-        for decl, vals in rng.sample(types, rng.randrange(2, 6)):
+        chosen = rng.sample(types, rng.randrange(2, 6))
+        if g.focus:
+            chosen = [x for x in types if g.focused(x[1])][:2] + chosen
+        for decl, vals in chosen:
             name = next(cnames, None)
             while name is None or name in used or name.lower() == "rowid":
                 name = "x%d" % rng.randrange(10**6)
@@ -520,6 +545,20 @@ def sq_op(g, t):
         t.next += 1
         return [("UPDATE %s SET %s WHERE %s" % (q, ", ".join(
             "%s = ?" % sq_ident(c.name) for c, _ in sets), sq_nth(t, k)), [v for _, v in sets])]
+    if r < 0.82 and nonkey:
+        # the row replaced whole (INSERT OR REPLACE), or upserted
+        keys = [c.name for c in t.cols if c.key] or ["rowid"]
+        sets = rng.sample(nonkey, rng.randrange(1, len(nonkey) + 1))
+        ph = [sq_param(sq_value(g, c)) for c in sets]
+        cols = ", ".join(sq_ident(n) for n in keys + [c.name for c in sets])
+        sel = ", ".join([sq_ident(n) for n in keys] + [p for p, _ in ph])
+        if rng.random() < 0.5:
+            sql = "INSERT OR REPLACE INTO %s (%s) SELECT %s FROM %s WHERE %s" % (q, cols, sel, q, sq_nth(t, k))
+        else:
+            sql = "INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s ON CONFLICT (%s) DO UPDATE SET %s" % (
+                q, cols, sel, q, sq_nth(t, k), ", ".join(sq_ident(n) for n in keys),
+                ", ".join("%s = excluded.%s" % (sq_ident(c.name), sq_ident(c.name)) for c in sets))
+        return [(sql, [p[1] for p in ph])]
     if r < 0.97:
         t.rows -= 1
         return [("DELETE FROM %s WHERE %s" % (q, sq_nth(t, k)), [])]
@@ -536,7 +575,7 @@ def sq_workload(g, tables, ntx):
         if rng.random() < 0.05:
             stmts += sq_insert(g, rng.choice(tables), rng.randrange(100, 700))
             g.used.add("large-tx")
-        elif rng.random() < 0.03 and g.ok("sqlite-drift"):
+        elif rng.random() < (0.3 if "sqlite-drift" in g.focus else 0.03) and g.ok("sqlite-drift"):
             # the application's migration adds a column (issue 15 case 16)
             t = rng.choice(tables)
             c = Col("added %d" % len(t.cols), "TEXT", [V(x) for x in TEXTS[:6]])
