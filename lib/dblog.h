@@ -412,11 +412,6 @@ void dblog_sql_ident(struct dblog_buf *b, const char *name);
 void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
 /* Append s as a PostgreSQL literal, E'...' when it holds backslashes. */
 void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
-/* Append the PostgreSQL type name type (as format_type() prints it, with
- * modifiers) without its modifiers: "character varying(20)" -> "character
- * varying", "timestamp(3) with time zone" -> "timestamp with time zone",
- * "numeric(10,2)[]" -> "numeric[]". */
-void dblog_sql_type_base(struct dblog_buf *out, const char *type);
 /* Append the JSON array v as the text of a PostgreSQL array literal,
  * {1,"a b",NULL,{...}}: strings decoded, every element but NULL and a
  * nested array double-quoted; with json_elems (json[] and jsonb[]

@@ -130,6 +130,15 @@ literal(struct dblog_buf *out, enum dblog_fb_dialect d, struct dblog_span v, con
 			dblog_sql_string(out, s.p, s.len);
 		break;
 	case DBLOG_J_OBJECT:
+		if (dblog_text_hex(v, &s)) {
+			/* text that is not UTF-8: its bytes as text in SQLite; in
+			 * PostgreSQL convert_from() refuses them, naming the byte */
+			dblog_buf_adds(out, pg ? "convert_from('\\x" : "CAST(X'");
+			for (size_t i = 0; i < s.len; i++)
+				dblog_buf_printf(out, "%02x", (unsigned char)s.p[i]);
+			dblog_buf_adds(out, pg ? "'::bytea, 'UTF8')" : "' AS TEXT)");
+			break;
+		}
 		dblog_buf_add(&s, v.p, v.n);
 		if (pg)
 			dblog_sql_literal_e(out, s.p);

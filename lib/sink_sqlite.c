@@ -11,6 +11,7 @@
 #include "dblog.h"
 #include "dblog_sqlite.h"
 #include "sink.h"
+#include "sink_sqlite.h"
 
 #define NBUCKETS 1024
 #define MAXCOLS 2000
@@ -29,6 +30,7 @@ struct dtable {
 	char *source;                  /* the name given, as events write it */
 	char *name;                    /* the SQLite table */
 	struct dblog_sqlite_table t;   /* ncols 0: missing */
+	int warned;                    /* affinity_warn told about it */
 	int claimed;                   /* _dblog_tables says the SQLite table
 	                                  takes source's rows (in this
 	                                  destination transaction) */
@@ -92,6 +94,7 @@ dtable(struct ssink *s, const char *source, char *err, size_t errlen)
 	t->source = dblog_xstrdup(source);
 	t->name = dblog_xstrndup(s->s2.p, s->s2.len);
 	t->claimed = 0;
+	t->warned = 0;
 	dblog_sqlite_table_info(s->db, t->name, &t->t);
 	return t;
 }
@@ -121,41 +124,6 @@ col_of(const struct dtable *t, const char *name, size_t n)
 	return NULL;
 }
 
-/* SQLite's affinity of a declared type, by its rules in their order:
- * 'I'nteger, 'T'ext, 'B'lob (none), 'R'eal or 'N'umeric. */
-static char
-affinity(const char *t)
-{
-	if (strcasestr(t, "int"))
-		return 'I';
-	if (strcasestr(t, "char") || strcasestr(t, "clob") || strcasestr(t, "text"))
-		return 'T';
-	if (!*t || strcasestr(t, "blob"))
-		return 'B';
-	if (strcasestr(t, "real") || strcasestr(t, "floa") || strcasestr(t, "doub"))
-		return 'R';
-	return 'N';
-}
-
-/* Bits of a column for bind(): 1 decode '\\x' text into a blob, 2 a
- * floating-point column (numbers as doubles, "Infinity" as infinity), 4 a
- * PostgreSQL array column (JSON arrays as PostgreSQL's array text). */
-static unsigned char
-col_bits(const struct dblog_sqlite_col *c)
-{
-	if (!c)
-		return 0;
-	const char *t = c->type;
-	char a = affinity(t);
-	size_t n = strlen(t);
-	int blob = a == 'B' || strcasestr(t, "bytea") != NULL;
-	/* REAL, or no affinity with a floating-point name ("double precision BLOB") */
-	int real = a == 'R' || (a == 'B' && (strcasestr(t, "real") || strcasestr(t, "floa") ||
-					     strcasestr(t, "doub")));
-	int array = n >= 2 && t[n - 2] == '[' && t[n - 1] == ']';
-	return (unsigned char)(blob | real << 1 | array << 2);
-}
-
 static struct cached *
 add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
     size_t nparams, char *err, size_t errlen)
@@ -175,7 +143,7 @@ add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog
 		c->blob[i] = 0;
 		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n)) {
 			const struct dblog_sqlite_col *col = col_of(t, p, n);
-			c->blob[i] = col_bits(col);
+			c->blob[i] = sqsink_col_bits(col);
 		}
 	}
 	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
@@ -189,49 +157,6 @@ hexval(int c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
 	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Append s[0..n) as a quoted element of PostgreSQL's array text. */
-static void
-pg_array_quote(struct dblog_buf *b, const char *p, size_t n)
-{
-	dblog_buf_addc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '"' || p[i] == '\\')
-			dblog_buf_addc(b, '\\');
-		dblog_buf_addc(b, p[i]);
-	}
-	dblog_buf_addc(b, '"');
-}
-
-/* A JSON array value as PostgreSQL's array text into b: {1,"a b",NULL},
- * nested per dimension; strings always quoted, objects as their JSON. */
-static void
-pg_array_text(struct dblog_buf *b, struct dblog_span v, struct dblog_buf *scratch)
-{
-	struct dblog_span e;
-	const char *it = NULL, *p;
-	size_t n;
-	int first = 1;
-	dblog_buf_addc(b, '{');
-	while (dblog_json_next_elem(v, &it, &e)) {
-		if (!first)
-			dblog_buf_addc(b, ',');
-		first = 0;
-		switch (dblog_json_type(e)) {
-		case DBLOG_J_ARRAY: pg_array_text(b, e, scratch); break;
-		case DBLOG_J_NULL: dblog_buf_adds(b, "NULL"); break;
-		case DBLOG_J_TRUE: dblog_buf_addc(b, 't'); break;
-		case DBLOG_J_FALSE: dblog_buf_addc(b, 'f'); break;
-		case DBLOG_J_NUMBER: dblog_buf_add(b, e.p, e.n); break;
-		case DBLOG_J_STRING:
-			dblog_json_str(e, scratch, &p, &n);
-			pg_array_quote(b, p, n);
-			break;
-		default: pg_array_quote(b, e.p, e.n); break;
-		}
-	}
-	dblog_buf_addc(b, '}');
 }
 
 /* Bind one JSON value. */
@@ -325,7 +250,7 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		if (blob & 4) {
 			/* an array column: PostgreSQL's text, which it reads back */
 			dblog_buf_clear(&s->s1);
-			pg_array_text(&s->s1, v, &s->s2);
+			dblog_sql_pg_array(&s->s1, v, (blob & 8) != 0, &s->s2);
 			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
 			break;
 		}
@@ -1160,75 +1085,42 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 
 /* ------------------------------------------------ schema and positions */
 
-/* The type t[0..n) of a schema event without its modifiers, in lower
- * case: "numeric(10,2)" is "numeric", "timestamp(3) with time zone" is
- * "timestamp with time zone", "character(5)[]" is "character[]". */
+/* An existing table receiving a PostgreSQL source's columns: warn (once)
+ * about each column whose affinity changes values that the declared type
+ * of --create-tables would keep (a numeric's 13.50 stored as 13.5, -0 as
+ * 0), with the fix. */
 static void
-type_base(struct dblog_buf *b, const char *t, size_t n)
+affinity_warn(struct ssink *s, struct dtable *t, const struct dblog_fields *f)
 {
-	int depth = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (t[i] == '(')
-			depth++;
-		else if (t[i] == ')' && depth)
-			depth--;
-		else if (!depth)
-			dblog_buf_addc(b, (char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] - 'A' + 'a' : t[i]));
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	if (t->warned || !dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8))
+		return;
+	t->warned = 1;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		struct dblog_span name = dblog_json_member(v, "name", 4);
+		if (!dblog_json_str(name, &s->s2, &p, &n))
+			continue;
+		const struct dblog_sqlite_col *c = col_of(t, p, n);
+		if (!c || !dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) || !n)
+			continue;
+		struct dblog_buf want = { 0 };
+		sqsink_decl_type(&want, p, n, 1);
+		char have = sqsink_affinity(c->type), need = sqsink_affinity(want.p);
+		int numbers = (need == 'I' || need == 'N') && (have == 'I' || have == 'N');
+		/* a type of the user's own: its values' kind is not known here */
+		int own = need == 'B' && !strcasestr(want.p, "real") && !strcasestr(want.p, "floa") &&
+			  !strcasestr(want.p, "doub");
+		if (have != need && !numbers && !own && have != 'T' && have != 'B')
+			dblog_warn("table \"%s\", column \"%s\" (%.*s at the source): its declared type "
+				   "\"%s\" has %s affinity, through which SQLite changes values (13.50 "
+				   "becomes 13.5, 001 becomes 1, -0 becomes 0); declare it \"%s\" to keep "
+				   "them (dblog-apply(1), SQLite types)", t->name, c->name, (int)n, p,
+				   c->type, have == 'I' ? "INTEGER" : have == 'R' ? "REAL" : "NUMERIC",
+				   want.p);
+		dblog_buf_free(&want);
 	}
-	while (b->len && b->p[b->len - 1] == ' ')
-		b->p[--b->len] = 0;
-	if (!b->p)
-		dblog_buf_adds(b, "");
-}
-
-static int
-among(const char *t, const char *const *list)
-{
-	for (; *list; list++)
-		if (!strcmp(t, *list))
-			return 1;
-	return 0;
-}
-
-/* The declared type of a created column for the source type t[0..n), so
- * that SQLite's affinity changes no value of it (dblog-apply(1), SQLite
- * types). Only a PostgreSQL source's types are mapped (from_pg); others
- * stay as they are: a SQLite source's has the same affinity here. Of a
- * PostgreSQL type: numbers keep theirs (integers INTEGER, a
- * float's name gets " BLOB", no affinity, which keeps -0); bytea, arrays
- * and types whose text never looks like a number keep their name; every
- * other type, whose values are strings, gets " TEXT" (numeric, bit, xml,
- * json, xid8, dates, ...), or is TEXT where its name holds "int", which
- * SQLite would read as INTEGER. */
-static void
-decl_type(struct dblog_buf *out, const char *t, size_t n, int from_pg)
-{
-	static const char *const keep[] = {
-		"smallint", "integer", "bigint", "int2", "int4", "int8", "oid", "boolean", "bool",
-		"bytea", "interval", "point", "int4range", "int8range", "int4multirange",
-		"int8multirange", NULL,
-	};
-	static const char *const floats[] = {
-		"real", "double precision", "float4", "float8", NULL,
-	};
-	struct dblog_buf b = { 0 };
-	type_base(&b, t, n);
-	size_t bl = b.len;
-	int array = (bl >= 2 && !strcmp(b.p + bl - 2, "[]")) || b.p[0] == '_';
-	if (!from_pg || array || among(b.p, keep)) {
-		dblog_buf_add(out, t, n);
-	} else if (among(b.p, floats)) {
-		dblog_buf_add(out, t, n);
-		dblog_buf_adds(out, " BLOB");
-	} else if (strstr(b.p, "int")) {
-		dblog_buf_adds(out, "TEXT");
-	} else if (affinity(b.p) == 'T') {
-		dblog_buf_add(out, t, n);
-	} else {
-		dblog_buf_add(out, t, n);
-		dblog_buf_adds(out, " TEXT");
-	}
-	dblog_buf_free(&b);
 }
 
 /* A column generated at the source (its expression is PostgreSQL's, and
@@ -1266,8 +1158,10 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		return -1;
 	if (t->t.ncols && generated_ok(s, t, f, err, errlen))
 		return -1;
-	if (t->t.ncols)
+	if (t->t.ncols) {
+		affinity_warn(s, t, f);
 		return claim(s, t, f, err, errlen);
+	}
 	if (!create)
 		return 0;
 	struct dblog_buf *q = &s->sql, pk = { 0 };
@@ -1294,7 +1188,7 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 		ident_span(s, q, name);
 		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) && n) {
 			struct dblog_buf ty = { 0 };
-			decl_type(&ty, p, n, from_pg);
+			sqsink_decl_type(&ty, p, n, from_pg);
 			/* the declared type as a quoted name keeps odd types harmless */
 			dblog_buf_addc(q, ' ');
 			dblog_sql_ident(q, ty.p);

@@ -42,23 +42,6 @@ dblog_sql_literal_e(struct dblog_buf *b, const char *s)
 	dblog_buf_addc(b, '\'');
 }
 
-void
-dblog_sql_type_base(struct dblog_buf *out, const char *type)
-{
-	size_t start = out->len;
-	int depth = 0;
-	for (const char *p = type; *p; p++) {
-		if (*p == '(')
-			depth++;
-		else if (*p == ')' && depth)
-			depth--;
-		else if (!depth && !(*p == ' ' && (out->len == start || out->p[out->len - 1] == ' ')))
-			dblog_buf_addc(out, *p);
-	}
-	while (out->len > start && out->p[out->len - 1] == ' ')
-		out->p[--out->len] = 0;
-}
-
 /* Append s[0..n) as a double-quoted element of an array literal. */
 static void
 array_elem(struct dblog_buf *out, const char *s, size_t n)

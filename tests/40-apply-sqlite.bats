@@ -142,6 +142,12 @@ rows() {
 	# --dry-run shows the bytes as a text literal
 	run dblog-apply --dry-run "sqlite:$T/dry.db" < "$T/ev"
 	[[ "$output" == *"CAST(X'636166e9' AS TEXT)"* ]]
+	# dblog-flashback --sql undoes them: its guards match the bytes (SQLite);
+	# PostgreSQL's convert_from() refuses them
+	cp "$D" "$T/undo.db"
+	dblog-flashback --since 0 --sql sqlite < "$T/ev" | sq "$T/undo.db"
+	[ "$(sq "$T/undo.db" "SELECT count(*) FROM u")" = 0 ]
+	dblog-flashback --since 0 --sql postgres < "$T/ev" | grep -q "convert_from('\\\\xff'::bytea, 'UTF8')"
 	# a conflict parks the destination row as JSON, its text as text_hex too
 	E_SRC='{"driver":"sqlite","name":"s2"}' E_TABLE=main.u ev update 9 0 '{"k":"ok"}' '{"k":"ok","v":"other","n":3}' '{"k":"ok","v":"new","n":3}' > "$T/c"
 	run dblog-apply --stream s2 --conflict manual_review --dlq "$T/dlq" "sqlite:$D" < "$T/c"
@@ -788,21 +794,30 @@ reason_ok() {
 	E_SRC='{"driver":"postgres","name":"pg"}'
 	E_TABLE=public.v
 	{
-		printf '%s\n' '{"op":"schema","table":"public.v","source":{"driver":"postgres","name":"pg"},"pos":1,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"j","type":"json","key":false,"nullable":true},{"name":"jb","type":"jsonb","key":false,"nullable":true},{"name":"n","type":"numeric(10,2)","key":false,"nullable":true},{"name":"f","type":"double precision","key":false,"nullable":true},{"name":"a","type":"text[]","key":false,"nullable":true},{"name":"m","type":"mood_int","key":false,"nullable":true},{"name":"s","type":"character(5)","key":false,"nullable":true}]}'
-		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"j":"\"007\"","jb":"\"a\\tb\"","n":"1.10","f":-0,"a":["a b",null,"c\"d","x\\y",""],"m":"42","s":"007  "}')" \
-			"$(ev insert 1 1 '{"id":2}' - '{"id":2,"j":"1.10","jb":"null","n":"12345678901234567890123456789012345678.5","f":5,"a":[["x"],["{}"]],"m":"x","s":"1e5  "}')" \
-			"$(ev insert 1 2 '{"id":3}' - '{"id":3,"j":null,"jb":"{\"a\": [1, 2.50]}","n":"NaN","f":"Infinity","a":"[0:1]={a,b}","m":null,"s":null}')"
+		printf '%s\n' '{"op":"schema","table":"public.v","source":{"driver":"postgres","name":"pg"},"pos":1,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"j","type":"json","key":false,"nullable":true},{"name":"jb","type":"jsonb","key":false,"nullable":true},{"name":"n","type":"numeric(10,2)","key":false,"nullable":true},{"name":"f","type":"double precision","key":false,"nullable":true},{"name":"a","type":"text[]","key":false,"nullable":true},{"name":"m","type":"mood_int","key":false,"nullable":true},{"name":"s","type":"character(5)","key":false,"nullable":true},{"name":"d","type":"public.score","key":false,"nullable":true}]}'
+		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"j":"\"007\"","jb":"\"a\\tb\"","n":"1.10","f":-0,"a":["a b",null,"c\"d","x\\y",""],"m":"42","s":"007  ","d":5}')" \
+			"$(ev insert 1 1 '{"id":2}' - '{"id":2,"j":"1.10","jb":"null","n":"12345678901234567890123456789012345678.5","f":5,"a":[["x"],["{}"]],"m":"x","s":"1e5  ","d":"07"}')" \
+			"$(ev insert 1 2 '{"id":3}' - '{"id":3,"j":null,"jb":"{\"a\": [1, 2.50]}","n":"NaN","f":"Infinity","a":"[0:1]={a,b}","m":null,"s":null,"d":1.5}')"
 	} > "$T/in"
 	run dblog-apply --create-tables "sqlite:$D" < "$T/in"
 	[ "$status" -eq 0 ]
 	run sq "$D" "SELECT group_concat(name || ' ' || type, ', ') FROM pragma_table_info('v')"
-	[ "$output" = "id INTEGER, j json TEXT, jb jsonb TEXT, n numeric(10,2) TEXT, f double precision BLOB, a text[], m TEXT, s character(5)" ]
-	run sq "$D" "SELECT id, typeof(j), j, typeof(jb), jb, typeof(n), n, typeof(f), f, a, typeof(m), m, typeof(s), s FROM v ORDER BY id"
-	[ "${lines[0]}" = '1|text|"007"|text|"a\tb"|text|1.10|real|0.0|{"a b",NULL,"c\"d","x\\y",""}|text|42|text|007  ' ]
-	[ "${lines[1]}" = '2|text|1.10|text|null|text|12345678901234567890123456789012345678.5|real|5.0|{{"x"},{"{}"}}|text|x|text|1e5  ' ]
-	[ "${lines[2]}" = '3|null||text|{"a": [1, 2.50]}|text|NaN|real|Inf|[0:1]={a,b}|null||null|' ]
+	[ "$output" = "id INTEGER, j json TEXT, jb jsonb TEXT, n numeric(10,2) TEXT, f double precision BLOB, a text[], m BLOB, s character(5), d public.score BLOB" ]
+	run sq "$D" "SELECT id, typeof(j), j, typeof(jb), jb, typeof(n), n, typeof(f), f, a, typeof(m), m, typeof(s), s, typeof(d), d FROM v ORDER BY id"
+	[ "${lines[0]}" = '1|text|"007"|text|"a\tb"|text|1.10|real|0.0|{"a b",NULL,"c\"d","x\\y",""}|text|42|text|007  |integer|5' ]
+	[ "${lines[1]}" = '2|text|1.10|text|null|text|12345678901234567890123456789012345678.5|real|5.0|{{"x"},{"{}"}}|text|x|text|1e5  |text|07' ]
+	[ "${lines[2]}" = '3|null||text|{"a": [1, 2.50]}|text|NaN|real|Inf|[0:1]={a,b}|null||null||real|1.5' ]
 	# -0 keeps its sign
 	python3 -c 'import math, sqlite3, sys; v = sqlite3.connect(sys.argv[1]).execute("SELECT f FROM v WHERE id = 1").fetchone()[0]; sys.exit(not (v == 0 and math.copysign(1, v) < 0))' "$D"
+	# a table made by hand whose affinity changes values: a warning per column, once
+	new_db "$D" "CREATE TABLE o(id INTEGER PRIMARY KEY, total NUMERIC, f REAL, t TEXT, b BLOB)"
+	sed 's/"public.v"/"public.o"/; s/"j","type":"json"/"total","type":"numeric(10,2)"/; s/"jb","type":"jsonb"/"t","type":"text"/; s/"n","type":"numeric(10,2)"/"b","type":"bit(3)"/' "$T/in" | head -n 1 > "$T/o"
+	cat "$T/o" "$T/o" > "$T/o2"
+	run dblog-apply --stream o "sqlite:$D" < "$T/o2"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *'table "o", column "total" (numeric(10,2) at the source): its declared type "NUMERIC" has NUMERIC affinity'*'declare it "numeric(10,2) TEXT"'* ]]
+	[[ "${lines[1]}" == *'column "f" (double precision at the source): its declared type "REAL" has REAL affinity'*'-0 becomes 0'*'"double precision BLOB"'* ]]
 	# a SQLite source's types stay as they are: the same affinity as there
 	printf '%s\n' '{"op":"schema","table":"main.w","source":{"driver":"sqlite","name":"s"},"pos":1,"columns":[{"name":"id","type":"INTEGER","key":true,"nullable":false},{"name":"d","type":"DECIMAL(10,2)","key":false,"nullable":true},{"name":"r","type":"REAL","key":false,"nullable":true}]}' |
 		dblog-apply --create-tables --stream s "sqlite:$D"
