@@ -314,6 +314,32 @@ PY
 	[ "$output" = "2|a@x" ]
 }
 
+@test "capture: REPLACE in a table without primary key (rows keyed by rowid): an update, a row displaced through UNIQUE a delete; dest_wins converges" {
+	new_src "$S" "CREATE TABLE k(a TEXT, b INT); CREATE TABLE ku(a TEXT UNIQUE, b INT)"
+	sq "$S" "INSERT INTO k VALUES('x', 1), ('y', 2); INSERT INTO ku VALUES('x', 1), ('y', 2)"
+	sq "$S" "INSERT OR REPLACE INTO k(rowid, a, b) VALUES(1, 'z', 9); INSERT INTO k VALUES('w', 3);
+		INSERT OR REPLACE INTO ku(a, b) VALUES('y', 7); REPLACE INTO k(rowid, a, b) VALUES(10, 'n', 1)"
+	cap "$S" > "$T/out"
+	run jq -c 'select(.key) | [.table, .op, .key.rowid, .before.a, .after.a]' "$T/out"
+	[ "${lines[4]}" = '["main.k","update",1,"x","z"]' ] || { echo "$output"; return 1; }
+	[ "${lines[5]}" = '["main.k","insert",3,null,"w"]' ]
+	[ "${lines[6]}" = '["main.ku","delete",2,"y",null]' ]
+	[ "${lines[7]}" = '["main.ku","insert",3,null,"y"]' ]
+	[ "${lines[8]}" = '["main.k","insert",10,null,"n"]' ]
+	[ "${#lines[@]}" -eq 9 ]
+	[ "$(sq "$S" "SELECT count(*) FROM _dblog_stash")" = 0 ]
+	# a destination that takes the changes as they come equals the source,
+	# under a policy that keeps the destination's row on a conflict too
+	for p in source_wins dest_wins; do
+		rm -f "$T/d.db"
+		dblog-apply --conflict "$p" --create-tables "sqlite:$T/d.db" < "$T/out"
+		for t in k ku; do
+			[ "$(sq "$T/d.db" "SELECT rowid, a, b FROM $t ORDER BY rowid")" = "$(sq "$S" "SELECT rowid, a, b FROM $t ORDER BY rowid")" ] ||
+				{ echo "$p $t"; return 1; }
+		done
+	done
+}
+
 @test "capture: upserts are updates with before and after; ignored inserts are not logged" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, n INT)"
 	sq "$S" "INSERT INTO t VALUES(1, 'a', 0);
