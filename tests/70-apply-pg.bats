@@ -2574,3 +2574,17 @@ SQL
 	same_rows "s$N" "b$N" a id
 	[ "$(jq -c .counters.changes "$T/cp2")" = "$(changes_only < "$T/cdc" | wc -l)" ]
 }
+
+@test "pg apply: a stage opened after a flush gets its own statement key (torture apply-stmt-cache)" {
+	# two updates of missing rows, then an insert into the other table: the
+	# update stage was opened with the key a flush left behind, so the insert
+	# into t found the upsert of "o.r.d" as its prepared statement
+	local log="$PGD/c/server.log" before
+	before=$(grep -c 'bind message' "$log" || true)
+	run dblog-apply --create-tables "$DEST" < "$BATS_TEST_DIRNAME/torture/cases/apply-stmt-cache.ndjson"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'bind message' "$log" || true)" = "$before" ]
+	[ "$(q 'SELECT count(*) FROM main.t')" = 1 ]
+	[ "$(q "SELECT \"c\" FROM main.\"o.r.d\"")" = "$(jq -r 'select(.table == "main.\"o.r.d\"" and .op == "update") | .after.c' \
+		"$BATS_TEST_DIRNAME/torture/cases/apply-stmt-cache.ndjson" | tail -n 1)" ]
+}
