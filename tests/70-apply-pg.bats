@@ -2588,3 +2588,21 @@ SQL
 	[ "$(q "SELECT \"c\" FROM main.\"o.r.d\"")" = "$(jq -r 'select(.table == "main.\"o.r.d\"" and .op == "update") | .after.c' \
 		"$BATS_TEST_DIRNAME/torture/cases/apply-stmt-cache.ndjson" | tail -n 1)" ]
 }
+
+@test "pg apply: the stream's lock held a moment longer is waited for; a finished run gives it back at once (torture apply-lock-linger)" {
+	# a session that holds the stream's lock for two seconds, as a run that
+	# has just ended does until the server ends its session
+	q "SELECT pg_advisory_lock(hashtextextended('dblog-apply stream ' || 'default', 0)), pg_sleep(2)" > /dev/null &
+	sleep 0.5
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')" > "$T/in1"
+	run dblog-apply "$DEST" < "$T/in1"
+	[ "$status" -eq 0 ]
+	[ "$(rows)" = "1|a|x" ]
+	wait
+	# the finished run released the lock itself: no session of the
+	# destination holds an advisory lock now
+	[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ]
+	ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')" > "$T/in2"
+	dblog-apply "$DEST" < "$T/in2"
+	[ "$(rows | wc -l)" = 2 ]
+}
