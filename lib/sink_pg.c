@@ -1314,7 +1314,12 @@ static const struct dblog_sink_ops pg_ops = {
 	.park = psink_park, .reset = p_reset, .close = p_close, .lock = p_lock, .sync = p_sync,
 };
 
+/* synchronous_commit = on for the session, whatever the server's default:
+ * a commit that returned is on disk (the WAL flushed) before the
+ * checkpoint file or the source's acknowledgement covers it, so a crash of
+ * the destination cannot lose what the capture will not send again */
 static const char state_ddl[] =
+	"SET synchronous_commit = on;"
 	"CREATE SCHEMA IF NOT EXISTS dblog;"
 	"CREATE TABLE IF NOT EXISTS dblog.applied(stream text PRIMARY KEY, position jsonb NOT NULL,"
 	" updated timestamptz NOT NULL);"

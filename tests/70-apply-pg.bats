@@ -31,6 +31,7 @@ setup() {
 }
 teardown() {
 	exec 4>&- 2> /dev/null || true
+	if [ -n "${C2:-}" ]; then pg_stop "$C2/c"; rm -rf "$C2"; fi
 	local p
 	for p in $(jobs -p); do kill -9 "$p" 2> /dev/null || true; done
 	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ] || pg_clean
@@ -2605,4 +2606,29 @@ SQL
 	ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')" > "$T/in2"
 	dblog-apply "$DEST" < "$T/in2"
 	[ "$(rows | wc -l)" = 2 ]
+}
+
+@test "pg apply: commits are durable before the checkpoint file covers them, also with synchronous_commit = off (torture apply-async-commit)" {
+	# a cluster of its own whose WAL writer waits 10 s: with the server's
+	# synchronous_commit = off a commit that returned is not yet written,
+	# and a crash (immediate stop) loses it
+	local keep_host=$PGHOST keep_port=$PGPORT keep_db=$PGDATABASE keep_pg=$DBLOG_PG
+	C2=$(mktemp -d /tmp/dblog-c2.XXXXXX)
+	chmod 755 "$C2"
+	pg_start "$C2/c"
+	echo "wal_writer_delay = 10000" >> "$C2/c/data/postgresql.conf"
+	echo "wal_writer_flush_after = 0" >> "$C2/c/data/postgresql.conf"
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$C2/c/data" -w restart -m fast > /dev/null
+	psql -qX -c "CREATE TABLE t(id int PRIMARY KEY, v text, w text)"
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')" > "$T/in"
+	dblog-apply -c "$T/cp" "$DBLOG_PG" < "$T/in"
+	[ -s "$T/cp" ]
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$C2/c/data" -m immediate -w stop > /dev/null
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$C2/c/data" -l "$C2/c/server.log" -w start > /dev/null
+	got=$(psql -qXAt -c "SELECT id || '|' || v FROM t")
+	pg_stop "$C2/c"
+	rm -rf "$C2"
+	C2=
+	export PGHOST=$keep_host PGPORT=$keep_port PGDATABASE=$keep_db DBLOG_PG=$keep_pg
+	[ "$got" = "1|a" ]
 }
