@@ -3,6 +3,7 @@
  * column's type; conflicts found by comparing the destination row with
  * the event, as in sink_sqlite.c. Each change runs under a savepoint so a
  * bad event has no effect and the transaction goes on. */
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1263,24 +1264,47 @@ p_close(struct dblog_sink *base)
 		psink_pipe_sync(s);
 		psink_pipe_exit(s);
 	}
+	/* give the stream's lock back now, not when the server ends the
+	 * session: the next dblog-apply of the stream may start at once */
+	if (s->lock_stream && PQstatus(s->c) == CONNECTION_OK) {
+		if (PQtransactionStatus(s->c) != PQTRANS_IDLE)
+			PQclear(PQexec(s->c, "ROLLBACK"));
+		const char *p[1] = { s->lock_stream };
+		PQclear(PQexecParams(s->c, "SELECT pg_advisory_unlock(hashtextextended("
+				     "'dblog-apply stream ' || $1, 0))", 1, NULL, p, NULL, NULL, 0));
+	}
+	free(s->lock_stream);
 	PQfinish(s->c);
 	free(s);
 }
 
 /* The stream's lock: a session advisory lock keyed by the stream name; it
- * goes with the connection, also when the process is killed. */
+ * goes with the connection, also when the process is killed. A dblog-apply
+ * that has just ended may still hold it for a moment (the server ends its
+ * session after the client has gone), so wait up to LOCK_WAIT_MS for it. */
+#define LOCK_WAIT_MS 5000
 static int
 p_lock(struct dblog_sink *base, const char *stream, char *err, size_t errlen)
 {
 	struct psink *s = (struct psink *)base;
 	const char *p[1] = { stream };
-	PGresult *r = PQexecParams(s->c, "SELECT pg_try_advisory_lock(hashtextextended("
-				   "'dblog-apply stream ' || $1, 0))", 1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
-		return psink_fail(s, r, err, errlen);
-	int got = PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return got ? 0 : 1;
+	for (int waited = 0;; waited += 100) {
+		PGresult *r = PQexecParams(s->c, "SELECT pg_try_advisory_lock(hashtextextended("
+					   "'dblog-apply stream ' || $1, 0))", 1, NULL, p, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+			return psink_fail(s, r, err, errlen);
+		int got = PQgetvalue(r, 0, 0)[0] == 't';
+		PQclear(r);
+		if (got) {
+			free(s->lock_stream);
+			s->lock_stream = dblog_xstrdup(stream);
+			return 0;
+		}
+		if (waited >= LOCK_WAIT_MS)
+			return 1;
+		struct timespec ts = { 0, 100 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 }
 
 static const struct dblog_sink_ops pg_ops = {
@@ -1290,7 +1314,12 @@ static const struct dblog_sink_ops pg_ops = {
 	.park = psink_park, .reset = p_reset, .close = p_close, .lock = p_lock, .sync = p_sync,
 };
 
+/* synchronous_commit = on for the session, whatever the server's default:
+ * a commit that returned is on disk (the WAL flushed) before the
+ * checkpoint file or the source's acknowledgement covers it, so a crash of
+ * the destination cannot lose what the capture will not send again */
 static const char state_ddl[] =
+	"SET synchronous_commit = on;"
 	"CREATE SCHEMA IF NOT EXISTS dblog;"
 	"CREATE TABLE IF NOT EXISTS dblog.applied(stream text PRIMARY KEY, position jsonb NOT NULL,"
 	" updated timestamptz NOT NULL);"

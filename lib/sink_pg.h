@@ -92,6 +92,7 @@ struct psink {
 	PGconn *c;
 	struct pstmt *buckets[NBUCKETS];
 	int nstmts;
+	char *lock_stream;   /* the stream whose advisory lock is held */
 	struct ptable *tables;
 	size_t ntables;
 	struct dblog_buf key, sql, s1, vals;

@@ -162,6 +162,10 @@ stage_open(struct psink *s, const struct ptable *t)
 		st->isarr[st->ncols] = (char)c->array;
 		st->types[st->ncols++] = dblog_xstrdup(c->btype);
 	}
+	/* the stage's own key, made here: s->key is the caller's scratch, and
+	 * a flush before this point (send_rows) leaves another statement's
+	 * key in it, which then named the wrong cached statement */
+	psink_mkkey(s, 'B', t, s->names, s->ncols, NULL, 0);
 	dblog_buf_clear(&st->key);
 	dblog_buf_add(&st->key, s->key.p, s->key.len);
 	free(st->table);

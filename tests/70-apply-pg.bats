@@ -31,6 +31,7 @@ setup() {
 }
 teardown() {
 	exec 4>&- 2> /dev/null || true
+	if [ -n "${C2:-}" ]; then pg_stop "$C2/c"; rm -rf "$C2"; fi
 	local p
 	for p in $(jobs -p); do kill -9 "$p" 2> /dev/null || true; done
 	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ] || pg_clean
@@ -2610,4 +2611,61 @@ SQL
 	dblog-txbuf --as-tx < "$T/cdc" | dblog-apply -c "$T/cp2" "$DEST"
 	same_rows "s$N" "b$N" a id
 	[ "$(jq -c .counters.changes "$T/cp2")" = "$(changes_only < "$T/cdc" | wc -l)" ]
+}
+
+@test "pg apply: a stage opened after a flush gets its own statement key (torture apply-stmt-cache)" {
+	# two updates of missing rows, then an insert into the other table: the
+	# update stage was opened with the key a flush left behind, so the insert
+	# into t found the upsert of "o.r.d" as its prepared statement
+	local log="$PGD/c/server.log" before
+	before=$(grep -c 'bind message' "$log" || true)
+	run dblog-apply --create-tables "$DEST" < "$BATS_TEST_DIRNAME/torture/cases/apply-stmt-cache.ndjson"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'bind message' "$log" || true)" = "$before" ]
+	[ "$(q 'SELECT count(*) FROM main.t')" = 1 ]
+	[ "$(q "SELECT \"c\" FROM main.\"o.r.d\"")" = "$(jq -r 'select(.table == "main.\"o.r.d\"" and .op == "update") | .after.c' \
+		"$BATS_TEST_DIRNAME/torture/cases/apply-stmt-cache.ndjson" | tail -n 1)" ]
+}
+
+@test "pg apply: the stream's lock held a moment longer is waited for; a finished run gives it back at once (torture apply-lock-linger)" {
+	# a session that holds the stream's lock for two seconds, as a run that
+	# has just ended does until the server ends its session
+	q "SELECT pg_advisory_lock(hashtextextended('dblog-apply stream ' || 'default', 0)), pg_sleep(2)" > /dev/null &
+	sleep 0.5
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')" > "$T/in1"
+	run dblog-apply "$DEST" < "$T/in1"
+	[ "$status" -eq 0 ]
+	[ "$(rows)" = "1|a|x" ]
+	wait
+	# the finished run released the lock itself: no session of the
+	# destination holds an advisory lock now
+	[ "$(q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" = 0 ]
+	ev_tx 2 "$(ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":"y"}')" > "$T/in2"
+	dblog-apply "$DEST" < "$T/in2"
+	[ "$(rows | wc -l)" = 2 ]
+}
+
+@test "pg apply: commits are durable before the checkpoint file covers them, also with synchronous_commit = off (torture apply-async-commit)" {
+	# a cluster of its own whose WAL writer waits 10 s: with the server's
+	# synchronous_commit = off a commit that returned is not yet written,
+	# and a crash (immediate stop) loses it
+	local keep_host=$PGHOST keep_port=$PGPORT keep_db=$PGDATABASE keep_pg=$DBLOG_PG
+	C2=$(mktemp -d /tmp/dblog-c2.XXXXXX)
+	chmod 755 "$C2"
+	pg_start "$C2/c"
+	echo "wal_writer_delay = 10000" >> "$C2/c/data/postgresql.conf"
+	echo "wal_writer_flush_after = 0" >> "$C2/c/data/postgresql.conf"
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$C2/c/data" -w restart -m fast > /dev/null
+	psql -qX -c "CREATE TABLE t(id int PRIMARY KEY, v text, w text)"
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":"a","w":"x"}')" > "$T/in"
+	dblog-apply -c "$T/cp" "$DBLOG_PG" < "$T/in"
+	[ -s "$T/cp" ]
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$C2/c/data" -m immediate -w stop > /dev/null
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$C2/c/data" -l "$C2/c/server.log" -w start > /dev/null
+	got=$(psql -qXAt -c "SELECT id || '|' || v FROM t")
+	pg_stop "$C2/c"
+	rm -rf "$C2"
+	C2=
+	export PGHOST=$keep_host PGPORT=$keep_port PGDATABASE=$keep_db DBLOG_PG=$keep_pg
+	[ "$got" = "1|a" ]
 }

@@ -12,7 +12,9 @@
 # shellcheck source=tests/lib/pgcluster.sh
 . "$(dirname "$0")/../lib/pgcluster.sh"
 bench_need psql python3
-export PGOPTIONS="-c client_min_messages=warning"
+# dblog-apply commits with synchronous_commit = on whatever the server says
+# (dblog-apply(1), durability); the psql anchors get the same durability
+export PGOPTIONS="-c client_min_messages=warning -c synchronous_commit=on"
 bench_setup
 PGD=$(mktemp -d "${TMPDIR:-/tmp}/dblog-bench-pg.XXXXXX") || bench_die "mktemp failed"
 pg_start "$PGD" || bench_die "cannot start PostgreSQL"
