@@ -547,6 +547,14 @@ bad_tx() {
 	[[ "${lines[2]}" == *'column "k" in "key" of the row {"k":{"text_hex":"e9"}}'* ]]
 }
 
+@test "pg apply: {\"text_hex\":...} whose bytes are valid UTF-8 (SQLite text beginning with \\x) goes into a text column as text" {
+	ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"v":{"text_hex":"5c783431"},"w":null}')" > "$T/in"
+	ev_tx 2 "$(ev update 2 0 '{"id":1}' '{"id":1,"v":{"text_hex":"5c783431"},"w":null}' '{"id":1,"v":{"text_hex":"5c7863c3a9"},"w":null}')" >> "$T/in"
+	run dblog-apply -c "$T/cp" "$DEST" < "$T/in"
+	[ "$status" -eq 0 ]
+	[ "$(rows)" = '1|\xcé|' ]
+}
+
 @test "pg apply: SIGTERM inside a transaction whose rest does not come: rolled back, the whole ones committed, status 4" {
 	mkfifo "$T/fifo"
 	dblog-apply --batch-ms 1h -c "$T/cp" "$DEST" < "$T/fifo" 2> "$T/err" 3>&- &
