@@ -370,6 +370,10 @@ void dblog_text_hex_object(struct dblog_buf *b, const char *v, size_t n);
 /* Append a table or column name s[0..n) to b: as it is when it is valid
  * UTF-8, else with each byte above 127 as \xNN (dblog-event(5)). */
 void dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n);
+/* Append s[0..n), a name read from a server that may not send UTF-8 (a
+ * SQL_ASCII database), to out as a JSON string: dblog_json_escape of it, or
+ * of its dblog_name_utf8 form when it is not valid UTF-8. */
+void dblog_json_escape_name(struct dblog_buf *out, const char *s, size_t n);
 
 /* -------------------------------------------------------------- table.c */
 

@@ -86,6 +86,17 @@ dblog_pg_connect(const char *conninfo, int replication, char *err, size_t errlen
 		PQfinish(c);
 		return NULL;
 	}
+	/* A SQL_ASCII database holds bytes, not text in an encoding: the
+	 * server would refuse to send those that are not UTF-8 ("invalid byte
+	 * sequence"), so take them as they are; events carry them as
+	 * {"text_hex":..} and names with \xNN (dblog-event(5)). */
+	const char *enc = PQparameterStatus(c, "server_encoding");
+	if (enc && !strcmp(enc, "SQL_ASCII") && PQsetClientEncoding(c, "SQL_ASCII")) {
+		snprintf(err, errlen, "cannot set client_encoding of a SQL_ASCII database: %s",
+			 PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
 	return c;
 }
 

@@ -75,13 +75,13 @@ dblog_pg_column_json(struct dblog_buf *b, const char *name, const char *type, in
 		     const char *gen, char identity)
 {
 	dblog_buf_adds(b, b->len > 1 ? ",{\"name\":" : "{\"name\":");
-	dblog_json_escape(b, name, strlen(name));
+	dblog_json_escape_name(b, name, strlen(name));
 	dblog_buf_adds(b, ",\"type\":");
-	dblog_json_escape(b, type, strlen(type));
+	dblog_json_escape_name(b, type, strlen(type));
 	dblog_buf_printf(b, ",\"key\":%s,\"nullable\":%s", key ? "true" : "false", notnull ? "false" : "true");
 	if (gen) {
 		dblog_buf_adds(b, ",\"generated\":");
-		dblog_json_escape(b, gen, strlen(gen));
+		dblog_json_escape_name(b, gen, strlen(gen));
 	}
 	if (identity == 'a')
 		dblog_buf_adds(b, ",\"identity\":\"always\"");
@@ -268,7 +268,7 @@ common(struct dblog_pgdec *d, struct dblog_buf *b, int with_seq)
 	}
 	if (d->origin) {
 		dblog_buf_adds(b, ",\"origin\":");
-		dblog_json_escape(b, d->origin, strlen(d->origin));
+		dblog_json_escape_name(b, d->origin, strlen(d->origin));
 	}
 }
 
@@ -296,7 +296,7 @@ send_schema(struct dblog_pgdec *d, struct dblog_pgrel *rel)
 	struct dblog_buf *b = &d->line;
 	head(d, "schema", b);
 	dblog_buf_adds(b, ",\"table\":");
-	dblog_json_escape(b, rel->table, strlen(rel->table));
+	dblog_json_escape_name(b, rel->table, strlen(rel->table));
 	common(d, b, 0);
 	dblog_buf_printf(b, ",\"columns\":%s%s}", rel->columns, rel->keyless ? ",\"keyless\":true" : "");
 	return emit(d, b);
@@ -330,7 +330,7 @@ tuple(struct dblog_pgdec *d, struct rd *r, const struct dblog_pgrel *rel, int ke
 		} else if (kind == 'u') {
 			if (unchanged) {
 				dblog_buf_addc(unchanged, unchanged->len ? ',' : '[');
-				dblog_json_escape(unchanged, c->name, strlen(c->name));
+				dblog_json_escape_name(unchanged, c->name, strlen(c->name));
 			}
 			continue;
 		} else if (kind != 'n') {
@@ -342,7 +342,7 @@ tuple(struct dblog_pgdec *d, struct rd *r, const struct dblog_pgrel *rel, int ke
 		if (!first)
 			dblog_buf_addc(out, ',');
 		first = 0;
-		dblog_json_escape(out, c->name, strlen(c->name));
+		dblog_json_escape_name(out, c->name, strlen(c->name));
 		dblog_buf_addc(out, ':');
 		if (val)
 			dblog_pg_value(d->types, c->type, val, len, out);
@@ -395,7 +395,7 @@ on_change(struct dblog_pgdec *d, struct rd *r, char kind)
 	struct dblog_buf *b = &d->line;
 	head(d, kind == 'I' ? "insert" : kind == 'U' ? "update" : "delete", b);
 	dblog_buf_adds(b, ",\"table\":");
-	dblog_json_escape(b, rel->table, strlen(rel->table));
+	dblog_json_escape_name(b, rel->table, strlen(rel->table));
 	common(d, b, 1);
 	dblog_buf_adds(b, ",\"key\":");
 	dblog_buf_add(b, k->p, k->len);
@@ -441,7 +441,7 @@ on_truncate(struct dblog_pgdec *d, struct rd *r)
 		struct dblog_buf *b = &d->line;
 		head(d, "truncate", b);
 		dblog_buf_adds(b, ",\"table\":");
-		dblog_json_escape(b, rel->table, strlen(rel->table));
+		dblog_json_escape_name(b, rel->table, strlen(rel->table));
 		common(d, b, 1);
 		dblog_buf_addc(b, '}');
 		d->seq++;
@@ -601,10 +601,10 @@ dblog_pgdec_set_identity(struct dblog_pgdec *d, const char *identity)
 {
 	dblog_buf_clear(&d->src);
 	dblog_buf_adds(&d->src, "{\"driver\":\"postgres\",\"name\":");
-	dblog_json_escape(&d->src, d->name, strlen(d->name));
+	dblog_json_escape_name(&d->src, d->name, strlen(d->name));
 	if (identity) {
 		dblog_buf_adds(&d->src, ",\"identity\":");
-		dblog_json_escape(&d->src, identity, strlen(identity));
+		dblog_json_escape_name(&d->src, identity, strlen(identity));
 	}
 	dblog_buf_addc(&d->src, '}');
 }

@@ -288,6 +288,12 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 {
 	const struct dblog_pgtype *ty = dblog_pgtype(t, oid);
 	size_t mark = out->len;
+	if (!dblog_utf8_valid(s, n)) {
+		/* a SQL_ASCII database's text: its bytes, as events carry text
+		 * that is not UTF-8 (dblog-event(5), VALUES) */
+		dblog_text_hex_put(out, s, n);
+		return;
+	}
 	switch (ty->kind) {
 	case PGK_NUMBER:
 		if (json_number(s, n)) {

@@ -270,7 +270,7 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	}
 	dblog_buf_addc(&cols, ']');
 	dblog_buf_adds(&line, "{\"op\":\"schema\",\"table\":");
-	dblog_json_escape(&line, j->tn.p, j->tn.len);
+	dblog_json_escape_name(&line, j->tn.p, j->tn.len);
 	dblog_buf_adds(&line, ",\"source\":");
 	dblog_buf_add(&line, s->dec.src.p, s->dec.src.len);
 	dblog_buf_printf(&line, ",\"pos\":\"%s\",\"columns\":%s%s}", pos, cols.p,
@@ -319,7 +319,7 @@ snap_head(struct stream *s, struct snapjob *j, const char *op, const char *pos, 
 	dblog_event_id(s->dec.name, tag, *seq, id);
 	dblog_buf_clear(line);
 	dblog_buf_printf(line, "{\"op\":\"%s\",\"table\":", op);
-	dblog_json_escape(line, j->tn.p, j->tn.len);
+	dblog_json_escape_name(line, j->tn.p, j->tn.len);
 	dblog_buf_adds(line, ",\"source\":");
 	dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
 	dblog_buf_printf(line, ",\"pos\":\"%s\",\"seq\":%lld,\"commit_time\":\"%s\",\"id\":\"%s\"",
@@ -343,7 +343,7 @@ job_rows(struct stream *s, struct snapjob *j, PGresult *r, const char *pos, cons
 					dblog_buf_addc(line, ',');
 				first = 0;
 				const char *fn = PQfname(r, i);
-				dblog_json_escape(line, fn, strlen(fn));
+				dblog_json_escape_name(line, fn, strlen(fn));
 				dblog_buf_addc(line, ':');
 				if (PQgetisnull(r, row, i))
 					dblog_buf_adds(line, "null");
@@ -703,7 +703,7 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 						dblog_buf_addc(o, ',');
 					first = 0;
 					const char *fn = PQfname(r, i);
-					dblog_json_escape(o, fn, strlen(fn));
+					dblog_json_escape_name(o, fn, strlen(fn));
 					dblog_buf_addc(o, ':');
 					if (PQgetisnull(r, row, i))
 						dblog_buf_adds(o, "null");
@@ -719,12 +719,12 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 			dblog_event_id(s->dec.name, idn.p, 0, id);
 			dblog_buf_clear(line);
 			dblog_buf_adds(line, "{\"op\":\"snapshot\",\"table\":");
-			dblog_json_escape(line, j.tn.p, j.tn.len);
+			dblog_json_escape_name(line, j.tn.p, j.tn.len);
 			dblog_buf_adds(line, ",\"source\":");
 			dblog_buf_add(line, s->dec.src.p, s->dec.src.len);
 			dblog_buf_printf(line, ",\"pos\":\"0/0\",\"seq\":%lld,\"commit_time\":\"%s\","
 					 "\"id\":\"%s\",\"cursor\":{", (long long)(*seq)++, now, id);
-			dblog_json_escape(line, j.tn.p, j.tn.len);
+			dblog_json_escape_name(line, j.tn.p, j.tn.len);
 			dblog_buf_printf(line, ":%s},\"key\":%s,\"after\":%s}", cv.p, key.p, after.p);
 			json_t *v = json_loadb(cv.p, cv.len, JSON_DECODE_ANY, NULL);
 			if (v)

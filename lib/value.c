@@ -280,3 +280,16 @@ dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n)
 			dblog_buf_printf(b, "\\x%02x", c);
 	}
 }
+
+void
+dblog_json_escape_name(struct dblog_buf *out, const char *s, size_t n)
+{
+	if (dblog_utf8_valid(s, n)) {
+		dblog_json_escape(out, s, n);
+		return;
+	}
+	struct dblog_buf b = { 0 };
+	dblog_name_utf8(&b, s, n);
+	dblog_json_escape(out, b.p, b.len);
+	dblog_buf_free(&b);
+}

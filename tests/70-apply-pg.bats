@@ -2677,3 +2677,38 @@ SQL
 	export PGHOST=$keep_host PGPORT=$keep_port PGDATABASE=$keep_db DBLOG_PG=$keep_pg
 	[ "$got" = "1|a" ]
 }
+
+@test "pg source: a SQL_ASCII database's text that is not UTF-8 is {\"text_hex\":..} in snapshots and the change stream, names \\xNN; SQLite gets the bytes, PostgreSQL refuses with the row" {
+	PGOPTIONS="-c client_min_messages=warning" psql -qXAt -v ON_ERROR_STOP=1 -d postgres \
+		-c "DROP DATABASE IF EXISTS \"a$N\" WITH (FORCE)" \
+		-c "CREATE DATABASE \"a$N\" ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+	src=$(conninfo "a$N")
+	# Latin-1 bytes in a value, a column name and a table name
+	printf '%s\n' $'CREATE TABLE la(id int PRIMARY KEY, v text, "n\xe9" text);' \
+		$'CREATE TABLE "t\xe9"(id int PRIMARY KEY);' \
+		$'INSERT INTO la VALUES (1, \'caf\xe9\', \'x\'), (2, \'plain\', NULL); INSERT INTO "t\xe9" VALUES (1);' |
+		PGDATABASE="a$N" psql -qX -v ON_ERROR_STOP=1
+	dblog-capture --setup --slot la --publication la "$src"
+	dblog-capture --mode snapshot "$src" > "$T/snap"
+	PGDATABASE="a$N" psql -qX -v ON_ERROR_STOP=1 -c $'UPDATE la SET v = v || \'\xff\' WHERE id = 1'
+
+	dblog-capture --slot la --publication la --until-caught-up "$src" > "$T/cdc"
+	# every line is an event every reader takes
+	dblog-filter < "$T/snap" > /dev/null
+	dblog-filter < "$T/cdc" > /dev/null
+	[ "$(jq -c 'select(.op == "snapshot" and .table == "public.la" and .key.id == 1) | .after' "$T/snap")" = \
+		'{"id":1,"v":{"text_hex":"636166e9"},"n\\xe9":"x"}' ]
+	[ "$(jq -r 'select(.op == "snapshot" and .key.id == 1) | .table' "$T/snap" | sort | tr '\n' ' ')" = 'public.la public.t\xe9 ' ]
+	[ "$(jq -c 'select(.op == "update") | .after.v' "$T/cdc")" = '{"text_hex":"636166e9ff"}' ]
+	# into SQLite: the bytes, as TEXT
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/snap"
+	dblog-apply --create-tables "sqlite:$T/r.db" < "$T/cdc"
+	[ "$(sqlite3 "$T/r.db" "SELECT hex(v), typeof(v) FROM la WHERE id = 1")" = '636166E9FF|text' ]
+	# into PostgreSQL (UTF8): refused, naming the row
+	use_db "b$N"
+	q "CREATE TABLE la(id int PRIMARY KEY, v text, \"n\\xe9\" text)"
+	run dblog-apply "$DEST" < <(jq -c 'select(.table == "public.la" or .table == null)' "$T/snap")
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"UTF-8"* ]]
+	[[ "$output" == *'"id":1'* ]]
+}
