@@ -267,6 +267,15 @@ pk_match(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *l,
 	 const char *r)
 {
 	int first = 1;
+	if (!t->npk) {
+		/* a table without primary key: its rows are keyed by rowid */
+		dblog_buf_printf(b, "%s.rowid", l);
+		if (r)
+			dblog_buf_printf(b, " %s %s.rowid", op, r);
+		else
+			dblog_buf_adds(b, " = (SELECT value FROM json_each(s.key) WHERE key = 'rowid')");
+		return;
+	}
 	for (size_t i = 0; i < t->ncols; i++) {
 		if (!t->cols[i].pk)
 			continue;
@@ -297,9 +306,11 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 	sqsrc_object_expr(&ro, t, "OLD", 0);
 	sqsrc_object_expr(&rt, t, q.p, 0);
 	drop_triggers(b, t->name);
-	if (t->npk) {
+	{
 		/* REPLACE deletes the old row without delete triggers unless
-		 * recursive_triggers is on: keep its image for the insert */
+		 * recursive_triggers is on: keep its image for the insert (of a
+		 * table without primary key, the row of the rowid the insert
+		 * names; NEW.rowid is -1 when SQLite chooses it) */
 		dblog_buf_adds(b, "CREATE TRIGGER ");
 		trigger_name(b, t->name, "bins");
 		dblog_buf_printf(b, " BEFORE INSERT ON %s BEGIN\n"
@@ -320,7 +331,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 		}
 		dblog_buf_adds(b, "END;\n");
 	}
-	if (t->npk) {
+	{
 		/* UPDATE OR REPLACE giving a row the key of another deletes that
 		 * other row without its delete trigger (unless recursive_triggers
 		 * is on): keep its image, the after-update trigger logs its delete */
@@ -338,7 +349,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "ins");
 	dblog_buf_printf(b, " AFTER INSERT ON %s BEGIN\n", q.p);
-	if (t->npk && *ucond) {
+	if (*ucond) {
 		/* the stashed rows that are gone were removed by this REPLACE */
 		dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
 				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
@@ -356,13 +367,12 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "upd");
 	dblog_buf_printf(b, " AFTER UPDATE ON %s BEGIN\n", q.p);
-	if (t->npk)
-		/* the row an UPDATE OR REPLACE removed for this one's new key */
-		dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
-				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
-				 "    WHERE s.tbl = %s || '#r' AND s.key = %s;\n"
-				 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n",
-				 tl.p, tl.p, kn.p, tl.p, kn.p);
+	/* the row an UPDATE OR REPLACE removed for this one's new key */
+	dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
+			 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
+			 "    WHERE s.tbl = %s || '#r' AND s.key = %s;\n"
+			 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n",
+			 tl.p, tl.p, kn.p, tl.p, kn.p);
 	dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
 			 "    VALUES(%s, 'update', %s, %s, %s);\n"
 			 "END;\n", tl.p, ko.p, ro.p, rn.p);

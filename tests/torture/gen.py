@@ -545,8 +545,10 @@ def sq_op(g, t):
         t.next += 1
         return [("UPDATE %s SET %s WHERE %s" % (q, ", ".join(
             "%s = ?" % sq_ident(c.name) for c, _ in sets), sq_nth(t, k)), [v for _, v in sets])]
-    if r < 0.82 and nonkey:
+    if r < 0.82 and nonkey and (t.keykind != "none" or g.ok("sqlite-replace-rowid")):
         # the row replaced whole (INSERT OR REPLACE), or upserted
+        if t.keykind == "none":
+            g.used.add("sqlite-replace-rowid")
         keys = [c.name for c in t.cols if c.key] or ["rowid"]
         sets = rng.sample(nonkey, rng.randrange(1, len(nonkey) + 1))
         ph = [sq_param(sq_value(g, c)) for c in sets]

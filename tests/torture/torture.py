@@ -48,7 +48,7 @@ class Case:
         self.pair = PAIRS[seed % len(PAIRS)]
         self.src_kind, self.dst_kind = self.pair.split("2")
         # seeds S..S+27 cover every pair with every fault
-        self.fault = FAULTS[(seed // len(PAIRS)) % len(FAULTS)]
+        self.fault = ctx.args.fault or FAULTS[(seed // len(PAIRS)) % len(FAULTS)]
         self.g = gen.Gen(self.rng, self.pair, ctx.skip, ctx.args.allow)
         self.dir = os.path.join(ctx.tmp, "case-%d" % seed)
         os.makedirs(self.dir, exist_ok=True)
@@ -180,7 +180,7 @@ class Case:
             self.notes.append("destination tables created first")
 
     def apply_cmd(self, cp=True):
-        cmd = [self.ctx.bin("dblog-apply"), "--create-tables", "-s", "s"]
+        cmd = [self.ctx.bin("dblog-apply"), "--create-tables", "-s", "s"] + self.apply_opts
         if cp:
             cmd += ["-c", self.cp]
         return cmd + [self.dst_conn()]
@@ -686,6 +686,17 @@ class Case:
     def run(self):
         self.setup_source()
         self.precreate = self.src_kind == self.dst_kind and self.rng.random() < 0.5
+        # a destination nobody else writes: every policy must give the
+        # source's rows; the other policies and --dlq take PostgreSQL's
+        # statement-at-a-time path instead of the pipeline
+        self.apply_opts = []
+        r = self.rng.random()
+        if r < 0.3:
+            self.apply_opts = ["--conflict", self.rng.choice(["dest_wins", "last_writer_wins", "manual_review"])]
+        elif r < 0.4:
+            self.apply_opts = ["--dlq", os.path.join(self.dir, "dlq.ndjson")]
+        if self.apply_opts:
+            self.notes.append(" ".join(os.path.basename(x) for x in self.apply_opts))
         self.setup_dest()
         self.run_workload(self.workload)
         lines = []
@@ -718,6 +729,9 @@ class Case:
                 raise Failure("dblog-apply of the whole archive%s: status %d: %s" % (
                     " after the fault" if self.fault != "none" else "", rc, err[-2000:]))
         self.compare("after the whole archive")
+        dlq = os.path.join(self.dir, "dlq.ndjson")
+        if os.path.exists(dlq) and os.path.getsize(dlq):
+            raise Failure("events parked in the --dlq file: %s" % open(dlq, errors="replace").read()[:1500])
 
     def cleanup(self):
         pg = self.ctx.pg
@@ -777,6 +791,8 @@ def repro(ctx, seed):
     flags = []
     if ctx.skip:
         flags.append("--skip " + ",".join(sorted(ctx.skip)))
+    if ctx.args.fault:
+        flags.append("--fault " + ctx.args.fault)
     if ctx.args.max_tx != MAX_TX:
         flags.append("--max-tx %d" % ctx.args.max_tx)
     cmd = "make torture SEED=%d COUNT=1" % seed
@@ -798,6 +814,7 @@ def main():
                          "what a failure's reproduce line gives, so that it holds when pending.txt changes")
     ap.add_argument("--allow", action="append", default=[], metavar="PROPERTY",
                     help="with --skip-pending: generate PROPERTY all the same, and often (to check a fix)")
+    ap.add_argument("--fault", choices=FAULTS, help="this fault in every case (default: by seed)")
     ap.add_argument("--max-tx", type=int, default=MAX_TX, help="most transactions per case")
     ap.add_argument("--keep", action="store_true", help="keep the work directory of failed cases")
     ap.add_argument("-v", "--verbose", action="store_true")
