@@ -16,7 +16,8 @@
 static const char usage_text[] =
 	"Usage: dblogctl upsert NAME --source URI --dest URI [--mode MODE] [--tables LIST]\n"
 	"                [--filter EXPR] [--conflict POLICY] [--checkpoint-interval DUR]\n"
-	"                [--region NAME] [--auth-ref REF] [--archive DUR] [--force]\n"
+	"                [--region NAME] [--auth-ref REF] [--archive DUR]\n"
+	"                [--replica-identity-full] [--force]\n"
 	"       dblogctl delete NAME [--teardown]\n"
 	"       dblogctl list [--json]\n"
 	"       dblogctl status [NAME] [--json]\n"
@@ -48,6 +49,9 @@ static const char usage_text[] =
 	"      --region NAME     a label shown by list and status\n"
 	"      --auth-ref REF    where the password lives: env:VAR or file:PATH (pgpass)\n"
 	"      --archive DUR     keep the events as NDJSON segments for DUR (for replay)\n"
+	"      --replica-identity-full  the setup of a PostgreSQL source sets REPLICA\n"
+	"                        IDENTITY FULL on its tables without a primary key or\n"
+	"                        replica identity (dblog-capture --setup option)\n"
 	"      --force           allow a new source for a stream with a checkpoint\n"
 	"  others:\n"
 	"      --teardown        delete: also remove the slot and publication or triggers\n"
@@ -66,7 +70,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_HOME = 256, OPT_SOURCE, OPT_DEST, OPT_MODE, OPT_TABLES, OPT_FILTER, OPT_CONFLICT,
-	OPT_INTERVAL, OPT_REGION, OPT_AUTH, OPT_ARCHIVE, OPT_FORCE, OPT_TEARDOWN, OPT_JSON,
+	OPT_INTERVAL, OPT_REGION, OPT_AUTH, OPT_ARCHIVE, OPT_FORCE, OPT_RI_FULL, OPT_TEARDOWN, OPT_JSON,
 	OPT_ONCE, OPT_FROM, OPT_SET, OPT_RETRY, OPT_DISCARD,
 };
 
@@ -84,6 +88,7 @@ static const struct option longopts[] = {
 	{ "auth-ref", required_argument, NULL, OPT_AUTH },
 	{ "archive", required_argument, NULL, OPT_ARCHIVE },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "replica-identity-full", no_argument, NULL, OPT_RI_FULL },
 	/* the other commands */
 	{ "teardown", no_argument, NULL, OPT_TEARDOWN },
 	{ "json", no_argument, NULL, OPT_JSON },
@@ -97,10 +102,11 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Which command takes which option (by code - OPT_SOURCE). */
+/* Which command takes which option (by code - OPT_SOURCE; longopts lists
+ * them in the same order). */
 static const char *const opt_cmds[] = {
 	"upsert", "upsert", "upsert", "upsert", "upsert", "upsert", "upsert", "upsert", "upsert",
-	"upsert", "upsert", "delete", "list,status,conflicts", "run", "replay", "checkpoint",
+	"upsert", "upsert", "upsert", "delete", "list,status,conflicts", "run", "replay", "checkpoint",
 	"conflicts", "conflicts",
 };
 
@@ -310,6 +316,8 @@ spec_of(struct opts *o)
 	for (size_t i = 0; i < sizeof opt / sizeof *opt; i++)
 		if (OPTV(o, opt[i].code))
 			json_object_set_new(spec, opt[i].key, json_string(OPTV(o, opt[i].code)));
+	if (OPTSEEN(o, OPT_RI_FULL))
+		json_object_set_new(spec, "replica_identity_full", json_true());
 	take_passwords(o, spec);
 	if (dblog_ctl_spec_check(spec, err, sizeof err))
 		dblog_usage_error("%s", err);

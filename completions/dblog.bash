@@ -193,6 +193,7 @@ _dblog_spec_dblogctl() {
 		'- --region WORD upsert'
 		'- --auth-ref WORD upsert'
 		'- --archive WORD upsert'
+		'- --replica-identity-full - upsert'
 		'- --force - upsert'
 		# the other commands
 		'- --teardown - delete'

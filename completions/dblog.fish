@@ -173,6 +173,7 @@ complete -c dblogctl -n '__fish_seen_subcommand_from upsert' -l checkpoint-inter
 complete -c dblogctl -n '__fish_seen_subcommand_from upsert' -l region -x -d 'a label'
 complete -c dblogctl -n '__fish_seen_subcommand_from upsert' -l auth-ref -x -d 'where the password lives: env:VAR or file:PATH'
 complete -c dblogctl -n '__fish_seen_subcommand_from upsert' -l archive -x -d 'keep the events for DUR'
+complete -c dblogctl -n '__fish_seen_subcommand_from upsert' -l replica-identity-full -d 'setup: REPLICA IDENTITY FULL on tables without a key'
 complete -c dblogctl -n '__fish_seen_subcommand_from upsert' -l force -d 'allow a new source for a stream with a checkpoint'
 # the other commands
 complete -c dblogctl -n '__fish_seen_subcommand_from delete' -l teardown -d 'also remove the slot and publication or triggers'

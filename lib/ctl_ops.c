@@ -149,6 +149,8 @@ dblog_ctl_capture_admin(const char *name, const json_t *spec, const char *what)
 	char *slot = dblog_ctl_slot(name);
 	argv[n++] = "dblog-capture";
 	argv[n++] = what;
+	if (!strcmp(what, "--setup") && json_is_true(json_object_get(spec, "replica_identity_full")))
+		argv[n++] = "--replica-identity-full";
 	if (dblog_ctl_is_pg(src)) {
 		argv[n++] = "--slot";
 		argv[n++] = slot;

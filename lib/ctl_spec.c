@@ -81,6 +81,19 @@ dblog_ctl_spec_check(const json_t *spec, char *err, size_t errlen)
 		}
 		dblog_expr_free(x);
 	}
+	/* a setup option: the mode snapshot sets nothing up, SQLite has no
+	 * replica identity */
+	if (json_is_true(json_object_get(spec, "replica_identity_full"))) {
+		if (!dblog_ctl_is_pg(dblog_ctl_str(spec, "source"))) {
+			snprintf(err, errlen, "--replica-identity-full goes with a PostgreSQL source");
+			return -1;
+		}
+		if (!strcmp(mode, "snapshot")) {
+			snprintf(err, errlen, "--replica-identity-full goes with the modes that follow "
+				 "changes (snapshot_then_cdc, cdc): the mode snapshot sets nothing up");
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -58,8 +58,9 @@ const char *dblog_ctl_str(const json_t *spec, const char *key);
 /* --------------------------------------------------------- ctl_spec.c */
 
 /* Check a declaration (upsert): source and dest URIs without a password,
- * mode, conflict, the durations checkpoint_interval and archive, auth_ref
- * and filter. 0, or -1 with a message for the user in err. */
+ * mode, conflict, the durations checkpoint_interval and archive, auth_ref,
+ * filter, and replica_identity_full (true only for a PostgreSQL source in
+ * a mode with a setup). 0, or -1 with a message for the user in err. */
 int dblog_ctl_spec_check(const json_t *spec, char *err, size_t errlen);
 /* uri with a relative SQLite path made absolute against the current
  * directory; any other uri as it is (owned). */
@@ -169,8 +170,9 @@ int dblog_ctl_dest_conflict_delete(const char *dest, const char *stream, int64_t
 int dblog_ctl_replay(const struct dblog_ctl *c, const json_t *spec, const char *from,
 		     char *err, size_t errlen);
 /* Run dblog-capture WHAT (--setup or --teardown) for the source of spec
- * (borrowed), with stream name's slot and publication; its messages go to
- * stderr. Returns its exit status (1 when it could not be run). */
+ * (borrowed), with stream name's slot and publication, and for --setup
+ * --replica-identity-full when the spec says replica_identity_full; its
+ * messages go to stderr. Returns its exit status (1 when it could not be run). */
 int dblog_ctl_capture_admin(const char *name, const json_t *spec, const char *what);
 /* Set the stream's checkpoint position to pos_arg (dblog-checkpoint set)
  * and its applied position in the destination with it. The caller holds

@@ -70,12 +70,9 @@ rel_clear(struct dblog_pgrel *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* One column of a schema event's columns JSON: its type with modifiers
- * (format_type(type, typmod)), gen the generation expression of a
- * generated column or NULL. */
-static void
-column_json(struct dblog_buf *b, const char *name, const char *type, int key, int notnull,
-	    const char *gen)
+void
+dblog_pg_column_json(struct dblog_buf *b, const char *name, const char *type, int key, int notnull,
+		     const char *gen, char identity)
 {
 	dblog_buf_adds(b, b->len > 1 ? ",{\"name\":" : "{\"name\":");
 	dblog_json_escape(b, name, strlen(name));
@@ -86,6 +83,10 @@ column_json(struct dblog_buf *b, const char *name, const char *type, int key, in
 		dblog_buf_adds(b, ",\"generated\":");
 		dblog_json_escape(b, gen, strlen(gen));
 	}
+	if (identity == 'a')
+		dblog_buf_adds(b, ",\"identity\":\"always\"");
+	else if (identity == 'd')
+		dblog_buf_adds(b, ",\"identity\":\"by default\"");
 	dblog_buf_addc(b, '}');
 }
 
@@ -101,8 +102,9 @@ catalog_row(PGresult *res, const char *name)
 
 /* The columns JSON of a schema event: the relation's columns, in the
  * table's order with its generated columns (which pgoutput does not send)
- * marked by their expression, nullability and types with modifiers from
- * the catalog (when it still has the type the relation message gave). */
+ * marked by their expression, nullability and types with modifiers and
+ * identity from the catalog (when it still has the type the relation
+ * message gave). */
 static void
 rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 {
@@ -116,12 +118,13 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 				   "pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary "
 				   "AND a.attnum = ANY (i.indkey)), a.atttypid, a.atttypmod, "
 				   "pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated = 's', "
-				   "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) FROM pg_catalog.pg_attribute a "
+				   "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity FROM "
+				   "pg_catalog.pg_attribute a "
 				   "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND "
 				   "ad.adnum = a.attnum WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
 				   "NOT a.attisdropped ORDER BY a.attnum",
 				   1, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 9) {
 			PQclear(res);
 			res = NULL;
 		}
@@ -145,7 +148,7 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 		const char *name = PQgetvalue(res, k, 0);
 		int notnull = PQgetvalue(res, k, 1)[0] == 't';
 		if (PQgetvalue(res, k, 6)[0] == 't') {
-			column_json(&b, name, PQgetvalue(res, k, 5), 0, notnull, PQgetvalue(res, k, 7));
+			dblog_pg_column_json(&b, name, PQgetvalue(res, k, 5), 0, notnull, PQgetvalue(res, k, 7), 0);
 			continue;
 		}
 		int i = 0;
@@ -157,14 +160,16 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 		done[i] = 1;
 		int same = strtoul(PQgetvalue(res, k, 3), NULL, 10) == c->type &&
 			   strtol(PQgetvalue(res, k, 4), NULL, 10) == c->typmod;
-		column_json(&b, c->name, same ? PQgetvalue(res, k, 5) : dblog_pgtype(d->types, c->type)->name,
-			    c->key, notnull, NULL);
+		/* identity as the type: from the catalog only while it has the
+		 * relation message's type (an identity column is an integer) */
+		dblog_pg_column_json(&b, c->name, same ? PQgetvalue(res, k, 5) : dblog_pgtype(d->types, c->type)->name,
+				     c->key, notnull, NULL, same ? PQgetvalue(res, k, 8)[0] : 0);
 	}
 	/* no catalog, or columns it no longer has */
 	for (int i = 0; i < r->ncols; i++)
 		if (!done[i])
-			column_json(&b, r->cols[i].name, dblog_pgtype(d->types, r->cols[i].type)->name,
-				    r->cols[i].key, 0, NULL);
+			dblog_pg_column_json(&b, r->cols[i].name, dblog_pgtype(d->types, r->cols[i].type)->name,
+					     r->cols[i].key, 0, NULL, 0);
 	dblog_buf_addc(&b, ']');
 	free(done);
 	PQclear(res);

@@ -57,6 +57,13 @@ void dblog_pgdec_init(struct dblog_pgdec *d, const char *name, PGconn *conn);
 /* The source object of the events gets "identity" (NULL: none). */
 void dblog_pgdec_set_identity(struct dblog_pgdec *d, const char *identity);
 void dblog_pgdec_free(struct dblog_pgdec *d);
+/* Append one column of a schema event's columns JSON to b (which holds the
+ * array from its '['): type with modifiers as format_type() prints it, gen
+ * the generation expression of a generated column or NULL, identity the
+ * column's attidentity ('a' always, 'd' by default, else none). Shared by
+ * the change stream and the table reads, so both write the same members. */
+void dblog_pg_column_json(struct dblog_buf *b, const char *name, const char *type, int key, int notnull,
+			  const char *gen, char identity);
 /* Decode one pgoutput message (the XLogData payload). 0, or -1 for a
  * malformed message or a failed emit. */
 int dblog_pgdec_message(struct dblog_pgdec *d, const char *msg, size_t n);

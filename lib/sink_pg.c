@@ -212,6 +212,13 @@ param(struct psink *s, struct dblog_span v, int array)
 	int i = s->np++;
 	s->isnull[i] = 0;
 	s->offs[i] = s->vals.len;
+	if (dblog_json_type(v) == DBLOG_J_OBJECT && dblog_text_hex(v, &s->s1)) {
+		/* {"text_hex":..} that is valid UTF-8 (the rest is refused
+		 * before, see not_utf8): its bytes are the text */
+		dblog_buf_add(&s->vals, s->s1.p, s->s1.len);
+		dblog_buf_addc(&s->vals, 0);
+		return;
+	}
 	if (array == 2 && dblog_json_type(v) != DBLOG_J_NULL && v.p &&
 	    dblog_json_type(v) != DBLOG_J_STRING) {
 		/* json and jsonb columns: a string is the JSON text (below);
@@ -969,12 +976,15 @@ has_nul(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 }
 
 /* The first value of vals that is text not valid UTF-8 ({"text_hex":..},
- * from a SQLite source), or -1: PostgreSQL has no text for it. */
+ * from a SQLite source), or -1: PostgreSQL has no text for it. A text_hex
+ * whose bytes are valid UTF-8 (a SQLite text beginning with \x, which
+ * would read as a blob) is text and goes in as it is (see param). */
 static long
 not_utf8(struct psink *s, const struct dblog_span *vals, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (dblog_json_type(vals[i]) == DBLOG_J_OBJECT && dblog_text_hex(vals[i], &s->s1))
+		if (dblog_json_type(vals[i]) == DBLOG_J_OBJECT && dblog_text_hex(vals[i], &s->s1) &&
+		    (!dblog_utf8_valid(s->s1.p, s->s1.len) || memchr(s->s1.p, 0, s->s1.len)))
 			return (long)i;
 	return -1;
 }

@@ -237,14 +237,14 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
 		"WHERE k.att = a.attnum), 0) END, c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM "
 		"pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary), a.attgenerated = 's', "
-		"pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) FROM pg_catalog.pg_attribute a "
+		"pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
 		"LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
 		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
 		"((c.relreplident IN ('d', 'f') AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 		1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(a) != PGRES_TUPLES_OK) {
+	if (PQresultStatus(a) != PGRES_TUPLES_OK || PQnfields(a) != 8) {
 		snprintf(err, errlen, "cannot read the columns of %s: %s", j->tn.p, PQresultErrorMessage(a));
 		goto out;
 	}
@@ -264,17 +264,9 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 			dblog_sql_ident(&j->cols, PQgetvalue(a, i, 0));
 		}
 		nkeys += kp > 0;
-		dblog_buf_adds(&cols, i ? ",{\"name\":" : "{\"name\":");
-		dblog_json_escape(&cols, PQgetvalue(a, i, 0), strlen(PQgetvalue(a, i, 0)));
-		dblog_buf_adds(&cols, ",\"type\":");
-		dblog_json_escape(&cols, PQgetvalue(a, i, 1), strlen(PQgetvalue(a, i, 1)));
-		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s", kp ? "true" : "false",
-				 PQgetvalue(a, i, 2)[0] == 't' ? "false" : "true");
-		if (gen) {
-			dblog_buf_adds(&cols, ",\"generated\":");
-			dblog_json_escape(&cols, PQgetvalue(a, i, 6), strlen(PQgetvalue(a, i, 6)));
-		}
-		dblog_buf_addc(&cols, '}');
+		dblog_pg_column_json(&cols, PQgetvalue(a, i, 0), PQgetvalue(a, i, 1), kp,
+				     PQgetvalue(a, i, 2)[0] == 't', gen ? PQgetvalue(a, i, 6) : NULL,
+				     PQgetvalue(a, i, 7)[0]);
 	}
 	dblog_buf_addc(&cols, ']');
 	dblog_buf_adds(&line, "{\"op\":\"schema\",\"table\":");

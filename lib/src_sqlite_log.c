@@ -43,7 +43,8 @@ static const char changelog_ddl[] =
 /* ------------------------------------------------------------- setup */
 
 /* A column's value as JSON text: blobs become "\\x..." hex strings,
- * infinities strings. A real is written exactly, as the array [i, f, k]
+ * texts that begin with \x (which would read as blobs) the object
+ * {"text_hex":"<hex of the bytes>"}, infinities strings. A real is written exactly, as the array [i, f, k]
  * of integers, its value (i + f / 2^62) / 2^k: SQLite's own printf() and
  * text-to-real conversion are not exact (a 15- or 17-digit text that
  * SQLite reads back as the same real can be another one to everybody
@@ -63,13 +64,15 @@ value_expr(struct dblog_buf *b, const char *ref, const char *col)
 	dblog_sql_ident(&c, col);
 	const char *x = c.p;
 	dblog_buf_printf(b, "json_quote(CASE typeof(%s) WHEN 'blob' THEN '\\x' || lower(hex(%s)) "
+			 "WHEN 'text' THEN CASE WHEN hex(substr(%s, 1, 2)) = '5C78' THEN "
+			 "json_object('text_hex', lower(hex(%s))) ELSE %s END "
 			 "WHEN 'real' THEN CASE WHEN abs(%s) > 1.7976931348623157e308 THEN "
 			 "CASE WHEN %s > 0 THEN 'Infinity' ELSE '-Infinity' END "
 			 "WHEN %s = 0 THEN json(printf('%%!.15g', %s)) "
 			 "ELSE json((SELECT '[' || i || ',' || CAST((y - i) * 4611686018427387904 AS INTEGER) "
 			 "|| ',' || k || ']' FROM (SELECT y, CAST(y AS INTEGER) AS i, k FROM "
 			 "(SELECT %s * s * s AS y, k FROM _dblog_real WHERE lo <= abs(%s) "
-			 "ORDER BY lo DESC LIMIT 1)))) END ELSE %s END)", x, x, x, x, x, x, x, x, x);
+			 "ORDER BY lo DESC LIMIT 1)))) END ELSE %s END)", x, x, x, x, x, x, x, x, x, x, x, x);
 	dblog_buf_free(&c);
 }
 

@@ -197,6 +197,25 @@ SQL
 	[ "$(jq -c 'select(.op == "insert" and .table != "main.t") | [.table, .after]' "$T/names")" = '["main.x\\xe9",{"k\\xe8":"a"}]' ]
 }
 
+@test "capture: TEXT that begins with \\x is {\"text_hex\":...}, so it differs from a BLOB; apply writes TEXT back as TEXT" {
+	new_src "$S" "CREATE TABLE t(k INTEGER PRIMARY KEY, v)"
+	sq "$S" "INSERT INTO t VALUES(1, '\\x41'); INSERT INTO t VALUES(2, X'41');
+		 INSERT INTO t VALUES(3, '\\X41'); INSERT INTO t VALUES(4, 'a\\x41')"
+	cap "$S" > "$T/out"
+	run changes_of "$T/out"
+	[ "$(echo "${lines[0]}" | jq -c .after.v)" = '{"text_hex":"5c783431"}' ]
+	[ "$(echo "${lines[1]}" | jq -c .after.v)" = '"\\x41"' ]
+	[ "$(echo "${lines[2]}" | jq -c .after.v)" = '"\\X41"' ]
+	[ "$(echo "${lines[3]}" | jq -c .after.v)" = '"a\\x41"' ]
+	# a snapshot the same
+	dblog-capture -m snapshot "sqlite:$S" > "$T/snap"
+	[ "$(jq -c 'select(.op == "snapshot") | .after.v' "$T/snap" | head -n 2 | tr '\n' ' ')" = '{"text_hex":"5c783431"} "\\x41" ' ]
+	# an untyped destination column gets TEXT where the source had TEXT
+	new_db "$T/dst.db" "CREATE TABLE t(k INTEGER PRIMARY KEY, v)"
+	dblog-apply "sqlite:$T/dst.db" < "$T/out"
+	[ "$(sq "$T/dst.db" "SELECT k, typeof(v), v FROM t ORDER BY k")" = "$(printf '%s\n' '1|text|\x41' '2|blob|A' '3|text|\X41' '4|text|a\x41')" ]
+}
+
 @test "capture: REAL values keep their exact value (17 significant digits)" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL)"
 	sq "$S" "INSERT INTO t VALUES(1, 0.1 + 0.2), (2, 3.141592653589793), (3, 1.0/3)"

@@ -334,6 +334,43 @@ dest_v() {
 	[ "$(q "SELECT count(*) FROM pg_publication WHERE pubname = 'dblog_pg1'")" = 0 ]
 }
 
+@test "ctl pg: upsert --replica-identity-full: the setup makes tables without a key FULL (without it the setup refuses them); the spec keeps it" {
+	qq "DROP TABLE IF EXISTS nk; CREATE TABLE nk(a int, b text); INSERT INTO nk VALUES (1, 'x'), (2, 'y')"
+	ident() { q "SELECT relreplident FROM pg_class WHERE oid = 'nk'::regclass"; }
+	# without it: refused by the setup, with the fix; nothing declared
+	run dblogctl upsert ri --source "$DBLOG_PG" --dest "sqlite:$D" --tables public.nk
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"public.nk (fix: ALTER TABLE public.nk REPLICA IDENTITY FULL; or --setup --replica-identity-full does it)"* ]]
+	[[ "$output" == *'upsert: the setup of the source failed; stream "ri" unchanged'* ]]
+	[ ! -e "$DBLOG_HOME/streams/ri/spec.json" ]
+	[ "$(ident)" = d ]
+	# with it: FULL, recorded in the spec, and the stream replicates
+	# updates and deletes of the table
+	dblogctl upsert ri --source "$DBLOG_PG" --dest "sqlite:$D" --tables public.nk --replica-identity-full
+	[ "$(ident)" = f ]
+	[ "$(jq -c '.replica_identity_full' "$DBLOG_HOME/streams/ri/spec.json")" = true ]
+	dblogctl run ri --once
+	q "UPDATE nk SET b = 'X' WHERE a = 1; DELETE FROM nk WHERE a = 2; INSERT INTO nk VALUES (3, 'z')"
+	dblogctl run ri --once
+	[ "$(sq "$D" 'SELECT a, b FROM nk ORDER BY a')" = "$(printf '1|X\n3|z')" ]
+	# declared again without it: the spec no longer says so
+	dblogctl upsert ri --source "$DBLOG_PG" --dest "sqlite:$D" --tables public.nk
+	[ "$(jq -c '.replica_identity_full' "$DBLOG_HOME/streams/ri/spec.json")" = null ]
+	# usage errors: a SQLite source, the mode snapshot (no setup), another command
+	run dblogctl upsert r2 --source "sqlite:$S" --dest "sqlite:$D" --replica-identity-full
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--replica-identity-full goes with a PostgreSQL source"* ]]
+	run dblogctl upsert r2 --source "$DBLOG_PG" --dest "sqlite:$D" --mode snapshot --replica-identity-full
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--replica-identity-full goes with the modes that follow changes"* ]]
+	run dblogctl delete ri --replica-identity-full
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--replica-identity-full does not go with delete"* ]]
+	[ ! -e "$DBLOG_HOME/streams/r2" ]
+	dblogctl delete ri --teardown
+	q "DROP TABLE nk"
+}
+
 # ---------------------------------------------- PostgreSQL destinations
 
 # pgc DB: a conninfo for database DB of the cluster as ctlpw (no password).
