@@ -1230,6 +1230,11 @@ p_reset(struct dblog_sink *base)
 		psink_pipe_exit(s);
 		s->in_pipe = 0;
 	}
+	/* the failed batch's transaction ends here, whatever state the pipeline
+	 * left it in: an aborted one would refuse the replay's BEGIN ("current
+	 * transaction is aborted") and turn status 4 into 1 */
+	if (PQtransactionStatus(s->c) != PQTRANS_IDLE)
+		PQclear(PQexec(s->c, "ROLLBACK"));
 	base->in_pipeline = 0;
 	base->noops = 0;
 	s->dead = 0;
