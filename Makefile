@@ -24,7 +24,7 @@ BINS := $(addprefix $(B)/bin/,$(CMDS))
 BENCHSRC := $(wildcard tests/bench/*.c)
 BENCHBINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCHSRC))
 
-.PHONY: all deps check check-asan fuzz fuzz-build fuzz-merge bench demo install uninstall clean lint
+.PHONY: all deps check check-asan torture fuzz fuzz-build fuzz-merge bench demo install uninstall clean lint
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -57,6 +57,16 @@ check: deps
 	@$(MAKE) --no-print-directory build
 	DBLOG_BIN=$(CURDIR)/$(B)/bin DBLOG_BENCH_BIN=$(CURDIR)/$(B)/bench \
 		bats --timing $(TESTS)
+
+# The torture suite (tests/torture/README.md): random schemas, workloads and
+# faults, source and destination compared. SEED=N (first case), COUNT=N or
+# SECONDS=N (default 20 cases), SKIP_PENDING=1 (leave out tests/torture/pending.txt).
+torture: deps
+	@$(MAKE) --no-print-directory build
+	DBLOG_BIN=$(CURDIR)/$(B)/bin python3 tests/torture/torture.py \
+		$(if $(SEED),--seed $(SEED)) $(if $(COUNT),--count $(COUNT)) \
+		$(if $(SECONDS),--seconds $(SECONDS)) $(if $(SKIP_PENDING),--skip-pending) \
+		$(TORTURE_FLAGS)
 
 check-asan: deps
 	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \

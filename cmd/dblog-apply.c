@@ -530,6 +530,14 @@ on_event(struct apply *a, uint64_t lineno, const char *line, size_t n, const str
 		end_of_input(a, END_ERROR, lineno);
 		return -1;
 	}
+	if (fresh == -4) {
+		dblog_progress_identity_clash(&a->pos, f, err, sizeof err);
+		dblog_err("line %llu: stream \"%s\": %s: two servers under one source name would "
+			  "share positions; give the other source its own name (dblog-capture -n NAME) "
+			  "and its own --stream", (unsigned long long)lineno, a->stream, err);
+		end_of_input(a, END_ERROR, lineno);
+		return -1;
+	}
 	if (fresh == -3)
 		return after_unfinished(a, lineno);
 	/* stopping: the open transaction is finished, no new one begins */

@@ -12,7 +12,8 @@
 
 static const char usage_text[] =
 	"Usage: dblog-capture [options] SOURCE\n"
-	"       dblog-capture --setup [--tables LIST] SOURCE\n"
+	"       dblog-capture --setup [--tables LIST] [--replica-identity-full]\n"
+	"                     [--migrate SQL] SOURCE\n"
 	"       dblog-capture --teardown [--tables LIST] SOURCE\n"
 	"Read changes from SOURCE and write them to stdout as dblog events.\n"
 	"SOURCE: postgres://... or a conninfo string (logical replication,\n"
@@ -23,12 +24,19 @@ static const char usage_text[] =
 	"                           run again after schema changes or new tables)\n"
 	"      --teardown           remove them\n"
 	"      --tables LIST        only these tables (default: all)\n"
+	"      --replica-identity-full  PostgreSQL --setup: set REPLICA IDENTITY FULL on\n"
+	"                           the tables without a primary key or replica\n"
+	"                           identity (without it, --setup refuses them)\n"
+	"      --migrate SQL        SQLite, with --setup: run SQL (ALTER TABLE ...) and\n"
+	"                           make the tables' triggers anew in one transaction\n"
 	"\n"
 	"Reading:\n"
 	"  -m, --mode MODE          cdc (default), snapshot, snapshot_then_cdc or\n"
 	"                           incremental (with --cursor)\n"
 	"      --cursor COLUMN      incremental: the column that grows with every change\n"
-	"  -n, --name NAME          source name in events (default: file name)\n"
+	"  -n, --name NAME          source name in events (default: SQLite: the file\n"
+	"                           name; PostgreSQL: the checkpoint's, else\n"
+	"                           DATABASE@SYSTEM_IDENTIFIER)\n"
 	"  -c, --checkpoint FILE    resume after the position FILE records\n"
 	"  -f, --follow             keep reading new changes (default for cdc)\n"
 	"      --until-caught-up    stop once everything committed at start is out\n"
@@ -54,13 +62,16 @@ static const char usage_text[] =
 	"See dblog-capture(1) and dblog-event(5).\n";
 
 enum { OPT_SETUP = 256, OPT_TEARDOWN, OPT_TABLES, OPT_UNTIL, OPT_POLL, OPT_PRUNE, OPT_CURSOR,
-       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS, OPT_RETRY, OPT_JOBS };
+       OPT_SLOT, OPT_PUB, OPT_HEARTBEAT, OPT_ENDPOS, OPT_STATUS, OPT_RETRY, OPT_JOBS,
+       OPT_RIFULL, OPT_MIGRATE };
 
 static const struct option longopts[] = {
 	/* setup */
 	{ "setup", no_argument, NULL, OPT_SETUP },
 	{ "teardown", no_argument, NULL, OPT_TEARDOWN },
 	{ "tables", required_argument, NULL, OPT_TABLES },
+	{ "replica-identity-full", no_argument, NULL, OPT_RIFULL },
+	{ "migrate", required_argument, NULL, OPT_MIGRATE },
 	/* reading */
 	{ "mode", required_argument, NULL, 'm' },
 	{ "cursor", required_argument, NULL, OPT_CURSOR },
@@ -88,14 +99,14 @@ static const struct option longopts[] = {
 enum mode { M_CDC, M_SNAPSHOT, M_SNAPSHOT_THEN_CDC, M_INCREMENTAL };
 
 struct opts {
-	int setup, teardown, follow, until, prune, unbuffered, pg, poll_set;
+	int setup, teardown, follow, until, prune, unbuffered, pg, poll_set, ri_full;
 	int resnap;   /* an interrupted snapshot is read again */
 	const char *slot, *publication;
 	int64_t heartbeat_ms, status_ms, retries, jobs;
 	uint64_t endpos;
 	enum mode mode;
 	struct dblog_list tables;
-	const char *name, *checkpoint, *source, *path, *cursor;
+	const char *name, *checkpoint, *source, *path, *cursor, *migrate;
 	int64_t poll_ms;
 	char *default_name;
 };
@@ -110,6 +121,8 @@ parse_options(struct opts *o, int argc, char **argv)
 		case OPT_SETUP: o->setup = 1; break;
 		case OPT_TEARDOWN: o->teardown = 1; break;
 		case OPT_TABLES: dblog_table_list_split(&o->tables, optarg); break;
+		case OPT_RIFULL: o->ri_full = 1; break;
+		case OPT_MIGRATE: o->migrate = optarg; break;
 		case 'm':
 			if (!strcmp(optarg, "cdc")) o->mode = M_CDC;
 			else if (!strcmp(optarg, "snapshot")) o->mode = M_SNAPSHOT;
@@ -186,14 +199,26 @@ parse_options(struct opts *o, int argc, char **argv)
 static void
 check_pg(struct opts *o)
 {
-	if (o->prune)
-		dblog_usage_error("--prune goes with sqlite: sources");
+	if (o->prune || o->migrate)
+		dblog_usage_error("--prune and --migrate go with sqlite: sources");
 	if ((o->mode == M_INCREMENTAL) != (o->cursor != NULL))
 		dblog_usage_error("--mode incremental and --cursor COLUMN go together");
 	if (o->poll_set && o->mode != M_INCREMENTAL)
 		dblog_usage_error("--poll-interval goes with sqlite: sources and --mode incremental");
 	if (o->setup && o->teardown)
 		dblog_usage_error("--setup and --teardown exclude each other");
+	if (o->ri_full && !o->setup)
+		dblog_usage_error("--replica-identity-full goes with --setup");
+	struct dblog_buf sch = { 0 }, tn = { 0 };
+	for (size_t i = 0; i < o->tables.n; i++) {
+		int has;
+		dblog_table_split(o->tables.v[i], strlen(o->tables.v[i]), &sch, &tn, &has);
+		if (has && !strcmp(sch.p, "dblog"))
+			dblog_usage_error("--tables: '%s' is in schema dblog, where dblog-apply keeps its "
+					  "state: never captured", o->tables.v[i]);
+	}
+	dblog_buf_free(&sch);
+	dblog_buf_free(&tn);
 	if ((o->follow && o->until) || (o->follow && o->endpos))
 		dblog_usage_error("--follow excludes --until-caught-up and --endpos");
 	if (o->mode == M_SNAPSHOT && (o->follow || o->until || o->endpos))
@@ -204,8 +229,6 @@ check_pg(struct opts *o)
 		o->publication = "dblog";
 	if (!o->status_ms)
 		o->status_ms = 10000;
-	if (!o->name)
-		o->name = "postgres";
 }
 
 static void
@@ -218,9 +241,10 @@ check_options(struct opts *o)
 		return;
 	}
 	if (o->slot || o->publication || o->heartbeat_ms || o->endpos || o->status_ms || o->retries ||
-	    o->jobs)
+	    o->jobs || o->ri_full)
 		dblog_usage_error("--slot, --publication, --heartbeat, --endpos, --status-interval, "
-				  "--retry and --snapshot-jobs go with PostgreSQL sources");
+				  "--retry, --snapshot-jobs and --replica-identity-full go with "
+				  "PostgreSQL sources");
 	if (strncmp(o->source, "sqlite:", 7))
 		dblog_usage_error("SOURCE must be sqlite:PATH, got '%s'", o->source);
 	o->path = o->source + 7;
@@ -230,6 +254,8 @@ check_options(struct opts *o)
 		dblog_usage_error("sqlite: needs a PATH");
 	if (o->setup && o->teardown)
 		dblog_usage_error("--setup and --teardown exclude each other");
+	if (o->migrate && !o->setup)
+		dblog_usage_error("--migrate goes with --setup");
 	if (o->follow && o->until)
 		dblog_usage_error("--follow and --until-caught-up exclude each other");
 	if (o->prune && !o->checkpoint)
@@ -316,7 +342,7 @@ read_failed(const char *err)
 static int
 run_cdc(struct opts *o, struct dblog_sqlite_src *s, int64_t after)
 {
-	char err[512];
+	char err[2048];
 	int64_t until = -1, last = after;
 	if (dblog_sqlite_src_head(s) < 0)
 		dblog_die(DBLOG_EXIT_FAIL, "no changelog in \"%s\": run 'dblog-capture --setup %s' first",
@@ -419,19 +445,21 @@ run_pg(struct opts *o)
 		.until = o->until, .unbuffered = o->unbuffered, .endpos = o->endpos,
 		.heartbeat_ms = o->heartbeat_ms, .status_ms = o->status_ms, .stop = &dblog_stop,
 		.retries = (int)o->retries, .snapshot_jobs = (int)o->jobs,
+		.replica_identity_full = o->ri_full,
 	};
 	if (o->setup || o->teardown) {
+		char serr[16384];   /* setup names every table it refuses */
 		int retry;
 		PGconn *c = dblog_pg_connect(o->source, 0, err, sizeof err, &retry);
 		if (!c) {
 			dblog_err("%s", err);
 			return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
 		}
-		int rc = o->setup ? dblog_pgsrc_setup(c, &po, err, sizeof err)
-				  : dblog_pgsrc_teardown(c, &po, err, sizeof err);
+		int rc = o->setup ? dblog_pgsrc_setup(c, &po, serr, sizeof serr)
+				  : dblog_pgsrc_teardown(c, &po, serr, sizeof serr);
 		PQfinish(c);
 		if (rc) {
-			dblog_err("%s: %s", o->setup ? "setup" : "teardown", err);
+			dblog_err("%s: %s", o->setup ? "setup" : "teardown", serr);
 			return DBLOG_EXIT_FAIL;
 		}
 		return DBLOG_EXIT_OK;
@@ -451,7 +479,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	char err[512];
+	char err[1024];
 	sqlite3 *db;
 	dblog_init(argv);
 	parse_options(&o, argc, argv);
@@ -469,7 +497,7 @@ main(int argc, char **argv)
 		dblog_die(DBLOG_EXIT_FAIL, "%s", err);
 	int status = DBLOG_EXIT_OK;
 	if (o.setup || o.teardown) {
-		int rc = o.setup ? dblog_sqlite_setup(db, &o.tables, err, sizeof err)
+		int rc = o.setup ? dblog_sqlite_setup(db, &o.tables, o.migrate, err, sizeof err)
 				 : dblog_sqlite_teardown(db, &o.tables, err, sizeof err);
 		if (rc) {
 			dblog_err("%s: %s", o.setup ? "setup" : "teardown", err);

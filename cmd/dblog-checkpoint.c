@@ -361,6 +361,14 @@ track_check(struct tracker *t, uint64_t lineno, const struct dblog_fields *f)
 {
 	int fresh = dblog_progress_is_new(&t->prog, f);
 	char at[160], u[128];
+	if (fresh == -4) {
+		char why[512];
+		dblog_progress_identity_clash(&t->prog, f, why, sizeof why);
+		dblog_err("line %llu: %s: two servers under one source name would share positions; "
+			  "give the other source its own name (dblog-capture -n NAME) and its own "
+			  "checkpoint", (unsigned long long)lineno, why);
+		return -1;
+	}
 	if (fresh == -3) {
 		unfinished_text(t->cp, u, sizeof u);
 		dblog_position_describe(t->cp, at, sizeof at);

@@ -54,6 +54,8 @@ _dblog_spec_dblog-capture() {
 		'- --setup -'
 		'- --teardown -'
 		'- --tables WORD'
+		'- --replica-identity-full -'
+		'- --migrate WORD'
 		# reading
 		'-m --mode cdc|snapshot|snapshot_then_cdc|incremental'
 		'- --cursor WORD'

@@ -61,6 +61,8 @@ complete -c dblog-capture -f -a '(__dblog_db)' # the SOURCE
 complete -c dblog-capture -l setup -d 'create the changelog and triggers'
 complete -c dblog-capture -l teardown -d 'remove the changelog and triggers'
 complete -c dblog-capture -l tables -x -d 'only these tables (default: all)'
+complete -c dblog-capture -l replica-identity-full -d 'setup: REPLICA IDENTITY FULL on tables without a key'
+complete -c dblog-capture -l migrate -x -d 'SQLite, with --setup: run SQL and make the triggers anew'
 # reading
 complete -c dblog-capture -s m -l mode -x -a 'cdc snapshot snapshot_then_cdc incremental' -d 'what to read'
 complete -c dblog-capture -l cursor -x -d 'incremental: the column that grows with every change'

@@ -355,6 +355,21 @@ int dblog_dec_valid(const char *s, size_t n);
 /* SQL LIKE with % and _ (one UTF-8 character) and backslash escapes;
  * icase folds ASCII letters. */
 int dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase);
+/* Text that is not valid UTF-8, as events carry it: the object
+ * {"text_hex":"<hex of the bytes>"} (dblog-event(5), VALUES). */
+/* Append that object for the bytes s[0..n) to b. */
+void dblog_text_hex_put(struct dblog_buf *b, const char *s, size_t n);
+/* Is v such an object? 1 with its bytes in out (cleared first), or 0. */
+int dblog_text_hex(struct dblog_span v, struct dblog_buf *out);
+/* Append the flat JSON object text v[0..n) (a row, as SQLite's
+ * json_object() and json_quote() write it, which copy the bytes of text
+ * that is not UTF-8) to b: each such string value as that object, each
+ * such member name with its bytes above 127 as \xNN. Valid UTF-8 is
+ * copied as it is. */
+void dblog_text_hex_object(struct dblog_buf *b, const char *v, size_t n);
+/* Append a table or column name s[0..n) to b: as it is when it is valid
+ * UTF-8, else with each byte above 127 as \xNN (dblog-event(5)). */
+void dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n);
 
 /* -------------------------------------------------------------- table.c */
 
@@ -399,8 +414,11 @@ void dblog_sql_string(struct dblog_buf *b, const char *s, size_t n);
 void dblog_sql_literal_e(struct dblog_buf *b, const char *s);
 /* Append the JSON array v as the text of a PostgreSQL array literal,
  * {1,"a b",NULL,{...}}: strings decoded, every element but NULL and a
- * nested array double-quoted; with json_elems each element is kept as its
- * JSON text (json[] and jsonb[] columns). tmp is scratch space. */
+ * nested array double-quoted; with json_elems (json[] and jsonb[]
+ * columns) a string element is its JSON text, a nested array of strings,
+ * nulls and such arrays another dimension, and any other element is kept
+ * as JSON text (events written before json values were strings). tmp is
+ * scratch space. */
 void dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems,
 			struct dblog_buf *tmp);
 
@@ -455,10 +473,11 @@ struct dblog_progress {
 	struct dblog_buf lazy;    /* the event that completed the batch's */
 	int lazy_seq, lazy_set;
 	/* what dblog_progress_is_new compares with */
-	int ref_set, ref_has_seq, ref_src_set;
+	int ref_set, ref_has_seq, ref_src_set, ref_ident_set;
 	struct dblog_pos ref_pos;
 	int64_t ref_seq;
 	struct dblog_buf ref_src, scratch;
+	struct dblog_buf ref_ident;   /* the source's identity, when known */
 	/* a transaction read in part and not applied (the position object's
 	 * "unfinished"): nothing after its pos may be applied before it */
 	int hole_set;
@@ -470,8 +489,17 @@ void dblog_progress_free(struct dblog_progress *p);
 /* Is the event after the last position completed or committed? 1, 0; -1
  * when the positions are of incomparable kinds, -2 when the event comes
  * from another source (by name), -3 when it comes after an unfinished
- * transaction (see dblog_progress_unfinished). */
+ * transaction (see dblog_progress_unfinished), -4 when it comes from
+ * another server under the source name recorded (the source objects'
+ * "identity" differ; a position without one adopts the first seen, and
+ * one of the old default name "postgres" is taken over by events named by
+ * the new default "<database>@<system identifier>" of their identity). */
 int dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f);
+/* For the message of -4: the source name and the two identities,
+ * "source \"NAME\" is recorded from the server with identity A; this event
+ * comes from B". */
+void dblog_progress_identity_clash(struct dblog_progress *p, const struct dblog_fields *f, char *out,
+				   size_t n);
 /* The event f (scanned from line[0..n)) completed a position: a commit,
  * a heartbeat, or a change outside a transaction (with_seq). Copies the
  * line; no JSON is built unless the event carries a cursor. */

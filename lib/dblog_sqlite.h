@@ -35,8 +35,12 @@ int dblog_sqlite_user_tables(sqlite3 *db, struct dblog_list *out);
 
 /* Create the changelog, marker and stash tables and the triggers of the
  * tables in want (all user tables if empty), in one transaction;
- * idempotent (triggers are re-created from the current columns). 0 or -1. */
-int dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t errlen);
+ * idempotent (triggers are re-created from the current columns, which
+ * _dblog_captured records). With migration (SQL, or NULL), the triggers of
+ * want are dropped and migration is run first, in the same transaction.
+ * 0 or -1. */
+int dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, const char *migration,
+		       char *err, size_t errlen);
 /* Drop the triggers of want; with want empty, of every table and the
  * changelog tables too. 0 or -1. */
 int dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, size_t errlen);

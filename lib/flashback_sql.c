@@ -114,9 +114,11 @@ literal(struct dblog_buf *out, enum dblog_fb_dialect d, struct dblog_span v, con
 		}
 		break;
 	case DBLOG_J_ARRAY:
-		if (pg && !has_word(type, "json")) {
+		/* an array column (json[] too: its elements are JSON texts), or
+		 * the JSON of a json value embedded (events written before) */
+		if (pg && (!has_word(type, "json") || has_word(type, "[]"))) {
 			struct dblog_buf tmp = { 0 };
-			dblog_sql_pg_array(&s, v, 0, &tmp);
+			dblog_sql_pg_array(&s, v, has_word(type, "json"), &tmp);
 			dblog_buf_free(&tmp);
 			dblog_sql_literal_e(out, s.p);
 			break;
@@ -128,6 +130,15 @@ literal(struct dblog_buf *out, enum dblog_fb_dialect d, struct dblog_span v, con
 			dblog_sql_string(out, s.p, s.len);
 		break;
 	case DBLOG_J_OBJECT:
+		if (dblog_text_hex(v, &s)) {
+			/* text that is not UTF-8: its bytes as text in SQLite; in
+			 * PostgreSQL convert_from() refuses them, naming the byte */
+			dblog_buf_adds(out, pg ? "convert_from('\\x" : "CAST(X'");
+			for (size_t i = 0; i < s.len; i++)
+				dblog_buf_printf(out, "%02x", (unsigned char)s.p[i]);
+			dblog_buf_adds(out, pg ? "'::bytea, 'UTF8')" : "' AS TEXT)");
+			break;
+		}
 		dblog_buf_add(&s, v.p, v.n);
 		if (pg)
 			dblog_sql_literal_e(out, s.p);

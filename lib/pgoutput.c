@@ -70,7 +70,39 @@ rel_clear(struct dblog_pgrel *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* The columns JSON of a schema event (nullability from the catalog). */
+/* One column of a schema event's columns JSON: its type with modifiers
+ * (format_type(type, typmod)), gen the generation expression of a
+ * generated column or NULL. */
+static void
+column_json(struct dblog_buf *b, const char *name, const char *type, int key, int notnull,
+	    const char *gen)
+{
+	dblog_buf_adds(b, b->len > 1 ? ",{\"name\":" : "{\"name\":");
+	dblog_json_escape(b, name, strlen(name));
+	dblog_buf_adds(b, ",\"type\":");
+	dblog_json_escape(b, type, strlen(type));
+	dblog_buf_printf(b, ",\"key\":%s,\"nullable\":%s", key ? "true" : "false", notnull ? "false" : "true");
+	if (gen) {
+		dblog_buf_adds(b, ",\"generated\":");
+		dblog_json_escape(b, gen, strlen(gen));
+	}
+	dblog_buf_addc(b, '}');
+}
+
+/* The catalog row of column name in res, or -1. */
+static int
+catalog_row(PGresult *res, const char *name)
+{
+	for (int k = 0; res && k < PQntuples(res); k++)
+		if (!strcmp(PQgetvalue(res, k, 0), name))
+			return k;
+	return -1;
+}
+
+/* The columns JSON of a schema event: the relation's columns, in the
+ * table's order with its generated columns (which pgoutput does not send)
+ * marked by their expression, nullability and types with modifiers from
+ * the catalog (when it still has the type the relation message gave). */
 static void
 rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 {
@@ -82,10 +114,14 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 		const char *params[1] = { o };
 		res = PQexecParams(d->conn, "SELECT a.attname, a.attnotnull, EXISTS (SELECT 1 FROM "
 				   "pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisprimary "
-				   "AND a.attnum = ANY (i.indkey)) FROM pg_catalog.pg_attribute a "
-				   "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
+				   "AND a.attnum = ANY (i.indkey)), a.atttypid, a.atttypmod, "
+				   "pg_catalog.format_type(a.atttypid, a.atttypmod), a.attgenerated = 's', "
+				   "pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) FROM pg_catalog.pg_attribute a "
+				   "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND "
+				   "ad.adnum = a.attnum WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
+				   "NOT a.attisdropped ORDER BY a.attnum",
 				   1, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 8) {
 			PQclear(res);
 			res = NULL;
 		}
@@ -98,27 +134,39 @@ rel_columns(struct dblog_pgdec *d, struct dblog_pgrel *r)
 		npk += PQgetvalue(res, k, 2)[0] == 't';
 	r->keyless = r->ident == 'f' && res && !npk;
 	for (int i = 0; npk && i < r->ncols; i++) {
-		r->cols[i].key = 0;
-		for (int k = 0; k < PQntuples(res); k++)
-			if (!strcmp(PQgetvalue(res, k, 0), r->cols[i].name))
-				r->cols[i].key = PQgetvalue(res, k, 2)[0] == 't';
+		int k = catalog_row(res, r->cols[i].name);
+		r->cols[i].key = k >= 0 && PQgetvalue(res, k, 2)[0] == 't';
 	}
+	char *done = calloc((size_t)r->ncols + 1, 1);
+	if (!done)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
 	dblog_buf_addc(&b, '[');
-	for (int i = 0; i < r->ncols; i++) {
+	for (int k = 0; res && k < PQntuples(res); k++) {
+		const char *name = PQgetvalue(res, k, 0);
+		int notnull = PQgetvalue(res, k, 1)[0] == 't';
+		if (PQgetvalue(res, k, 6)[0] == 't') {
+			column_json(&b, name, PQgetvalue(res, k, 5), 0, notnull, PQgetvalue(res, k, 7));
+			continue;
+		}
+		int i = 0;
+		while (i < r->ncols && (done[i] || strcmp(r->cols[i].name, name)))
+			i++;
+		if (i == r->ncols)
+			continue;   /* added since the relation message */
 		const struct dblog_pgcol *c = &r->cols[i];
-		int notnull = 0;
-		for (int k = 0; res && k < PQntuples(res); k++)
-			if (!strcmp(PQgetvalue(res, k, 0), c->name))
-				notnull = PQgetvalue(res, k, 1)[0] == 't';
-		dblog_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
-		dblog_json_escape(&b, c->name, strlen(c->name));
-		const char *tn = dblog_pgtype(d->types, c->type)->name;
-		dblog_buf_adds(&b, ",\"type\":");
-		dblog_json_escape(&b, tn, strlen(tn));
-		dblog_buf_printf(&b, ",\"key\":%s,\"nullable\":%s}", c->key ? "true" : "false",
-				 notnull ? "false" : "true");
+		done[i] = 1;
+		int same = strtoul(PQgetvalue(res, k, 3), NULL, 10) == c->type &&
+			   strtol(PQgetvalue(res, k, 4), NULL, 10) == c->typmod;
+		column_json(&b, c->name, same ? PQgetvalue(res, k, 5) : dblog_pgtype(d->types, c->type)->name,
+			    c->key, notnull, NULL);
 	}
+	/* no catalog, or columns it no longer has */
+	for (int i = 0; i < r->ncols; i++)
+		if (!done[i])
+			column_json(&b, r->cols[i].name, dblog_pgtype(d->types, r->cols[i].type)->name,
+				    r->cols[i].key, 0, NULL);
 	dblog_buf_addc(&b, ']');
+	free(done);
 	PQclear(res);
 	free(r->columns);
 	r->columns = b.p;
@@ -154,6 +202,9 @@ on_relation(struct dblog_pgdec *d, struct rd *r)
 	}
 	rel->oid = oid;
 	rel->ident = ident;
+	/* dblog-apply's own state, when this database is also a destination:
+	 * a publication FOR ALL TABLES cannot leave it out */
+	rel->ignored = !strcmp(nsp, "dblog");
 	struct dblog_buf t = { 0 };
 	dblog_table_join(&t, nsp, strlen(nsp), name, strlen(name));
 	rel->table = t.p;
@@ -163,10 +214,12 @@ on_relation(struct dblog_pgdec *d, struct rd *r)
 		rel->cols[i].key = (int)rd_n(r, 1) & 1;
 		rel->cols[i].name = dblog_xstrdup(rd_str(r));
 		rel->cols[i].type = (uint32_t)rd_n(r, 4);
-		rd_n(r, 4);  /* type modifier */
+		rel->cols[i].typmod = (int32_t)rd_n(r, 4);
 	}
 	if (r->bad)
 		return -1;
+	if (rel->ignored)
+		return 0;
 	rel_columns(d, rel);
 	rel->schema_sent = was && !strcmp(was, rel->columns);
 	free(was);
@@ -213,6 +266,8 @@ common(struct dblog_pgdec *d, struct dblog_buf *b, int with_seq)
 		dblog_json_escape(b, d->origin, strlen(d->origin));
 	}
 }
+
+static int flush_begin(struct dblog_pgdec *d);
 
 /* Is this change one the checkpoint already covers? */
 static int
@@ -368,6 +423,10 @@ on_truncate(struct dblog_pgdec *d, struct rd *r)
 		struct dblog_pgrel *rel = rel_find(d, (uint32_t)rd_n(r, 4));
 		if (!rel)
 			return -1;
+		if (rel->ignored)
+			continue;
+		if (flush_begin(d))
+			return -1;
 		if (covered(d)) {
 			d->seq++;
 			continue;
@@ -458,6 +517,12 @@ on_commit(struct dblog_pgdec *d, struct rd *r)
 		d->skip_tx = 0;
 		return 0;
 	}
+	if (d->begin_pending) {
+		/* no change of a published table but dblog's own: no events,
+		 * but the position moves on */
+		d->begin_pending = 0;
+		return d->on_commit ? d->on_commit(d->ctx, lsn) : 0;
+	}
 	struct dblog_buf *b = &d->line;
 	head(d, "commit", b);
 	common(d, b, 0);
@@ -477,8 +542,6 @@ dblog_pgdec_message(struct dblog_pgdec *d, const char *msg, size_t n)
 	if (d->reached_end && msg[0] != 'C')
 		return 0;
 	int in_skipped = d->in_tx && (d->skip_tx || d->reached_end);
-	if (msg[0] != 'O' && msg[0] != 'B' && !in_skipped && flush_begin(d))
-		return -1;
 	switch (msg[0]) {
 	case 'B': return on_begin(d, &r);
 	case 'C':
@@ -497,10 +560,18 @@ dblog_pgdec_message(struct dblog_pgdec *d, const char *msg, size_t n)
 	case 'M': return 0;   /* logical decoding messages are not changes */
 	case 'I':
 	case 'U':
-	case 'D':
+	case 'D': {
 		if (in_skipped)
 			return 0;
+		/* begin goes out with the first change that is sent */
+		struct rd peek = r;
+		struct dblog_pgrel *rel = rel_find(d, (uint32_t)rd_n(&peek, 4));
+		if (rel && rel->ignored)
+			return 0;
+		if (flush_begin(d))
+			return -1;
 		return on_change(d, &r, msg[0]);
+	}
 	case 'T':
 		if (in_skipped)
 			return 0;
@@ -517,8 +588,19 @@ dblog_pgdec_init(struct dblog_pgdec *d, const char *name, PGconn *conn)
 	d->name = dblog_xstrdup(name);
 	d->conn = conn;
 	d->types = dblog_pgtypes_new(conn);
+	dblog_pgdec_set_identity(d, NULL);
+}
+
+void
+dblog_pgdec_set_identity(struct dblog_pgdec *d, const char *identity)
+{
+	dblog_buf_clear(&d->src);
 	dblog_buf_adds(&d->src, "{\"driver\":\"postgres\",\"name\":");
-	dblog_json_escape(&d->src, name, strlen(name));
+	dblog_json_escape(&d->src, d->name, strlen(d->name));
+	if (identity) {
+		dblog_buf_adds(&d->src, ",\"identity\":");
+		dblog_json_escape(&d->src, identity, strlen(identity));
+	}
 	dblog_buf_addc(&d->src, '}');
 }
 

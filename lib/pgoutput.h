@@ -8,6 +8,7 @@
 struct dblog_pgcol {
 	char *name;
 	uint32_t type;
+	int32_t typmod;
 	int key;
 };
 
@@ -19,6 +20,7 @@ struct dblog_pgrel {
 	int ncols;
 	char *columns;      /* the schema event's columns JSON */
 	int keyless;        /* FULL without a primary key: the key is the row */
+	int ignored;        /* schema dblog (dblog-apply's state): never sent */
 	int schema_sent;
 };
 
@@ -52,6 +54,8 @@ struct dblog_pgdec {
 };
 
 void dblog_pgdec_init(struct dblog_pgdec *d, const char *name, PGconn *conn);
+/* The source object of the events gets "identity" (NULL: none). */
+void dblog_pgdec_set_identity(struct dblog_pgdec *d, const char *identity);
 void dblog_pgdec_free(struct dblog_pgdec *d);
 /* Decode one pgoutput message (the XLogData payload). 0, or -1 for a
  * malformed message or a failed emit. */

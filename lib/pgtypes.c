@@ -143,29 +143,6 @@ dblog_pgtype(struct dblog_pgtypes *t, uint32_t oid)
 	return &lookup(t, oid)->t;
 }
 
-/* JSON text as it is, but for line breaks between tokens (json values may
- * hold them, and they would split an NDJSON line): json keeps its text. */
-static void
-minify(const char *s, size_t n, struct dblog_buf *out)
-{
-	int in_str = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			dblog_buf_addc(out, c);
-			if (c == '\\' && i + 1 < n)
-				dblog_buf_addc(out, s[++i]);
-			else if (c == '"')
-				in_str = 0;
-		} else if (c == '"') {
-			in_str = 1;
-			dblog_buf_addc(out, c);
-		} else if (c != '\n' && c != '\r') {
-			dblog_buf_addc(out, c);
-		}
-	}
-}
-
 /* "2026-11-22 10:00:00.5" -> "2026-11-22T10:00:00.500000" (+ "Z" if utc);
  * 0, or -1 when the text is not of that shape (infinity, BC, years > 9999). */
 static int
@@ -331,8 +308,7 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 		}
 		break;
 	case PGK_JSON:
-		minify(s, n, out);
-		return;
+		break;   /* the server's text, exactly, as a string */
 	case PGK_TIMESTAMPTZ:
 	case PGK_TIMESTAMP:
 		if (!iso_time(s, n, ty->kind == PGK_TIMESTAMPTZ, out))
@@ -340,11 +316,12 @@ dblog_pg_value(struct dblog_pgtypes *t, uint32_t oid, const char *s, size_t n,
 		out->len = mark;
 		break;
 	case PGK_ARRAY: {
+		/* the server writes bounds ("[0:2]={7,8,9}") only when some
+		 * lower bound is not 1: such an array stays its text, a string,
+		 * so that v[0] keeps its meaning */
 		const char *p = s, *end = s + n;
-		if (p < end && *p == '[') {   /* explicit bounds: [1:2]={...} */
-			const char *eq = memchr(p, '=', n);
-			p = eq ? eq + 1 : p;
-		}
+		if (p < end && *p == '[')
+			break;
 		if (!array_too_deep(p, end) && array_value(t, ty, p, end, out))
 			return;
 		out->len = mark;   /* not an array literal we know: keep the text */

@@ -19,11 +19,38 @@ ref_from_json(struct dblog_progress *p, const json_t *j)
 	if (!p->ref_set)
 		return;
 	dblog_checkpoint_pos(j, &p->ref_pos, &p->ref_seq, &p->ref_has_seq);
-	const char *src = json_string_value(json_object_get(json_object_get(j, "source"), "name"));
+	json_t *so = json_object_get(j, "source");
+	const char *src = json_string_value(json_object_get(so, "name"));
 	p->ref_src_set = src != NULL;
 	dblog_buf_clear(&p->ref_src);
 	if (src)
 		dblog_buf_adds(&p->ref_src, src);
+	const char *id = json_string_value(json_object_get(so, "identity"));
+	p->ref_ident_set = id != NULL;
+	dblog_buf_clear(&p->ref_ident);
+	if (id)
+		dblog_buf_adds(&p->ref_ident, id);
+}
+
+/* Is the event's source name the default one of its identity
+ * ("<database>@<system identifier>" of "<system identifier>/<database>")? */
+static int
+default_name_of(struct dblog_span name, struct dblog_span ident, struct dblog_buf *scratch)
+{
+	const char *s;
+	size_t n;
+	if (!dblog_json_str(ident, scratch, &s, &n))
+		return 0;
+	const char *slash = memchr(s, '/', n);
+	if (!slash)
+		return 0;
+	struct dblog_buf want = { 0 };
+	dblog_buf_add(&want, slash + 1, n - (size_t)(slash - s) - 1);
+	dblog_buf_addc(&want, '@');
+	dblog_buf_add(&want, s, (size_t)(slash - s));
+	int same = dblog_json_streq(name, want.p, want.len);
+	dblog_buf_free(&want);
+	return same;
 }
 
 void
@@ -41,6 +68,7 @@ dblog_progress_free(struct dblog_progress *p)
 	json_decref(p->pending);
 	dblog_buf_free(&p->lazy);
 	dblog_buf_free(&p->ref_src);
+	dblog_buf_free(&p->ref_ident);
 	dblog_buf_free(&p->scratch);
 	memset(p, 0, sizeof *p);
 }
@@ -61,8 +89,17 @@ dblog_progress_is_new(struct dblog_progress *p, const struct dblog_fields *f)
 	if (!p->ref_set)
 		return 1;
 	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
-	if (p->ref_src_set && sn.p && !dblog_json_streq(sn, p->ref_src.p, p->ref_src.len))
-		return -2;
+	struct dblog_span si = dblog_json_member(f->source, "identity", 8);
+	if (p->ref_src_set && sn.p && !dblog_json_streq(sn, p->ref_src.p, p->ref_src.len)) {
+		/* the old default name, written before identities: taken over by
+		 * the new default name of the same source */
+		if (p->ref_src.len != 8 || memcmp(p->ref_src.p, "postgres", 8) || p->ref_ident_set || !si.p ||
+		    !default_name_of(sn, si, &p->scratch))
+			return -2;
+	} else if (p->ref_ident_set && sn.p && si.p &&
+		   !dblog_json_streq(si, p->ref_ident.p, p->ref_ident.len)) {
+		return -4;
+	}
 	int64_t eseq = f->seq.p && DBLOG_OP_IS_CHANGE(f->op) ? strtoll(f->seq.p, NULL, 10) : -1;
 	if (!DBLOG_OP_IS_CHANGE(f->op) && p->ref_has_seq && !dblog_pos_cmp(&ep, &p->ref_pos, NULL))
 		return 1;
@@ -96,6 +133,13 @@ build(struct dblog_progress *p, const struct dblog_fields *f, int with_seq)
 	json_t *prev = p->pending ? p->pending : p->applied;
 	json_t *cursor = json_object_get(prev, "cursor");
 	json_t *j = position_of(f, with_seq);
+	/* an event without identity (written before identities) under the
+	 * name recorded keeps the identity recorded */
+	json_t *ps = json_object_get(prev, "source"), *ns = json_object_get(j, "source");
+	json_t *pid = json_object_get(ps, "identity");
+	if (json_is_object(ns) && pid && !json_object_get(ns, "identity") &&
+	    json_equal(json_object_get(ps, "name"), json_object_get(ns, "name")))
+		json_object_set(ns, "identity", pid);
 	if (cursor)
 		json_object_set_new(j, "cursor", json_deep_copy(cursor));
 	dblog_cursor_merge(j, f->cursor);
@@ -154,10 +198,35 @@ dblog_progress_complete(struct dblog_progress *p, const struct dblog_fields *f, 
 	struct dblog_span sn = dblog_json_member(f->source, "name", 4);
 	const char *s;
 	size_t sl;
+	int same = p->ref_src_set && sn.p && dblog_json_streq(sn, p->ref_src.p, p->ref_src.len);
 	p->ref_src_set = sn.p && dblog_json_str(sn, &p->scratch, &s, &sl);
 	dblog_buf_clear(&p->ref_src);
 	if (p->ref_src_set)
 		dblog_buf_add(&p->ref_src, s, sl);
+	/* the identity: the event's; without one, the one recorded stays */
+	struct dblog_span si = dblog_json_member(f->source, "identity", 8);
+	if (si.p && dblog_json_str(si, &p->scratch, &s, &sl)) {
+		p->ref_ident_set = 1;
+		dblog_buf_clear(&p->ref_ident);
+		dblog_buf_add(&p->ref_ident, s, sl);
+	} else if (!same) {
+		p->ref_ident_set = 0;
+		dblog_buf_clear(&p->ref_ident);
+	}
+}
+
+void
+dblog_progress_identity_clash(struct dblog_progress *p, const struct dblog_fields *f, char *out,
+			      size_t n)
+{
+	struct dblog_span si = dblog_json_member(f->source, "identity", 8);
+	const char *s = "?";
+	size_t sl = 1;
+	if (!si.p || !dblog_json_str(si, &p->scratch, &s, &sl))
+		s = "?", sl = 1;
+	snprintf(out, n, "source \"%s\" is recorded from the server with identity %s; this event "
+		 "comes from %.*s", p->ref_src.p ? p->ref_src.p : "?",
+		 p->ref_ident.p ? p->ref_ident.p : "?", (int)sl, s);
 }
 
 int

@@ -96,6 +96,7 @@ table_free(struct ptable *t)
 		free(t->cols[i].name);
 		free(t->cols[i].type);
 		free(t->cols[i].btype);
+		free(t->cols[i].seq);
 	}
 	free(t->cols);
 	free(t->name);
@@ -137,7 +138,9 @@ psink_table(struct psink *s, const char *name)
 		"format_type(a.atttypid, a.atttypmod), "
 		/* the type without a modifier, by its quoted catalog name: "bpchar"
 		 * and "bit" keep a value whole where character and bit mean (1) */
-		"format('%I.%I', n.nspname, t.typname) "
+		"format('%I.%I', n.nspname, t.typname), a.attidentity, "
+		"CASE WHEN a.attidentity <> '' THEN pg_catalog.pg_get_serial_sequence($1, a.attname) END, "
+		"a.attgenerated <> '' "
 		"FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
 		"JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace LEFT JOIN pg_catalog.pg_index i ON "
@@ -158,9 +161,16 @@ psink_table(struct psink *s, const char *name)
 			t->cols[i].noeq = PQgetvalue(r, i, 3)[0] == 't';
 			t->cols[i].type = dblog_xstrdup(PQgetvalue(r, i, 4));
 			t->cols[i].btype = dblog_xstrdup(PQgetvalue(r, i, 5));
+			t->cols[i].generated = PQgetvalue(r, i, 8)[0] == 't';
 			t->cols[i].json = !strcmp(t->cols[i].type, "json") || !strcmp(t->cols[i].type, "jsonb");
 			if (!strcmp(t->cols[i].type, "json[]") || !strcmp(t->cols[i].type, "jsonb[]"))
 				t->cols[i].array = 3;
+			t->cols[i].ident = PQgetvalue(r, i, 6)[0];
+			t->always |= t->cols[i].ident == 'a';
+			if (!PQgetisnull(r, i, 7)) {
+				t->cols[i].seq = dblog_xstrdup(PQgetvalue(r, i, 7));
+				t->seqs = 1;
+			}
 		}
 	}
 	PQclear(r);
@@ -201,8 +211,10 @@ param(struct psink *s, struct dblog_span v, int array)
 	int i = s->np++;
 	s->isnull[i] = 0;
 	s->offs[i] = s->vals.len;
-	if (array == 2 && dblog_json_type(v) != DBLOG_J_NULL && v.p) {
-		/* json and jsonb columns take the JSON text itself */
+	if (array == 2 && dblog_json_type(v) != DBLOG_J_NULL && v.p &&
+	    dblog_json_type(v) != DBLOG_J_STRING) {
+		/* json and jsonb columns: a string is the JSON text (below);
+		 * JSON embedded (events written before) is taken as its text */
 		dblog_buf_add(&s->vals, v.p, v.n);
 		dblog_buf_addc(&s->vals, 0);
 		return;
@@ -436,6 +448,16 @@ is_pk(struct psink *s, const struct ptable *t, struct dblog_span name)
 	return c && c->pk;
 }
 
+/* Is the column GENERATED ALWAYS AS IDENTITY? PostgreSQL lets an UPDATE
+ * set it only to DEFAULT: it is left out of SET (p_apply refused an event
+ * that changes it). */
+static int
+is_always(struct psink *s, const struct ptable *t, struct dblog_span name)
+{
+	const struct pcol *c = t->always ? psink_col(t, name, &s->s1) : NULL;
+	return c && c->ident == 'a';
+}
+
 /* Can the change's key match more than one row? Yes unless it names every
  * column of the table's primary key: a table without one (REPLICA IDENTITY
  * FULL at the source: the key is the whole old row) may hold equal rows,
@@ -483,7 +505,7 @@ conflict_clause(struct psink *s, const struct ptable *t)
 		}
 	dblog_buf_adds(&s->sql, ")");
 	for (size_t i = 0; i < s->ncols; i++) {
-		if (is_pk(s, t, s->names[i]))
+		if (is_pk(s, t, s->names[i]) || is_always(s, t, s->names[i]))
 			continue;
 		dblog_buf_adds(&s->sql, any++ ? ", " : " DO UPDATE SET ");
 		psink_ident_span(s, &s->sql, s->names[i]);
@@ -491,7 +513,7 @@ conflict_clause(struct psink *s, const struct ptable *t)
 		psink_ident_span(s, &s->sql, s->names[i]);
 	}
 	for (size_t i = 0, w = 0; i < s->ncols && any; i++) {
-		if (is_pk(s, t, s->names[i]))
+		if (is_pk(s, t, s->names[i]) || is_always(s, t, s->names[i]))
 			continue;
 		struct dblog_buf pre = { 0 }, ex = { 0 };
 		dblog_buf_printf(&pre, "%s.", t->qname);
@@ -524,7 +546,8 @@ psink_insert_sql(struct psink *s, const struct ptable *t, int upsert)
 			dblog_buf_adds(&s->sql, ", ");
 		psink_ident_span(s, &s->sql, s->names[i]);
 	}
-	dblog_buf_adds(&s->sql, ") VALUES (");
+	/* the source's values, also of GENERATED ALWAYS identity columns */
+	dblog_buf_adds(&s->sql, t->always ? ") OVERRIDING SYSTEM VALUE VALUES (" : ") VALUES (");
 	for (size_t i = 0; i < s->ncols; i++)
 		dblog_buf_printf(&s->sql, i ? ", $%zu" : "$%zu", i + 1);
 	dblog_buf_adds(&s->sql, ")");
@@ -590,21 +613,33 @@ do_update(struct psink *s, const struct ptable *t, int guarded, long *rows, char
 		int n = 0;
 		dblog_buf_clear(&s->sql);
 		dblog_buf_printf(&s->sql, "UPDATE %s SET ", t->qname);
-		for (size_t i = 0; i < s->ncols; i++) {
-			if (i)
+		for (size_t i = 0, k = 0; i < s->ncols; i++) {
+			++n;
+			if (is_always(s, t, s->names[i]))
+				continue;
+			if (k++)
 				dblog_buf_adds(&s->sql, ", ");
 			psink_ident_span(s, &s->sql, s->names[i]);
-			dblog_buf_printf(&s->sql, " = $%d", ++n);
+			dblog_buf_printf(&s->sql, " = $%d", n);
 		}
 		int one = key_may_repeat(s, t);
 		if (one)
 			one_row_begin(s, t);
 		where(s, t, &n, s->bnames, nb);
+		char rhs[48];
+		/* an ALWAYS identity column is not set: the row must hold the value */
+		for (size_t i = 0; i < s->ncols; i++)
+			if (is_always(s, t, s->names[i])) {
+				dblog_buf_adds(&s->sql, " AND ");
+				snprintf(rhs, sizeof rhs, "$%zu", i + 1);
+				compare(s, t, "", s->names[i], "=", rhs);
+			}
 		if (!guarded && s->ncols) {
-			char rhs[48];
 			dblog_buf_adds(&s->sql, " AND (");
-			for (size_t i = 0; i < s->ncols; i++) {
-				if (i)
+			for (size_t i = 0, k = 0; i < s->ncols; i++) {
+				if (is_always(s, t, s->names[i]))
+					continue;
+				if (k++)
 					dblog_buf_adds(&s->sql, " OR ");
 				snprintf(rhs, sizeof rhs, "$%zu", i + 1);
 				compare(s, t, "", s->names[i], "IS DISTINCT FROM", rhs);
@@ -744,12 +779,74 @@ key_changed(struct psink *s)
 }
 
 static int
+span_eq(struct dblog_span a, struct dblog_span b)
+{
+	return a.n == b.n && !memcmp(a.p, b.p, a.n);
+}
+
+/* An update that changes a GENERATED ALWAYS identity column (its old
+ * value from the key or the before-image) cannot be applied: PostgreSQL
+ * lets UPDATE set such a column only to DEFAULT. -1 with err, else 0;
+ * *settable: are there columns to SET? */
+static int
+always_changed(struct psink *s, const struct ptable *t, int *settable, char *err, size_t errlen)
+{
+	*settable = 0;
+	for (size_t i = 0; i < s->ncols; i++) {
+		if (!is_always(s, t, s->names[i])) {
+			*settable = 1;
+			continue;
+		}
+		const struct dblog_span *old = NULL;
+		for (size_t k = 0; k < s->nkeys && !old; k++)
+			if (span_eq(s->knames[k], s->names[i]))
+				old = &s->kv[k];
+		for (size_t k = 0; k < s->nbefore && !old; k++)
+			if (span_eq(s->bnames[k], s->names[i]))
+				old = &s->bv[k];
+		if (!old || span_eq(*old, s->v[i]))
+			continue;
+		const char *cn;
+		size_t cl;
+		dblog_json_str(s->names[i], &s->s1, &cn, &cl);
+		struct dblog_buf col = { 0 };
+		dblog_buf_add(&col, cn, cl);
+		struct dblog_buf qc = { 0 };
+		dblog_sql_ident(&qc, col.p);
+		snprintf(err, errlen, "the update changes column \"%s\" from %.*s to %.*s, but it is "
+			 "GENERATED ALWAYS AS IDENTITY in the destination, which an UPDATE may only set "
+			 "to DEFAULT (fix: ALTER TABLE %s ALTER COLUMN %s SET GENERATED BY DEFAULT)",
+			 col.p, (int)(old->n < 40 ? old->n : 40), old->p, (int)(s->v[i].n < 40 ? s->v[i].n : 40),
+			 s->v[i].p, t->qname, qc.p);
+		dblog_buf_free(&col);
+		dblog_buf_free(&qc);
+		return -1;
+	}
+	return 0;
+}
+
+/* The batch wrote rows of t: its identity sequences are moved past them
+ * before it commits (see p_commit). */
+static void
+note_identity(struct psink *s, const struct ptable *t)
+{
+	if (t->seqs && !s->base.dry_run && !psink_name_in(&s->ident_batch, t->name))
+		psink_name_add(&s->ident_batch, t->name);
+}
+
+static int
 apply_change(struct psink *s, const struct dblog_fields *f, const struct ptable *t,
 	     enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
 {
-	int guarded = dblog_sink_guarded(s->base.policy), exists, equal;
+	int guarded = dblog_sink_guarded(s->base.policy), exists, equal, settable = 1;
 	long rows = 0;
 	*out = DBLOG_APPLIED;
+	if (f->op == DBLOG_OP_UPDATE && t->always && always_changed(s, t, &settable, err, errlen))
+		return -1;
+	if (f->op != DBLOG_OP_DELETE)
+		note_identity(s, t);
+	if (!settable)   /* nothing but ALWAYS identity columns, unchanged: the row is there */
+		return do_insert(s, t, 1, &rows, err, errlen);
 	/* the bulk path first (pipeline mode); what it does not take goes
 	 * after the rows it holds */
 	int staged = 1, piped = psink_piped(s), ins = f->op == DBLOG_OP_INSERT || f->op == DBLOG_OP_SNAPSHOT;
@@ -870,6 +967,40 @@ has_nul(struct psink *s, const struct ptable *t, const struct dblog_span *names,
 	return 0;
 }
 
+/* The first value of vals that is text not valid UTF-8 ({"text_hex":..},
+ * from a SQLite source), or -1: PostgreSQL has no text for it. */
+static long
+not_utf8(struct psink *s, const struct dblog_span *vals, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (dblog_json_type(vals[i]) == DBLOG_J_OBJECT && dblog_text_hex(vals[i], &s->s1))
+			return (long)i;
+	return -1;
+}
+
+static int
+refuse_not_utf8(struct psink *s, const struct dblog_fields *f, char *err, size_t errlen)
+{
+	static const char *const what[] = { "after", "key", "before" };
+	const struct dblog_span *names[] = { s->names, s->knames, s->bnames };
+	const struct dblog_span *vals[] = { s->v, s->kv, s->bv };
+	size_t ns[] = { s->ncols, s->nkeys, s->nbefore };
+	for (int w = 0; w < 3; w++) {
+		long i = not_utf8(s, vals[w], ns[w]);
+		if (i < 0)
+			continue;
+		struct dblog_span k = f->key.p ? f->key : f->before;
+		snprintf(err, errlen, "column %.*s in \"%s\" of the row %.*s is text that is not "
+			 "UTF-8 ({\"text_hex\":...}, from a SQLite source), which PostgreSQL cannot "
+			 "store as text: correct it at the source (or convert it with a transform "
+			 "before apply), or park such events with --dlq",
+			 (int)(names[w][i].n < 200 ? names[w][i].n : 200), names[w][i].p, what[w],
+			 (int)(k.n < 300 ? k.n : 300), k.p ? k.p : "{}");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	enum dblog_outcome *out, struct dblog_conflict_info *ci, char *err, size_t errlen)
@@ -936,6 +1067,8 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 			 "PostgreSQL cannot store in a text value", nul);
 		return -1;
 	}
+	if (refuse_not_utf8(s, f, err, errlen))
+		return -1;
 	if (!s->nkeys && f->op != DBLOG_OP_INSERT && f->op != DBLOG_OP_SNAPSHOT) {
 		snprintf(err, errlen, "the event has no key (add \"key\" or a before-image)");
 		return -1;
@@ -966,6 +1099,46 @@ p_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *name,
 	return psink_exec(s, "RELEASE SAVEPOINT dblog_change", err, errlen);
 }
 
+/* Before a batch commits: every identity sequence of the tables it wrote
+ * moves past the largest value of its column, so that the destination's
+ * own inserts do not collide with the source's values (ascending
+ * sequences only). */
+static int
+sequences_ahead(struct psink *s, char *err, size_t errlen)
+{
+	struct dblog_buf q = { 0 }, lit = { 0 };
+	int rc = 0;
+	for (const char *n = s->ident_batch.p; n && n < s->ident_batch.p + s->ident_batch.len && !rc;
+	     n += strlen(n) + 1) {
+		const struct ptable *t = psink_table_cached(s, n);
+		for (int i = 0; t && i < t->ncols && !rc; i++) {
+			const struct pcol *c = &t->cols[i];
+			if (!c->seq)
+				continue;
+			dblog_buf_clear(&q);
+			dblog_buf_clear(&lit);
+			dblog_sql_literal_e(&lit, c->seq);
+			/* planned only when the role may read and set the sequence */
+			dblog_buf_printf(&q, "DO $dblog$ BEGIN IF pg_catalog.has_sequence_privilege(%s, "
+					 "'SELECT') AND pg_catalog.has_sequence_privilege(%s, 'UPDATE') THEN "
+					 "PERFORM pg_catalog.setval(%s, x.m) FROM (SELECT max(", lit.p, lit.p,
+					 lit.p);
+			dblog_sql_ident(&q, c->name);
+			dblog_buf_printf(&q, ")::bigint AS m FROM %s) x, %s q, pg_catalog.pg_sequence p "
+					 "WHERE p.seqrelid = %s::regclass AND p.seqincrement > 0 AND x.m > "
+					 "CASE WHEN q.is_called THEN q.last_value ELSE q.last_value - 1 END; "
+					 "END IF; END $dblog$", t->qname, c->seq, lit.p);
+			if (strstr(q.p + 10, "$dblog$") != q.p + q.len - 7)
+				continue;   /* a name holding the quote's tag */
+			rc = psink_exec(s, q.p, err, errlen);
+		}
+	}
+	dblog_buf_clear(&s->ident_batch);
+	dblog_buf_free(&q);
+	dblog_buf_free(&lit);
+	return rc;
+}
+
 static int
 p_begin(struct dblog_sink *b, char *e, size_t l)
 {
@@ -975,6 +1148,7 @@ p_begin(struct dblog_sink *b, char *e, size_t l)
 		s->in_pipe = 1;
 	b->in_pipeline = s->in_pipe;
 	s->stage.limit = 0;
+	dblog_buf_clear(&s->ident_batch);
 	return psink_exec(s, "BEGIN", e, l);
 }
 
@@ -983,7 +1157,7 @@ p_commit(struct dblog_sink *b, char *e, size_t l)
 {
 	struct psink *s = (struct psink *)b;
 	s->cur = NULL;
-	if (psink_exec(s, "COMMIT", e, l))
+	if (sequences_ahead(s, e, l) || psink_exec(s, "COMMIT", e, l))
 		return -1;
 	if (s->in_pipe && psink_pipe_sync(s))
 		return psink_pipe_failed(s, e, l);
@@ -1081,7 +1255,7 @@ p_close(struct dblog_sink *base)
 	free(s->tables);
 	free(s->dest_row);
 	struct dblog_buf *bufs[] = { &s->key, &s->sql, &s->s1, &s->vals, &s->plain_yes, &s->plain_no,
-				     &s->plain_batch };
+				     &s->plain_batch, &s->ident_batch };
 	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
 		dblog_buf_free(bufs[i]);
 	psink_stage_free(&s->stage);

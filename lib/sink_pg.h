@@ -26,6 +26,9 @@ struct pcol {
 	char *btype;        /* the type without its modifier, for casts */
 	int array, pk, json;
 	int noeq;           /* the type has no equality: compare as text */
+	char ident;         /* identity column: 'a' ALWAYS, 'd' BY DEFAULT, else 0 */
+	char *seq;          /* its sequence (an SQL name), or NULL */
+	int generated;      /* GENERATED ALWAYS AS (...) STORED */
 };
 
 struct ptable {
@@ -35,6 +38,9 @@ struct ptable {
 	int ncols;
 	int nocopy;         /* a COPY met a row already there: upsert instead */
 	int ctid;           /* a table: a row can be picked by (tableoid, ctid) */
+	int always;         /* has a GENERATED ALWAYS identity column: inserts
+	                       say OVERRIDING SYSTEM VALUE */
+	int seqs;           /* has identity columns with a sequence */
 };
 
 /* A row of a set-based statement and its sort key. */
@@ -47,6 +53,7 @@ struct pskey {
 /* A run of changes to one table and column set (sink_pg_bulk.c). */
 struct pstage {
 	int open, flushing, inserts, nocopy;
+	int always;                /* the table has a GENERATED ALWAYS identity */
 	int copying, copy_bad;     /* a COPY is open (outside the pipeline) */
 	size_t copied, copy_at;    /* rows sent by it; where the next one starts */
 	struct dblog_buf key;      /* the statement key of table and columns */
@@ -115,6 +122,9 @@ struct psink {
 	 * one failed: upserted instead), and those plain-inserted in the batch
 	 * being sent; NUL-terminated names, kept over a reset */
 	struct dblog_buf plain_yes, plain_no, plain_batch;
+	/* tables with identity columns written in the batch: their sequences
+	 * are moved past the values applied before it commits */
+	struct dblog_buf ident_batch;
 };
 
 /* Are changes sent without waiting: in the pipeline, or in a COPY of the

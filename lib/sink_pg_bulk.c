@@ -169,6 +169,7 @@ stage_open(struct psink *s, const struct ptable *t)
 	st->table = dblog_xstrdup(t->name);
 	st->qname = dblog_xstrdup(t->qname);
 	st->nocopy = t->nocopy;
+	st->always = t->always;
 	/* the column names, kept for the statements built at flush time */
 	dblog_buf_clear(&st->names);
 	for (size_t j = 0; j < s->ncols; j++)
@@ -616,7 +617,9 @@ bulk_sql(struct psink *s, enum setmode m)
 		const char *nm = st->names.p + strlen(st->names.p) + 1;
 		for (size_t j = 1; j < st->ncols; j++, nm += strlen(nm) + 1)
 			dblog_buf_printf(q, ", %s", nm);
-		dblog_buf_adds(q, ") SELECT ");
+		/* the source's values, also of GENERATED ALWAYS identity columns
+		 * (COPY takes them as they are) */
+		dblog_buf_adds(q, st->always ? ") OVERRIDING SYSTEM VALUE SELECT " : ") SELECT ");
 		/* unnest()s side by side in the select list: the rows go
 		 * straight into the insert, not through a tuplestore */
 		for (size_t j = 0; j < st->ncols; j++)

@@ -8,10 +8,15 @@
 #include "sink_pg.h"
 
 /* A declared type from a schema event, for PostgreSQL: PostgreSQL names
- * pass; SQLite's affinities map to their nearest type. */
+ * pass; SQLite's affinities map to their nearest type; the " TEXT" or
+ * " BLOB" that a SQLite destination's --create-tables gives a PostgreSQL
+ * type ("numeric(10,2) TEXT") is taken off again (t is changed). */
 static const char *
-pg_type(const char *t)
+pg_type(char *t)
 {
+	size_t n = strlen(t);
+	if (n > 5 && (!strcasecmp(t + n - 5, " TEXT") || !strcasecmp(t + n - 5, " BLOB")))
+		t[n - 5] = 0;
 	if (!*t)
 		return "text";
 	if (!strcasecmp(t, "BLOB"))
@@ -24,22 +29,28 @@ pg_type(const char *t)
 }
 
 /* A type name safe to put in CREATE TABLE: words (letters, digits, _,
- * spaces, dots), then optional (digits, commas), then optional []s. */
+ * spaces, dots) and modifiers in parentheses (digits, commas, spaces), as
+ * format_type() prints them ("character varying(20)", "timestamp(3) with
+ * time zone"), then optional []s. */
 static int
 type_name_ok(const char *t)
 {
 	const char *p = t;
 	if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_'))
 		return 0;
-	while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-	       *p == '_' || *p == ' ' || *p == '.')
-		p++;
-	if (*p == '(') {
-		p++;
-		while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
+	for (;;) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '_' || *p == ' ' || *p == '.') {
 			p++;
-		if (*p++ != ')')
-			return 0;
+		} else if (*p == '(') {
+			p++;
+			while ((*p >= '0' && *p <= '9') || *p == ',' || *p == ' ')
+				p++;
+			if (*p++ != ')')
+				return 0;
+		} else {
+			break;
+		}
 	}
 	while (p[0] == '[' && p[1] == ']')
 		p += 2;
@@ -69,6 +80,82 @@ server_type_ok(struct psink *s, const char *type)
 	return ok;
 }
 
+/* Can the type be an identity column's (smallint, integer, bigint)? */
+static int
+integer_type(const char *t)
+{
+	static const char *const ok[] = { "smallint", "integer", "bigint", "int2", "int4", "int8",
+					   "int", "pg_catalog.int2", "pg_catalog.int4", "pg_catalog.int8" };
+	for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+		if (!strcasecmp(t, ok[i]))
+			return 1;
+	return 0;
+}
+
+/* Is the generation expression e one expression that stays inside the
+ * parentheses put around it? Quoted strings and identifiers are skipped;
+ * parentheses balance and never close below zero; no comment, and no
+ * backslash, dollar sign or semicolon anywhere (escapes and dollar quotes
+ * would need the server's own lexer; pg_get_expr's expressions have none
+ * of them but in rare literals). The server checks the rest. */
+static int
+gen_expr_ok(const char *e)
+{
+	int depth = 0;
+	if (!*e || strpbrk(e, "\\$;"))
+		return 0;
+	for (const char *p = e; *p; p++) {
+		if (*p == '\'' || *p == '"') {
+			char q = *p;
+			for (p++; *p && !(*p == q && p[1] != q); p++)
+				if (*p == q)
+					p++;   /* a doubled quote */
+			if (!*p)
+				return 0;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')') {
+			if (--depth < 0)
+				return 0;
+		} else if ((p[0] == '-' && p[1] == '-') || (p[0] == '/' && p[1] == '*')) {
+			return 0;
+		}
+	}
+	return depth == 0;
+}
+
+/* A source column that is generated must not go into a plain column of
+ * an existing table: the change stream does not carry its values, so every
+ * row written later would have NULL there. 0, or -1 with err naming the
+ * table, the column and the fix. */
+static int
+generated_ok(struct psink *s, const struct ptable *t, const struct dblog_fields *f, char *err,
+	     size_t errlen)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		struct dblog_span g = dblog_json_member(v, "generated", 9);
+		if (dblog_json_type(g) != DBLOG_J_STRING)
+			continue;
+		const struct pcol *c = psink_col(t, dblog_json_member(v, "name", 4), &s->s1);
+		if (!c || c->generated)
+			continue;
+		dblog_json_str(g, &s->s1, &p, &n);
+		struct dblog_buf q = { 0 };
+		dblog_sql_ident(&q, c->name);
+		snprintf(err, errlen, "column %s of %s is generated at the source (GENERATED ALWAYS AS "
+			 "(%.*s) STORED) but a plain column here, which the change stream would leave "
+			 "NULL: make it generated (ALTER TABLE %s DROP COLUMN %s, ADD COLUMN %s %s "
+			 "GENERATED ALWAYS AS (%.*s) STORED)", q.p, t->name, (int)n, p, t->qname, q.p, q.p,
+			 c->type, (int)n, p);
+		dblog_buf_free(&q);
+		return -1;
+	}
+	return 0;
+}
+
 int
 psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *name, int create,
 	 char *err, size_t errlen)
@@ -85,6 +172,10 @@ psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *
 	}
 	dblog_buf_free(&table);
 	struct ptable *t = psink_table(s, name);
+	if (t && t->ncols && generated_ok(s, t, f, err, errlen)) {
+		dblog_buf_free(&schema);
+		return -1;
+	}
 	if (!t || t->ncols || !create) {
 		dblog_buf_free(&schema);
 		return t ? 0 : psink_pipe_failed(s, err, errlen);
@@ -124,7 +215,34 @@ psink_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *
 		const char *tt = dblog_json_streq(drv, "sqlite", 6) ? pg_type(ty) : ty;
 		int ok = type_name_ok(tt) && server_type_ok(s, tt);
 		dblog_buf_printf(&q, " %s", ok ? tt : "text");
+		/* an identity column of the source is one here (contract 6:
+		 * "identity" is "always" or "by default"); apply inserts the
+		 * source's values and keeps the sequence ahead of them */
+		struct dblog_span id = dblog_json_member(v, "identity", 8);
+		if (ok && dblog_json_streq(drv, "postgres", 8) && integer_type(tt)) {
+			if (dblog_json_streq(id, "always", 6))
+				dblog_buf_adds(&q, " GENERATED ALWAYS AS IDENTITY");
+			else if (dblog_json_streq(id, "by default", 10))
+				dblog_buf_adds(&q, " GENERATED BY DEFAULT AS IDENTITY");
+		}
 		free(ty);
+		/* a generated column is computed here as at the source */
+		struct dblog_span g = dblog_json_member(v, "generated", 9);
+		if (dblog_json_type(g) == DBLOG_J_STRING) {
+			dblog_json_str(g, &s->s1, &p, &n);
+			char *e = dblog_xstrndup(p, n);
+			if (!gen_expr_ok(e)) {
+				snprintf(err, errlen, "the generation expression of column %.*s is not one "
+					 "expression dblog can pass on safely: %s; create the table yourself",
+					 (int)cn.n, cn.p, e);
+				free(e);
+				dblog_buf_free(&q);
+				dblog_buf_free(&pk);
+				return -1;
+			}
+			dblog_buf_printf(&q, " GENERATED ALWAYS AS (%s) STORED", e);
+			free(e);
+		}
 		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
 			dblog_buf_adds(&q, " NOT NULL");
 		if (dblog_json_type(dblog_json_member(v, "key", 3)) == DBLOG_J_TRUE) {

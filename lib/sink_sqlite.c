@@ -11,6 +11,7 @@
 #include "dblog.h"
 #include "dblog_sqlite.h"
 #include "sink.h"
+#include "sink_sqlite.h"
 
 #define NBUCKETS 1024
 #define MAXCOLS 2000
@@ -29,6 +30,7 @@ struct dtable {
 	char *source;                  /* the name given, as events write it */
 	char *name;                    /* the SQLite table */
 	struct dblog_sqlite_table t;   /* ncols 0: missing */
+	int warned;                    /* affinity_warn told about it */
 	int claimed;                   /* _dblog_tables says the SQLite table
 	                                  takes source's rows (in this
 	                                  destination transaction) */
@@ -92,6 +94,7 @@ dtable(struct ssink *s, const char *source, char *err, size_t errlen)
 	t->source = dblog_xstrdup(source);
 	t->name = dblog_xstrndup(s->s2.p, s->s2.len);
 	t->claimed = 0;
+	t->warned = 0;
 	dblog_sqlite_table_info(s->db, t->name, &t->t);
 	return t;
 }
@@ -121,32 +124,6 @@ col_of(const struct dtable *t, const char *name, size_t n)
 	return NULL;
 }
 
-static int
-blob_affinity(const struct dblog_sqlite_col *c)
-{
-	if (!c)
-		return 0;
-	const char *t = c->type;
-	if (!*t)
-		return 1;
-	for (; *t; t++)
-		if (!strncasecmp(t, "blob", 4) || !strncasecmp(t, "bytea", 5))
-			return 1;
-	return 0;
-}
-
-/* SQLite's affinity rules: REAL, FLOA or DOUB in the declared type. */
-static int
-real_affinity(const struct dblog_sqlite_col *c)
-{
-	if (!c)
-		return 0;
-	for (const char *t = c->type; *t; t++)
-		if (!strncasecmp(t, "real", 4) || !strncasecmp(t, "floa", 4) || !strncasecmp(t, "doub", 4))
-			return 1;
-	return 0;
-}
-
 static struct cached *
 add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog_span *params,
     size_t nparams, char *err, size_t errlen)
@@ -166,7 +143,7 @@ add(struct ssink *s, const char *sql, const struct dtable *t, const struct dblog
 		c->blob[i] = 0;
 		if (t && params[i].p && dblog_json_str(params[i], &s->s2, &p, &n)) {
 			const struct dblog_sqlite_col *col = col_of(t, p, n);
-			c->blob[i] = (unsigned char)(blob_affinity(col) | real_affinity(col) << 1);
+			c->blob[i] = sqsink_col_bits(col);
 		}
 	}
 	unsigned h = dblog_sink_hash(s->key.p, s->key.len) % NBUCKETS;
@@ -199,6 +176,13 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		break;
 	case DBLOG_J_NUMBER: {
 		char tmp[64], *e;
+		if ((blob & 2) && v.n < sizeof tmp) {
+			/* a float column: -0 keeps its sign, 5 is the real 5 */
+			memcpy(tmp, v.p, v.n);
+			tmp[v.n] = 0;
+			sqlite3_bind_double(st, i, strtod(tmp, NULL));
+			break;
+		}
 		if (v.n <= 18 && !memchr(v.p, '.', v.n) && !memchr(v.p, 'e', v.n) &&
 		    !memchr(v.p, 'E', v.n)) {
 			/* up to 18 digits always fits in 64 bits */
@@ -262,7 +246,22 @@ bind(struct ssink *s, sqlite3_stmt *st, int i, struct dblog_span v, int blob)
 		}
 		sqlite3_bind_text(st, i, p, (int)n, SQLITE_TRANSIENT);
 		break;
+	case DBLOG_J_ARRAY:
+		if (blob & 4) {
+			/* an array column: PostgreSQL's text, which it reads back */
+			dblog_buf_clear(&s->s1);
+			dblog_sql_pg_array(&s->s1, v, (blob & 8) != 0, &s->s2);
+			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
+			break;
+		}
+		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
+		break;
 	default:
+		if (dblog_text_hex(v, &s->s1)) {
+			/* text that is not UTF-8: its bytes, as TEXT */
+			sqlite3_bind_text(st, i, s->s1.p, (int)s->s1.len, SQLITE_TRANSIENT);
+			break;
+		}
 		sqlite3_bind_text(st, i, v.p, (int)v.n, SQLITE_TRANSIENT);
 	}
 }
@@ -426,7 +425,15 @@ literal(struct ssink *s, struct dblog_buf *b, struct dblog_span v)
 		dblog_json_str(v, &s->s1, &p, &n);
 		dblog_sql_string(b, p, n);
 		break;
-	default: dblog_sql_string(b, v.p, v.n);
+	default:
+		if (dblog_text_hex(v, &s->s1)) {
+			dblog_buf_adds(b, "CAST(X'");
+			for (size_t j = 0; j < s->s1.len; j++)
+				dblog_buf_printf(b, "%02x", (unsigned char)s->s1.p[j]);
+			dblog_buf_adds(b, "' AS TEXT)");
+			break;
+		}
+		dblog_sql_string(b, v.p, v.n);
 	}
 }
 
@@ -667,8 +674,14 @@ fetch_row(struct ssink *s, const struct dtable *t)
 	if (sqlite3_prepare_v2(s->db, q.p, -1, &st, NULL) == SQLITE_OK) {
 		for (size_t i = 0; i < s->nkeys; i++)
 			bind(s, st, (int)i + 1, s->kvals[i], 0);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			s->dest_row = dblog_xstrdup((const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+			/* text that is not UTF-8 as {"text_hex":..}, so the row is JSON */
+			struct dblog_buf row = { 0 };
+			dblog_text_hex_object(&row, (const char *)sqlite3_column_text(st, 0),
+					      (size_t)sqlite3_column_bytes(st, 0));
+			dblog_buf_addc(&row, 0);
+			s->dest_row = row.p;
+		}
 		sqlite3_finalize(st);
 	}
 	dblog_buf_free(&q);
@@ -1072,6 +1085,69 @@ s_apply(struct dblog_sink *base, const struct dblog_fields *f, const char *table
 
 /* ------------------------------------------------ schema and positions */
 
+/* An existing table receiving a PostgreSQL source's columns: warn (once)
+ * about each column whose affinity changes values that the declared type
+ * of --create-tables would keep (a numeric's 13.50 stored as 13.5, -0 as
+ * 0), with the fix. */
+static void
+affinity_warn(struct ssink *s, struct dtable *t, const struct dblog_fields *f)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	if (t->warned || !dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8))
+		return;
+	t->warned = 1;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		struct dblog_span name = dblog_json_member(v, "name", 4);
+		if (!dblog_json_str(name, &s->s2, &p, &n))
+			continue;
+		const struct dblog_sqlite_col *c = col_of(t, p, n);
+		if (!c || !dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) || !n)
+			continue;
+		struct dblog_buf want = { 0 };
+		sqsink_decl_type(&want, p, n, 1);
+		char have = sqsink_affinity(c->type), need = sqsink_affinity(want.p);
+		int numbers = (need == 'I' || need == 'N') && (have == 'I' || have == 'N');
+		/* a type of the user's own: its values' kind is not known here */
+		int own = need == 'B' && !strcasestr(want.p, "real") && !strcasestr(want.p, "floa") &&
+			  !strcasestr(want.p, "doub");
+		if (have != need && !numbers && !own && have != 'T' && have != 'B')
+			dblog_warn("table \"%s\", column \"%s\" (%.*s at the source): its declared type "
+				   "\"%s\" has %s affinity, through which SQLite changes values (13.50 "
+				   "becomes 13.5, 001 becomes 1, -0 becomes 0); declare it \"%s\" to keep "
+				   "them (dblog-apply(1), SQLite types)", t->name, c->name, (int)n, p,
+				   c->type, have == 'I' ? "INTEGER" : have == 'R' ? "REAL" : "NUMERIC",
+				   want.p);
+		dblog_buf_free(&want);
+	}
+}
+
+/* A column generated at the source (its expression is PostgreSQL's, and
+ * the change stream does not carry its values) must not go into a plain
+ * column, which would hold NULL in every row written later: 0, or -1 with
+ * err naming the table, the column and the fix. (pragma table_info does
+ * not list SQLite's own generated columns.) */
+static int
+generated_ok(struct ssink *s, const struct dtable *t, const struct dblog_fields *f, char *err,
+	     size_t errlen)
+{
+	struct dblog_span v;
+	const char *it = NULL, *p;
+	size_t n;
+	while (dblog_json_next_elem(f->columns, &it, &v)) {
+		if (dblog_json_type(dblog_json_member(v, "generated", 9)) != DBLOG_J_STRING ||
+		    !dblog_json_str(dblog_json_member(v, "name", 4), &s->s2, &p, &n) || !col_of(t, p, n))
+			continue;
+		snprintf(err, errlen, "column \"%.*s\" of %s is generated at the source but a plain "
+			 "column here, which the change stream would leave NULL: drop it, or make it a "
+			 "generated column (GENERATED ALWAYS AS (...) STORED) computing the same", (int)n, p,
+			 t->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *table, int create,
 	 char *err, size_t errlen)
@@ -1080,8 +1156,12 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct dtable *t = dtable(s, table, err, errlen);
 	if (!t)
 		return -1;
-	if (t->t.ncols)
+	if (t->t.ncols && generated_ok(s, t, f, err, errlen))
+		return -1;
+	if (t->t.ncols) {
+		affinity_warn(s, t, f);
 		return claim(s, t, f, err, errlen);
+	}
 	if (!create)
 		return 0;
 	struct dblog_buf *q = &s->sql, pk = { 0 };
@@ -1092,8 +1172,13 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 	struct dblog_span v;
 	const char *it = NULL, *p;
 	size_t n, ncol = 0;
+	/* only a PostgreSQL source's types are mapped */
+	int from_pg = dblog_json_streq(dblog_json_member(f->source, "driver", 6), "postgres", 8);
 	while (dblog_json_next_elem(f->columns, &it, &v)) {
-		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE)
+		/* a column generated at the source is left out: its expression
+		 * is PostgreSQL's, and the events do not carry its values */
+		if (dblog_json_type(dblog_json_member(v, "hidden", 6)) == DBLOG_J_TRUE ||
+		    dblog_json_type(dblog_json_member(v, "generated", 9)) == DBLOG_J_STRING)
 			continue;
 		struct dblog_span name = dblog_json_member(v, "name", 4);
 		if (dblog_json_type(name) != DBLOG_J_STRING)
@@ -1102,11 +1187,12 @@ s_schema(struct dblog_sink *base, const struct dblog_fields *f, const char *tabl
 			dblog_buf_adds(q, ", ");
 		ident_span(s, q, name);
 		if (dblog_json_str(dblog_json_member(v, "type", 4), &s->s1, &p, &n) && n) {
-			char *ty = dblog_xstrndup(p, n);
+			struct dblog_buf ty = { 0 };
+			sqsink_decl_type(&ty, p, n, from_pg);
 			/* the declared type as a quoted name keeps odd types harmless */
 			dblog_buf_addc(q, ' ');
-			dblog_sql_ident(q, ty);
-			free(ty);
+			dblog_sql_ident(q, ty.p);
+			dblog_buf_free(&ty);
 		}
 		if (dblog_json_type(dblog_json_member(v, "nullable", 8)) == DBLOG_J_FALSE)
 			dblog_buf_adds(q, " NOT NULL");

@@ -55,6 +55,23 @@ array_elem(struct dblog_buf *out, const char *s, size_t n)
 	dblog_buf_addc(out, '"');
 }
 
+/* Does the JSON array v hold only strings, nulls and such arrays? Inside
+ * a json[] value that is a dimension of the array (its json values are
+ * strings); anything else is a JSON value embedded (events written before
+ * json values were strings). */
+static int
+json_dimension(struct dblog_span v)
+{
+	struct dblog_span e;
+	const char *it = NULL;
+	while (dblog_json_next_elem(v, &it, &e)) {
+		enum dblog_jtype t = dblog_json_type(e);
+		if (t != DBLOG_J_STRING && t != DBLOG_J_NULL && !(t == DBLOG_J_ARRAY && json_dimension(e)))
+			return 0;
+	}
+	return 1;
+}
+
 void
 dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems, struct dblog_buf *tmp)
 {
@@ -69,9 +86,9 @@ dblog_sql_pg_array(struct dblog_buf *out, struct dblog_span v, int json_elems, s
 		enum dblog_jtype t = dblog_json_type(e);
 		if (t == DBLOG_J_NULL) {
 			dblog_buf_adds(out, "NULL");
-		} else if (t == DBLOG_J_ARRAY && !json_elems) {
-			dblog_sql_pg_array(out, e, 0, tmp);
-		} else if (t == DBLOG_J_STRING && !json_elems) {
+		} else if (t == DBLOG_J_ARRAY && (!json_elems || json_dimension(e))) {
+			dblog_sql_pg_array(out, e, json_elems, tmp);
+		} else if (t == DBLOG_J_STRING) {   /* json[]: the element's JSON text */
 			dblog_json_unescape(e, tmp);
 			array_elem(out, tmp->p, tmp->len);
 		} else {

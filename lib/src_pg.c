@@ -79,6 +79,119 @@ check_wal_level(PGconn *c, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
+/* The SQL of the tables the publication will publish (their oids): the
+ * --tables (and the partitions of a partitioned one), else those of the
+ * publication that is there, else every table FOR ALL TABLES takes. */
+static void
+published_oids(const struct dblog_pgsrc_opts *o, int have, struct dblog_buf *sql)
+{
+	if (o->tables->n) {
+		struct dblog_buf sch = { 0 }, tn = { 0 }, qn = { 0 };
+		dblog_buf_adds(sql, "SELECT x FROM unnest(ARRAY[");
+		for (size_t i = 0; i < o->tables->n; i++) {
+			int has;
+			dblog_buf_clear(&qn);
+			dblog_table_split(o->tables->v[i], strlen(o->tables->v[i]), &sch, &tn, &has);
+			if (has) {
+				dblog_sql_ident(&qn, sch.p);
+				dblog_buf_addc(&qn, '.');
+			}
+			dblog_sql_ident(&qn, tn.p);
+			dblog_buf_adds(sql, i ? ", to_regclass(" : "to_regclass(");
+			dblog_sql_literal_e(sql, qn.p);
+			dblog_buf_addc(sql, ')');
+		}
+		dblog_buf_adds(sql, "]::regclass[]) AS t(x) WHERE x IS NOT NULL");
+		dblog_buf_free(&sch);
+		dblog_buf_free(&tn);
+		dblog_buf_free(&qn);
+	} else if (have) {
+		dblog_buf_adds(sql, "SELECT format('%I.%I', schemaname, tablename)::regclass FROM "
+			       "pg_catalog.pg_publication_tables WHERE pubname = ");
+		dblog_sql_literal_e(sql, o->publication);
+	} else {
+		dblog_buf_adds(sql, "SELECT c.oid::regclass FROM pg_catalog.pg_class c JOIN "
+			       "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+			       "AND c.relpersistence = 'p' AND c.oid >= 16384 AND n.nspname NOT IN "
+			       "('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'");
+	}
+}
+
+/* PostgreSQL refuses UPDATE and DELETE on a table in a publication that
+ * publishes them when the table has no replica identity: no primary key
+ * under the default identity, NOTHING, or an identity index that is gone.
+ * Find such tables among those published; with o->replica_identity_full
+ * set REPLICA IDENTITY FULL on them, else refuse naming each one and the
+ * fix. 0, or -1 with err. */
+static int
+check_identity(PGconn *c, const struct dblog_pgsrc_opts *o, int have, char *err, size_t errlen)
+{
+	const char *p[1] = { o->publication };
+	char *upd = pgsrc_query1(c, "SELECT pubupdate OR pubdelete FROM pg_catalog.pg_publication "
+				 "WHERE pubname = $1", 1, p, err, errlen);
+	if (!upd && err[0])
+		return -1;
+	int publishes = !upd || upd[0] == 't';
+	free(upd);
+	if (!publishes)
+		return 0;   /* a publication of inserts only: UPDATE and DELETE stay allowed */
+	struct dblog_buf sql = { 0 }, list = { 0 }, fix = { 0 }, fixes = { 0 };
+	dblog_buf_adds(&sql, "WITH named(x) AS (");
+	published_oids(o, have, &sql);
+	dblog_buf_adds(&sql, "), leaf(x) AS (SELECT x FROM named UNION SELECT t.relid FROM named, "
+		"pg_catalog.pg_partition_tree(named.x) t WHERE t.isleaf) "
+		"SELECT n.nspname, c.relname, format('%I.%I', n.nspname, c.relname) "
+		"FROM leaf JOIN pg_catalog.pg_class c ON c.oid = leaf.x "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND "
+		"(c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM "
+		"pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)) OR "
+		"(c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+		"WHERE i.indrelid = c.oid AND i.indisreplident))) ORDER BY 1, 2");
+	PGresult *r = PQexec(c, sql.p);
+	int rc = -1, n = PQntuples(r);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "cannot read the replica identities of the tables: %.*s",
+			 (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+		goto out;
+	}
+	char msg[512];
+	for (int i = 0; i < n; i++) {
+		const char *sch = PQgetvalue(r, i, 0), *name = PQgetvalue(r, i, 1);
+		dblog_buf_clear(&fix);
+		dblog_buf_printf(&fix, "ALTER TABLE %s REPLICA IDENTITY FULL", PQgetvalue(r, i, 2));
+		if (o->replica_identity_full) {
+			if (dblog_pg_exec(c, fix.p, msg, sizeof msg)) {
+				pgsrc_advise(o, "cannot set the replica identity", msg, err, errlen);
+				goto out;
+			}
+			continue;
+		}
+		if (i)
+			dblog_buf_adds(&list, ", ");
+		dblog_table_join(&list, sch, strlen(sch), name, strlen(name));
+		dblog_buf_add(&fixes, fix.p, fix.len);
+		dblog_buf_adds(&fixes, "; ");
+	}
+	rc = 0;
+	if (n && !o->replica_identity_full) {
+		rc = -1;
+		/* the names whole; the fix as far as it fits */
+		int room = (int)(errlen > list.len + 300 ? errlen - list.len - 300 : 0);
+		snprintf(err, errlen, "%d table%s no primary key or replica identity, so the "
+			 "application's UPDATE and DELETE would fail once published: %s (fix: %.*s%s"
+			 "or --setup --replica-identity-full does it)", n, n == 1 ? " has" : "s have",
+			 list.p, fixes.len > (size_t)room ? room : (int)fixes.len, fixes.p,
+			 fixes.len > (size_t)room ? "...; " : "");
+	}
+out:
+	PQclear(r);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&list);
+	dblog_buf_free(&fix);
+	dblog_buf_free(&fixes);
+	return rc;
+}
+
 static int
 setup_publication(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t errlen)
 {
@@ -88,6 +201,10 @@ setup_publication(PGconn *c, const struct dblog_pgsrc_opts *o, char *err, size_t
 	if (!have && err[0])
 		return -1;
 	struct dblog_buf sql = { 0 };
+	if (check_identity(c, o, have != NULL, err, errlen)) {
+		free(have);
+		return -1;
+	}
 	if (have && !o->tables->n) {
 		free(have);
 		return 0;
@@ -574,6 +691,66 @@ reconnect(struct stream *s, int attempt, uint64_t *start, char *err, size_t errl
 	return 0;
 }
 
+/* The server's identity "<system identifier>/<database>" (owned) and its
+ * default source name "<database>@<system identifier>" (owned): from
+ * pg_control_system(), or where that is not allowed from IDENTIFY_SYSTEM
+ * on the replication connection (opened here, kept in s->repl). 0, or -1
+ * with err; *retry for a connection that failed for now. */
+static int
+server_identity(struct stream *s, char **ident, char **defname, int *retry, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(s->sql, "SELECT system_identifier::text, current_database() FROM "
+			     "pg_catalog.pg_control_system()");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		PQclear(r);
+		if (!s->repl && !(s->repl = dblog_pg_connect(s->o->conninfo, 1, err, errlen, retry)))
+			return -1;
+		r = PQexec(s->repl, "IDENTIFY_SYSTEM");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 4 ||
+		    PQgetisnull(r, 0, 3)) {
+			snprintf(err, errlen, "cannot read the server's system identifier: %.*s",
+				 (int)strcspn(PQresultErrorMessage(r), "\n"), PQresultErrorMessage(r));
+			PQclear(r);
+			return -1;
+		}
+	}
+	int db = PQnfields(r) >= 4 ? 3 : 1;
+	struct dblog_buf b = { 0 };
+	dblog_buf_printf(&b, "%s/%s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, db));
+	*ident = b.p;
+	b = (struct dblog_buf){ 0 };
+	dblog_buf_printf(&b, "%s@%s", PQgetvalue(r, 0, db), PQgetvalue(r, 0, 0));
+	*defname = b.p;
+	PQclear(r);
+	return 0;
+}
+
+/* The source name: --name, else the checkpoint's (a capture resumed from a
+ * checkpoint keeps its name, "postgres" of earlier versions too), else
+ * the default. A checkpoint of another server is refused. Owned name, or
+ * NULL with err. */
+static char *
+source_name(const struct dblog_pgsrc_opts *o, const char *ident, const char *defname, char *err,
+	    size_t errlen)
+{
+	json_t *cp = NULL;
+	if (o->checkpoint && dblog_checkpoint_load(o->checkpoint, &cp, err, errlen) < 0)
+		return NULL;
+	json_t *src = json_object_get(cp, "source");
+	const char *cn = json_string_value(json_object_get(src, "name"));
+	const char *ci = json_string_value(json_object_get(src, "identity"));
+	const char *use = o->name ? o->name : cn ? cn : defname;
+	char *name = NULL;
+	if (ci && strcmp(ci, ident))
+		snprintf(err, errlen, "checkpoint \"%s\" records source \"%s\" of the server with "
+			 "identity %s, but this server is %s: its position means nothing here (give "
+			 "this source its own checkpoint file)", o->checkpoint, cn ? cn : "?", ci, ident);
+	else
+		name = dblog_xstrdup(use);
+	json_decref(cp);
+	return name;
+}
+
 int
 dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t errlen)
 {
@@ -584,7 +761,21 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 	s.sql = dblog_pg_connect(o->conninfo, 0, err, errlen, &retry);
 	if (!s.sql)
 		return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
-	dblog_pgdec_init(&s.dec, o->name, s.sql);
+	char *ident = NULL, *defname = NULL, *name = NULL;
+	if (server_identity(&s, &ident, &defname, &retry, err, errlen) ||
+	    !(name = source_name(o, ident, defname, err, errlen))) {
+		free(ident);
+		free(defname);
+		if (s.repl)
+			PQfinish(s.repl);
+		PQfinish(s.sql);
+		return retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
+	}
+	dblog_pgdec_init(&s.dec, name, s.sql);
+	dblog_pgdec_set_identity(&s.dec, ident);
+	free(ident);
+	free(defname);
+	free(name);
 	s.dec.emit = pgsrc_emit_line;
 	s.dec.on_commit = on_commit_cb;
 	s.dec.ctx = &s;
@@ -606,7 +797,8 @@ dblog_pgsrc_run(const struct dblog_pgsrc_opts *o, FILE *out, char *err, size_t e
 										: DBLOG_EXIT_OK;
 		goto out;
 	}
-	s.repl = dblog_pg_connect(o->conninfo, 1, err, errlen, &retry);
+	if (!s.repl)
+		s.repl = dblog_pg_connect(o->conninfo, 1, err, errlen, &retry);
 	if (!s.repl) {
 		status = retry ? DBLOG_EXIT_RETRY : DBLOG_EXIT_FAIL;
 		goto out;

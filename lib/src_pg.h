@@ -17,6 +17,7 @@ struct dblog_pgsrc_opts {
 	const struct dblog_list *tables;
 	enum dblog_pgsrc_mode mode;
 	int until, unbuffered, retries, snapshot_jobs;
+	int replica_identity_full;     /* setup: on tables without a replica identity */
 	uint64_t endpos;               /* 0: none */
 	int64_t heartbeat_ms;          /* 0: no heartbeats */
 	int64_t status_ms;             /* standby status update interval */

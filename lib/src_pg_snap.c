@@ -20,14 +20,16 @@ struct snapcol {
 	int key;
 };
 
-/* The tables to snapshot: the publication's, or --tables, or all. */
+/* The tables to snapshot: the publication's, or --tables, or all; never
+ * those of schema dblog, where dblog-apply keeps its state when the
+ * database is also a destination (a publication FOR ALL TABLES has them). */
 static PGresult *
 snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 {
 	if (use_pub) {
 		const char *p[1] = { o->publication };
 		return PQexecParams(c, "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
-				    "WHERE pubname = $1 ORDER BY 1, 2", 1, NULL, p, NULL, NULL, 0);
+				    "WHERE pubname = $1 AND schemaname <> 'dblog' ORDER BY 1, 2", 1, NULL, p, NULL, NULL, 0);
 	}
 	if (o->tables->n) {
 		/* two arrays: the schemas (public when none is given) and names */
@@ -62,8 +64,143 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 	}
 	return PQexec(c, "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN "
 		      "pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
-		      "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE "
+		      "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'dblog') AND n.nspname NOT LIKE "
 		      "'pg\\_toast%' ORDER BY 1, 2");
+}
+
+/* The order the tables are read in: parents before the tables whose
+ * foreign keys refer to them, else by name; dep[dstart[p]..dstart[p+1])
+ * are the earlier positions that position p must wait for. */
+struct snapplan {
+	int n;
+	int *order;            /* position -> row of the tables' result */
+	int *dstart, *dep;
+	char *done;            /* per position: read to its end */
+};
+
+static void
+plan_free(struct snapplan *pl)
+{
+	free(pl->order);
+	free(pl->dstart);
+	free(pl->dep);
+	free(pl->done);
+}
+
+static int
+row_of(PGresult *t, const char *schema, const char *name)
+{
+	for (int i = 0; i < PQntuples(t); i++)
+		if (!strcmp(PQgetvalue(t, i, 0), schema) && !strcmp(PQgetvalue(t, i, 1), name))
+			return i;
+	return -1;
+}
+
+/* Order the tables of t (sorted by name) so that a table comes after the
+ * tables its foreign keys refer to (the partitions of a partitioned one
+ * too): a destination that checks foreign keys at once then takes every
+ * row. Tables in a cycle keep their name order; a warning names them. */
+static int
+plan_order(PGconn *c, PGresult *t, struct snapplan *pl, char *msg, size_t len)
+{
+	int n = PQntuples(t);
+	pl->n = n;
+	pl->order = calloc((size_t)n + 1, sizeof *pl->order);
+	pl->dstart = calloc((size_t)n + 2, sizeof *pl->dstart);
+	pl->done = calloc((size_t)n + 1, 1);
+	int *indeg = calloc((size_t)n + 1, sizeof *indeg), *pos = calloc((size_t)n + 1, sizeof *pos);
+	char *placed = calloc((size_t)n + 1, 1), *listed = calloc((size_t)n + 1, 1);
+	if (!pl->order || !pl->dstart || !pl->done || !indeg || !pos || !placed || !listed)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	PGresult *e = PQexec(c, "SELECT DISTINCT cn.nspname, cc.relname, pn.nspname, pc.relname "
+		"FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class cc ON cc.oid = k.conrelid "
+		"JOIN pg_catalog.pg_namespace cn ON cn.oid = cc.relnamespace "
+		"CROSS JOIN LATERAL (SELECT k.confrelid AS relid UNION SELECT relid FROM "
+		"pg_catalog.pg_partition_tree(k.confrelid) WHERE isleaf) p "
+		"JOIN pg_catalog.pg_class pc ON pc.oid = p.relid "
+		"JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace "
+		"WHERE k.contype = 'f' AND k.conrelid <> p.relid");
+	if (PQresultStatus(e) != PGRES_TUPLES_OK) {
+		snprintf(msg, len, "cannot read the foreign keys: %s", PQresultErrorMessage(e));
+		PQclear(e);
+		free(indeg), free(pos), free(placed), free(listed);
+		return -1;
+	}
+	/* edges child -> parent, between tables of t */
+	int ne = PQntuples(e), *ec = calloc((size_t)ne + 1, sizeof *ec), *ep = calloc((size_t)ne + 1, sizeof *ep);
+	if (!ec || !ep)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	int m = 0;
+	for (int i = 0; i < ne; i++) {
+		int a = row_of(t, PQgetvalue(e, i, 0), PQgetvalue(e, i, 1));
+		int b = a < 0 ? -1 : row_of(t, PQgetvalue(e, i, 2), PQgetvalue(e, i, 3));
+		if (a >= 0 && b >= 0 && a != b) {
+			ec[m] = a, ep[m] = b, m++;
+			indeg[a]++;
+		}
+	}
+	PQclear(e);
+	/* Kahn's algorithm, the first ready table by name each time */
+	struct dblog_buf cyc = { 0 };
+	for (int k = 0; k < n; k++) {
+		int pick = -1;
+		for (int i = 0; i < n && pick < 0; i++)
+			if (!placed[i] && !indeg[i])
+				pick = i;
+		if (pick < 0) {   /* a cycle: the first by name goes */
+			for (int i = 0; i < n; i++) {
+				if (placed[i] || listed[i])
+					continue;
+				if (pick < 0)
+					pick = i;
+				listed[i] = 1;   /* in a cycle, or after one */
+				if (cyc.len < 400) {
+					dblog_buf_adds(&cyc, cyc.len ? ", " : "");
+					dblog_table_join(&cyc, PQgetvalue(t, i, 0), strlen(PQgetvalue(t, i, 0)),
+							 PQgetvalue(t, i, 1), strlen(PQgetvalue(t, i, 1)));
+				}
+			}
+			for (int i = 0; i < n && pick < 0; i++)
+				if (!placed[i])
+					pick = i;
+		}
+		placed[pick] = 1;
+		pos[pick] = k;
+		pl->order[k] = pick;
+		for (int j = 0; j < m; j++)
+			if (ep[j] == pick)
+				indeg[ec[j]]--;
+	}
+	if (cyc.len)
+		dblog_warn("snapshot: the foreign keys of %s form a cycle (or depend on one): those "
+			   "tables are read in name order, and a destination that checks foreign keys "
+			   "at once may refuse rows (make them DEFERRABLE INITIALLY DEFERRED there)",
+			   cyc.p);
+	dblog_buf_free(&cyc);
+	/* per position, the earlier positions it waits for */
+	pl->dep = calloc((size_t)m + 1, sizeof *pl->dep);
+	if (!pl->dep)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	int d = 0;
+	for (int k = 0; k < n; k++) {
+		pl->dstart[k] = d;
+		for (int j = 0; j < m; j++)
+			if (ec[j] == pl->order[k] && pos[ep[j]] < k)
+				pl->dep[d++] = pos[ep[j]];
+	}
+	pl->dstart[n] = d;
+	free(ec), free(ep), free(indeg), free(pos), free(placed), free(listed);
+	return 0;
+}
+
+/* May position k be read now: are the tables it refers to read? */
+static int
+plan_ready(const struct snapplan *pl, int k)
+{
+	for (int j = pl->dstart[k]; j < pl->dstart[k + 1]; j++)
+		if (!pl->done[pl->dep[j]])
+			return 0;
+	return 1;
 }
 
 /* One snapshot job: a connection in the shared snapshot reading one table
@@ -71,8 +208,10 @@ snapshot_tables(PGconn *c, const struct dblog_pgsrc_opts *o, int use_pub)
 struct snapjob {
 	PGconn *c;
 	int busy;              /* a FETCH is in flight */
-	int *keypos;           /* per column: position in the key, 0 if none */
+	int at;                /* the position (struct snapplan) being read */
+	int *keypos;           /* per column read: position in the key, 0 if none */
 	struct dblog_buf tn;   /* "schema.name" */
+	struct dblog_buf cols; /* the columns read: all but generated ones */
 };
 
 /* Prepare the next table on job j: its schema event, then a cursor in key
@@ -92,13 +231,15 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 	/* key columns as the stream has them: the replica identity (the
 	 * primary key, a chosen index; under FULL the primary key, or every
 	 * column when there is none) */
-	PGresult *a = PQexecParams(j->c, "SELECT a.attname, format_type(a.atttypid, NULL), a.attnotnull, "
+	PGresult *a = PQexecParams(j->c, "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
 		"CASE WHEN c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index p "
 		"WHERE p.indrelid = c.oid AND p.indisprimary) THEN a.attnum ELSE "
 		"coalesce((SELECT k.n FROM unnest(i.indkey) WITH ORDINALITY AS k(att, n) "
 		"WHERE k.att = a.attnum), 0) END, c.relreplident = 'f' AND NOT EXISTS (SELECT 1 FROM "
-		"pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary) FROM pg_catalog.pg_attribute a "
+		"pg_catalog.pg_index p WHERE p.indrelid = c.oid AND p.indisprimary), a.attgenerated = 's', "
+		"pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) FROM pg_catalog.pg_attribute a "
 		"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+		"LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum "
 		"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = a.attrelid AND "
 		"((c.relreplident IN ('d', 'f') AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident)) "
 		"WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
@@ -107,19 +248,33 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 		snprintf(err, errlen, "cannot read the columns of %s: %s", j->tn.p, PQresultErrorMessage(a));
 		goto out;
 	}
-	int nc = PQntuples(a), nkeys = 0;
+	int nc = PQntuples(a), nkeys = 0, nread = 0;
 	free(j->keypos);
 	j->keypos = calloc((size_t)nc + 1, sizeof *j->keypos);
+	dblog_buf_clear(&j->cols);
 	dblog_buf_addc(&cols, '[');
+	/* generated columns are not read, as the change stream does not
+	 * carry them: the schema event marks them with their expression */
 	for (int i = 0; i < nc; i++) {
-		j->keypos[i] = atoi(PQgetvalue(a, i, 3));
-		nkeys += j->keypos[i] > 0;
+		int gen = PQgetvalue(a, i, 5)[0] == 't', kp = gen ? 0 : atoi(PQgetvalue(a, i, 3));
+		if (!gen) {
+			j->keypos[nread++] = kp;
+			if (j->cols.len)
+				dblog_buf_adds(&j->cols, ", ");
+			dblog_sql_ident(&j->cols, PQgetvalue(a, i, 0));
+		}
+		nkeys += kp > 0;
 		dblog_buf_adds(&cols, i ? ",{\"name\":" : "{\"name\":");
 		dblog_json_escape(&cols, PQgetvalue(a, i, 0), strlen(PQgetvalue(a, i, 0)));
 		dblog_buf_adds(&cols, ",\"type\":");
 		dblog_json_escape(&cols, PQgetvalue(a, i, 1), strlen(PQgetvalue(a, i, 1)));
-		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s}", j->keypos[i] ? "true" : "false",
+		dblog_buf_printf(&cols, ",\"key\":%s,\"nullable\":%s", kp ? "true" : "false",
 				 PQgetvalue(a, i, 2)[0] == 't' ? "false" : "true");
+		if (gen) {
+			dblog_buf_adds(&cols, ",\"generated\":");
+			dblog_json_escape(&cols, PQgetvalue(a, i, 6), strlen(PQgetvalue(a, i, 6)));
+		}
+		dblog_buf_addc(&cols, '}');
 	}
 	dblog_buf_addc(&cols, ']');
 	dblog_buf_adds(&line, "{\"op\":\"schema\",\"table\":");
@@ -130,17 +285,21 @@ job_table(struct stream *s, struct snapjob *j, const char *schema, const char *n
 			 nc && PQgetvalue(a, 0, 4)[0] == 't' ? ",\"keyless\":true" : "");
 	if (pgsrc_emit_line(s, line.p, line.len))
 		goto out;
-	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT * FROM %s", qn.p);
+	dblog_buf_printf(&sql, "DECLARE dblog_snapshot NO SCROLL CURSOR FOR SELECT %s FROM %s",
+			 j->cols.p ? j->cols.p : "", qn.p);
 	/* in key order; a table keyed by its whole row is read as it lies
 	 * (its columns may have no order at all: json, point, xml) */
 	int keyless = nc && PQgetvalue(a, 0, 4)[0] == 't';
 	for (int k = 1, first = 1; !keyless && k <= nkeys; k++)
-		for (int i = 0; i < nc; i++)
-			if (j->keypos[i] == k) {
+		for (int i = 0, r = 0; i < nc; i++) {
+			if (PQgetvalue(a, i, 5)[0] == 't')
+				continue;
+			if (j->keypos[r++] == k) {
 				dblog_buf_adds(&sql, first ? " ORDER BY " : ", ");
 				dblog_sql_ident(&sql, PQgetvalue(a, i, 0));
 				first = 0;
 			}
+		}
 	char msg[512];
 	if (dblog_pg_exec(j->c, sql.p, msg, sizeof msg)) {
 		snprintf(err, errlen, "cannot read %s: %s", j->tn.p, msg);
@@ -264,6 +423,7 @@ jobs_close(struct snapjob *jobs, int n)
 		if (jobs[k].c)
 			PQfinish(jobs[k].c);
 		free(jobs[k].keypos);
+		dblog_buf_free(&jobs[k].cols);
 		dblog_buf_free(&jobs[k].tn);
 	}
 	free(jobs);
@@ -272,16 +432,19 @@ jobs_close(struct snapjob *jobs, int n)
 /* Read the tables with the jobs: each takes the next table when it is
  * free; fetches run in parallel on the server, rows are written here. */
 static int
-jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, const char *pos,
-	 const char *now, char *err, size_t errlen)
+jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, struct snapplan *pl,
+	 const char *pos, const char *now, char *err, size_t errlen)
 {
 	int next = 0, ntables = PQntuples(t), active = 0;
 	int64_t seq = 0;
 	for (;;) {
 		for (int k = 0; k < n; k++) {
-			if (jobs[k].busy || next >= ntables)
+			/* a table waits for the tables it refers to */
+			if (jobs[k].busy || next >= ntables || !plan_ready(pl, next))
 				continue;
-			if (job_table(s, &jobs[k], PQgetvalue(t, next, 0), PQgetvalue(t, next, 1), pos,
+			int row = pl->order[next];
+			jobs[k].at = next;
+			if (job_table(s, &jobs[k], PQgetvalue(t, row, 0), PQgetvalue(t, row, 1), pos,
 				      err, errlen))
 				return -1;
 			if (s->resnap && resnap_truncate(s, &jobs[k], pos, now, &seq)) {
@@ -343,6 +506,7 @@ jobs_run(struct stream *s, struct snapjob *jobs, int n, PGresult *t, const char 
 			}
 			if (rows == 0) {
 				j->busy = 0;
+				pl->done[j->at] = 1;
 				active--;
 				if (dblog_pg_exec(j->c, "CLOSE dblog_snapshot", err, errlen))
 					return -1;
@@ -381,7 +545,14 @@ pgsrc_snapshot(struct stream *s, const char *snap, uint64_t lsn, int use_pub, ch
 		PQclear(t);
 		goto fail;
 	}
-	rc = jobs_run(s, jobs, n, t, pos, now, err, errlen);
+	struct snapplan pl = { 0 };
+	if (plan_order(jobs[0].c, t, &pl, msg, sizeof msg)) {
+		plan_free(&pl);
+		PQclear(t);
+		goto fail;
+	}
+	rc = jobs_run(s, jobs, n, t, &pl, pos, now, err, errlen);
+	plan_free(&pl);
 	PQclear(t);
 	jobs_close(jobs, n);
 	if (rc)
@@ -496,9 +667,10 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 			goto out;
 		}
 		dblog_buf_clear(&sql);
-		dblog_buf_printf(&sql, "SELECT *, %s::text AS \"dblog cursor\" FROM %s WHERE $1::text IS "
+		dblog_buf_printf(&sql, "SELECT %s%s%s::text AS \"dblog cursor\" FROM %s WHERE $1::text IS "
 				 "NULL OR %s > CAST($1::text AS %s) ORDER BY %s LIMIT 10000",
-				 cname.p, qn.p, cname.p, type, cname.p);
+				 j.cols.p ? j.cols.p : "", j.cols.len ? ", " : "", cname.p, qn.p, cname.p,
+				 type, cname.p);
 		free(type);
 	}
 	for (;;) {
@@ -585,6 +757,7 @@ incremental_table(struct stream *s, PGconn *c, const char *schema, const char *n
 out:
 	free(j.keypos);
 	dblog_buf_free(&j.tn);
+	dblog_buf_free(&j.cols);
 	dblog_buf_free(&sql);
 	dblog_buf_free(&qn);
 	dblog_buf_free(&cname);

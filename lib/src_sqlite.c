@@ -32,6 +32,8 @@ struct dblog_sqlite_src {
 	struct shape *shapes;
 	size_t nshapes;
 	int schema_version;
+	int checked_version;         /* schema version sqsrc_check_tables saw */
+	int warned_unchecked;
 	sqlite3_stmt *rows, *next_marker, *max_before, *time_at;
 	struct crow *chunk;          /* rows of the current chunk */
 	size_t nrows, caprows;
@@ -52,6 +54,7 @@ dblog_sqlite_src_new(sqlite3 *db, const char *name, FILE *out, int unbuffered)
 	s->out = out;
 	s->unbuffered = unbuffered;
 	s->skip_pos = -1;
+	s->checked_version = -1;
 	dblog_buf_adds(&s->src, "{\"driver\":\"sqlite\",\"name\":");
 	dblog_json_escape(&s->src, name, strlen(name));
 	dblog_buf_addc(&s->src, '}');
@@ -139,7 +142,10 @@ columns_json(sqlite3 *db, const char *table)
 	for (size_t i = 0; i < t.ncols; i++) {
 		const struct dblog_sqlite_col *c = &t.cols[i];
 		dblog_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
-		dblog_json_escape(&b, c->name, strlen(c->name));
+		struct dblog_buf nm = { 0 };
+		dblog_name_utf8(&nm, c->name, strlen(c->name));
+		dblog_json_escape(&b, nm.p, nm.len);
+		dblog_buf_free(&nm);
 		dblog_buf_adds(&b, ",\"type\":");
 		dblog_json_escape(&b, c->type, strlen(c->type));
 		int rowid_alias = c->pk && t.npk == 1 && !strcasecmp(c->type, "INTEGER");
@@ -168,17 +174,24 @@ shape_of(struct dblog_sqlite_src *s, const char *table)
 	return sh;
 }
 
-/* Re-read table shapes when the schema changed; changed ones are sent again. */
-static void
-check_schema(struct dblog_sqlite_src *s)
+static int
+schema_version(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	int v = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
 			v = sqlite3_column_int(st, 0);
 		sqlite3_finalize(st);
 	}
+	return v;
+}
+
+/* Re-read table shapes when the schema changed; changed ones are sent again. */
+static void
+check_schema(struct dblog_sqlite_src *s)
+{
+	int v = schema_version(s->db);
 	if (v == s->schema_version)
 		return;
 	s->schema_version = v;
@@ -194,15 +207,38 @@ check_schema(struct dblog_sqlite_src *s)
 	}
 }
 
+/* Before reading the changelog, whenever the schema changed: stop when a
+ * table's triggers no longer match it (see sqsrc_check_tables). */
+static int
+check_tables(struct dblog_sqlite_src *s, char *err, size_t errlen)
+{
+	int v = schema_version(s->db);
+	if (v == s->checked_version)
+		return 0;
+	int r = sqsrc_check_tables(s->db, err, errlen);
+	if (r < 0)
+		return -1;
+	if (r > 0 && !s->warned_unchecked) {
+		dblog_warn("the triggers were made by an older dblog-capture --setup: run it again, so "
+			   "that capture notices when a table's columns change");
+		s->warned_unchecked = 1;
+	}
+	s->checked_version = v;
+	return 0;
+}
+
 static void
 add_table(struct dblog_buf *b, const char *table)
 {
 	dblog_buf_adds(b, ",\"table\":");
 	dblog_buf_reserve(b, strlen(table) + 8);
-	struct dblog_buf t = { 0 };
+	struct dblog_buf t = { 0 }, esc = { 0 };
+	dblog_name_utf8(&esc, table, strlen(table));   /* not UTF-8: \xNN */
+	table = esc.p;
 	dblog_table_join(&t, "main", 4, table, strlen(table));
 	dblog_json_escape(b, t.p, t.len);
 	dblog_buf_free(&t);
+	dblog_buf_free(&esc);
 }
 
 static int
@@ -432,6 +468,8 @@ dblog_sqlite_src_read(struct dblog_sqlite_src *s, int64_t after, int64_t until, 
 {
 	*last = after;
 	err[0] = 0;
+	if (check_tables(s, err, errlen))
+		return -1;
 	check_schema(s);
 	int64_t hi = dblog_sqlite_src_head(s);
 	if (hi < 0) {
@@ -509,6 +547,62 @@ snap_head(struct dblog_sqlite_src *s, const char *op, const char *table, const c
 /* Every row of the tables, in key order, in one read transaction, as
  * snapshot events at the changelog position *pos (0 without a changelog),
  * then a heartbeat at *pos. 0 or -1 (err set, or empty for a write error). */
+/* Put the tables of l in foreign key order: a table after the tables its
+ * foreign keys refer to, else in the order given (by name); a cycle keeps
+ * that order for the tables in it. A destination that checks foreign keys
+ * at once then takes every row of a snapshot. */
+static void
+fk_order(sqlite3 *db, struct dblog_list *l)
+{
+	size_t n = l->n, ne = 0;
+	if (n < 2)
+		return;
+	size_t *from = NULL, *to = NULL, *indeg = calloc(n, sizeof *indeg);
+	char *placed = calloc(n, 1);
+	char **out = calloc(n, sizeof *out);
+	sqlite3_stmt *st = NULL;
+	if (!indeg || !placed || !out)
+		dblog_die(DBLOG_EXIT_FAIL, "out of memory");
+	if (sqlite3_prepare_v2(db, "SELECT DISTINCT \"table\" FROM pragma_foreign_key_list(?1)", -1, &st,
+			       NULL) == SQLITE_OK) {
+		for (size_t a = 0; a < n; a++) {
+			sqlite3_bind_text(st, 1, l->v[a], -1, SQLITE_STATIC);
+			while (sqlite3_step(st) == SQLITE_ROW) {
+				const char *p = (const char *)sqlite3_column_text(st, 0);
+				for (size_t b = 0; p && b < n; b++)
+					if (b != a && !sqlite3_stricmp(p, l->v[b])) {
+						from = dblog_xrealloc(from, (ne + 1) * sizeof *from);
+						to = dblog_xrealloc(to, (ne + 1) * sizeof *to);
+						from[ne] = a, to[ne++] = b;
+						indeg[a]++;
+					}
+			}
+			sqlite3_reset(st);
+		}
+	}
+	sqlite3_finalize(st);
+	for (size_t k = 0; k < n; k++) {
+		size_t pick = n;
+		for (size_t a = 0; a < n && pick == n; a++)
+			if (!placed[a] && !indeg[a])
+				pick = a;
+		for (size_t a = 0; a < n && pick == n; a++)   /* a cycle */
+			if (!placed[a])
+				pick = a;
+		placed[pick] = 1;
+		out[k] = l->v[pick];
+		for (size_t e = 0; e < ne; e++)
+			if (to[e] == pick && indeg[from[e]])
+				indeg[from[e]]--;
+	}
+	memcpy(l->v, out, n * sizeof *out);
+	free(from);
+	free(to);
+	free(indeg);
+	free(placed);
+	free(out);
+}
+
 int
 dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *want, int64_t *pos,
 			  int truncate_first, char *err, size_t errlen)
@@ -529,6 +623,7 @@ dblog_sqlite_src_snapshot(struct dblog_sqlite_src *s, const struct dblog_list *w
 	snprintf(tag, sizeof tag, "snapshot:%lld", (long long)*pos);
 	if (sqsrc_chosen_tables(s->db, want, &tables))
 		goto out;
+	fk_order(s->db, &tables);
 	int64_t seq = 0;
 	for (size_t i = 0; i < tables.n; i++) {
 		struct dblog_sqlite_table ti;
@@ -626,7 +721,20 @@ bind_json(sqlite3_stmt *st, int i, const json_t *v)
 		sqlite3_bind_double(st, i, json_real_value(v));
 	else if (json_is_string(v))
 		sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT);
-	else
+	else if (json_is_object(v) && json_is_string(json_object_get(v, "text_hex"))) {
+		/* text that is not UTF-8: its bytes */
+		const char *h = json_string_value(json_object_get(v, "text_hex"));
+		struct dblog_buf hb = { 0 }, bytes = { 0 };
+		dblog_buf_adds(&hb, "{\"text_hex\":");
+		dblog_json_escape(&hb, h, strlen(h));
+		dblog_buf_addc(&hb, '}');
+		if (dblog_text_hex((struct dblog_span){ hb.p, hb.len }, &bytes))
+			sqlite3_bind_text(st, i, bytes.p, (int)bytes.len, SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_null(st, i);
+		dblog_buf_free(&hb);
+		dblog_buf_free(&bytes);
+	} else
 		sqlite3_bind_null(st, i);
 }
 
@@ -681,8 +789,19 @@ incremental_table(struct dblog_sqlite_src *s, const char *table, const char *col
 		struct dblog_buf lines = { 0 };
 		int r, n = 0;
 		dblog_time_format(dblog_time_now(), t, sizeof t);
+		struct dblog_buf cvfix = { 0 };
 		while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 			const char *cv = (const char *)sqlite3_column_text(st, 2);
+			size_t cvn = (size_t)sqlite3_column_bytes(st, 2);
+			if (!dblog_utf8_valid(cv, cvn)) {
+				/* a text cursor that is not UTF-8: {"text_hex":..} */
+				struct dblog_buf raw = { 0 };
+				dblog_json_unescape((struct dblog_span){ cv, cvn }, &raw);
+				dblog_buf_clear(&cvfix);
+				dblog_text_hex_put(&cvfix, raw.p, raw.len);
+				dblog_buf_free(&raw);
+				cv = cvfix.p;
+			}
 			/* the same row version always gets the same id */
 			struct dblog_buf idn = { 0 };
 			dblog_buf_printf(&idn, "incremental:%s:%s:%s", table,
@@ -705,6 +824,7 @@ incremental_table(struct dblog_sqlite_src *s, const char *table, const char *col
 			value = json_loads(cv, JSON_DECODE_ANY, NULL);
 			n++;
 		}
+		dblog_buf_free(&cvfix);
 		sqlite3_reset(st);
 		sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
 		if (r != SQLITE_DONE) {

@@ -18,4 +18,9 @@ int sqsrc_real_table(sqlite3 *db, int temp, char *err, size_t errlen);
 /* Append a row's JSON object text, its exact reals as decimals. */
 void sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n);
 
+/* Whether every table set up still matches its triggers: 0 yes, 1 when
+ * setup recorded no columns (older dblog), -1 with err naming the table
+ * that was renamed, made again or given other columns since, and the fix. */
+int sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen);
+
 #endif

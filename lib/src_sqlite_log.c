@@ -35,7 +35,10 @@ static const char changelog_ddl[] =
 	"END;\n"
 	"CREATE TABLE IF NOT EXISTS _dblog_stash(\n"
 	"  tbl TEXT NOT NULL, key TEXT NOT NULL, row TEXT,\n"
-	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n";
+	"  PRIMARY KEY(tbl, key)) WITHOUT ROWID;\n"
+	"CREATE TABLE IF NOT EXISTS _dblog_captured(\n"
+	"  tbl TEXT PRIMARY KEY, columns TEXT NOT NULL, uniques TEXT NOT NULL DEFAULT '')\n"
+	"  WITHOUT ROWID;\n";
 
 /* ------------------------------------------------------------- setup */
 
@@ -48,7 +51,9 @@ static const char changelog_ddl[] =
  * scales the real's magnitude into [2^-10, 2^54): there i and f / 2^62
  * are its integer and fraction parts, both exact. The reader turns the
  * array back into the shortest decimal that is that real (see
- * put_values). Zero keeps its sign as printf() writes it. */
+ * put_values). Zero is 0.0: SQLite's printf() drops the sign of -0, and
+ * no core function tells it (atan2() is an optional extension that the
+ * writer's SQLite may lack, and an unknown function would fail its writes). */
 static void
 value_expr(struct dblog_buf *b, const char *ref, const char *col)
 {
@@ -104,13 +109,22 @@ sqsrc_real_table(sqlite3 *db, int temp, char *err, size_t errlen)
 
 /* Append the JSON object text v[0..n) of a row to b, each exact real of
  * value_expr ([i, f, k]) written as the shortest decimal that reads back
- * as that real (with a ".0" when it would look like an integer). Other
- * texts go as they are (a changelog written before exact reals). */
+ * as that real (with a ".0" when it would look like an integer), and each
+ * text that is not valid UTF-8 (json_quote() copies its bytes) as
+ * {"text_hex":"..."}. Other values go as they are (also the texts of a
+ * changelog written before exact reals). */
 void
 sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 {
+	struct dblog_buf fixed = { 0 };
+	if (!dblog_utf8_valid(v, n)) {
+		dblog_text_hex_object(&fixed, v, n);
+		v = fixed.p;
+		n = fixed.len;
+	}
 	if (!memchr(v, '[', n)) {
 		dblog_buf_add(b, v, n);
+		dblog_buf_free(&fixed);
 		return;
 	}
 	struct dblog_span obj = { v, n }, key, val;
@@ -141,6 +155,7 @@ sqsrc_put_values(struct dblog_buf *b, const char *v, size_t n)
 			dblog_buf_adds(b, ".0");
 	}
 	dblog_buf_addc(b, '}');
+	dblog_buf_free(&fixed);
 }
 
 /* The JSON object text of the columns (all, or the key columns) of t, as
@@ -249,6 +264,15 @@ pk_match(struct dblog_buf *b, const struct dblog_sqlite_table *t, const char *l,
 	 const char *r)
 {
 	int first = 1;
+	if (!t->npk) {
+		/* a table without primary key: its rows are keyed by rowid */
+		dblog_buf_printf(b, "%s.rowid", l);
+		if (r)
+			dblog_buf_printf(b, " %s %s.rowid", op, r);
+		else
+			dblog_buf_adds(b, " = (SELECT value FROM json_each(s.key) WHERE key = 'rowid')");
+		return;
+	}
 	for (size_t i = 0; i < t->ncols; i++) {
 		if (!t->cols[i].pk)
 			continue;
@@ -279,9 +303,11 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 	sqsrc_object_expr(&ro, t, "OLD", 0);
 	sqsrc_object_expr(&rt, t, q.p, 0);
 	drop_triggers(b, t->name);
-	if (t->npk) {
+	{
 		/* REPLACE deletes the old row without delete triggers unless
-		 * recursive_triggers is on: keep its image for the insert */
+		 * recursive_triggers is on: keep its image for the insert (of a
+		 * table without primary key, the row of the rowid the insert
+		 * names; NEW.rowid is -1 when SQLite chooses it) */
 		dblog_buf_adds(b, "CREATE TRIGGER ");
 		trigger_name(b, t->name, "bins");
 		dblog_buf_printf(b, " BEFORE INSERT ON %s BEGIN\n"
@@ -302,7 +328,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 		}
 		dblog_buf_adds(b, "END;\n");
 	}
-	if (t->npk) {
+	{
 		/* UPDATE OR REPLACE giving a row the key of another deletes that
 		 * other row without its delete trigger (unless recursive_triggers
 		 * is on): keep its image, the after-update trigger logs its delete */
@@ -320,7 +346,7 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "ins");
 	dblog_buf_printf(b, " AFTER INSERT ON %s BEGIN\n", q.p);
-	if (t->npk && *ucond) {
+	if (*ucond) {
 		/* the stashed rows that are gone were removed by this REPLACE */
 		dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
 				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
@@ -338,13 +364,12 @@ table_triggers(struct dblog_buf *b, const struct dblog_sqlite_table *t, const ch
 	dblog_buf_adds(b, "CREATE TRIGGER ");
 	trigger_name(b, t->name, "upd");
 	dblog_buf_printf(b, " AFTER UPDATE ON %s BEGIN\n", q.p);
-	if (t->npk)
-		/* the row an UPDATE OR REPLACE removed for this one's new key */
-		dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
-				 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
-				 "    WHERE s.tbl = %s || '#r' AND s.key = %s;\n"
-				 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n",
-				 tl.p, tl.p, kn.p, tl.p, kn.p);
+	/* the row an UPDATE OR REPLACE removed for this one's new key */
+	dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before)\n"
+			 "    SELECT %s, 'delete', s.key, s.row FROM _dblog_stash AS s\n"
+			 "    WHERE s.tbl = %s || '#r' AND s.key = %s;\n"
+			 "  DELETE FROM _dblog_stash WHERE tbl = %s || '#r' AND key = %s;\n",
+			 tl.p, tl.p, kn.p, tl.p, kn.p);
 	dblog_buf_printf(b, "  INSERT INTO _dblog_changes(tbl, op, key, before, after)\n"
 			 "    VALUES(%s, 'update', %s, %s, %s);\n"
 			 "END;\n", tl.p, ko.p, ro.p, rn.p);
@@ -416,8 +441,69 @@ sqsrc_chosen_tables(sqlite3 *db, const struct dblog_list *want, struct dblog_lis
 	return 0;
 }
 
+/* The column names of t as a JSON array: what its triggers write. */
+static void
+column_names(struct dblog_buf *b, const struct dblog_sqlite_table *t)
+{
+	dblog_buf_addc(b, '[');
+	for (size_t i = 0; i < t->ncols; i++) {
+		if (i)
+			dblog_buf_addc(b, ',');
+		dblog_json_escape(b, t->cols[i].name, strlen(t->cols[i].name));
+	}
+	dblog_buf_addc(b, ']');
+}
+
+/* Note in _dblog_captured the columns the triggers of t were made for,
+ * and the condition of its UNIQUE indexes (unique_conflict) they follow. */
+static int
+record_columns(sqlite3 *db, const struct dblog_sqlite_table *t, const char *ucond, char *err,
+	       size_t errlen)
+{
+	struct dblog_buf sql = { 0 }, cols = { 0 };
+	column_names(&cols, t);
+	dblog_buf_adds(&sql, "INSERT OR REPLACE INTO _dblog_captured(tbl, columns, uniques) VALUES(");
+	dblog_sql_string(&sql, t->name, strlen(t->name));
+	dblog_buf_adds(&sql, ", ");
+	dblog_sql_string(&sql, cols.p, cols.len);
+	dblog_buf_adds(&sql, ", ");
+	dblog_sql_string(&sql, ucond, strlen(ucond));
+	dblog_buf_adds(&sql, ")");
+	int rc = dblog_sqlite_exec(db, sql.p, err, errlen);
+	dblog_buf_free(&sql);
+	dblog_buf_free(&cols);
+	return rc;
+}
+
+/* Before a migration: drop the triggers of want (of every table if empty),
+ * which would refuse or mistranslate a DROP or RENAME COLUMN, and run it. */
+static int
+migrate(sqlite3 *db, const struct dblog_list *want, const char *sql, char *err, size_t errlen)
+{
+	struct dblog_list tables = { 0 };
+	struct dblog_buf drop = { 0 };
+	int rc = -1;
+	if (!want->n) {
+		rc = drop_dblog_triggers(db, 1, err, errlen);
+	} else if (!sqsrc_chosen_tables(db, want, &tables)) {
+		for (size_t i = 0; i < tables.n; i++)
+			drop_triggers(&drop, tables.v[i]);
+		rc = dblog_sqlite_exec(db, drop.p, err, errlen);
+	}
+	if (!rc && dblog_sqlite_exec(db, sql, err, errlen)) {
+		char m[400];
+		snprintf(m, sizeof m, "%s", err);
+		snprintf(err, errlen, "the migration failed (nothing changed): %s", m);
+		rc = -1;
+	}
+	dblog_list_free(&tables);
+	dblog_buf_free(&drop);
+	return rc;
+}
+
 int
-dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t errlen)
+dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, const char *migration, char *err,
+		   size_t errlen)
 {
 	struct dblog_list tables = { 0 };
 	struct dblog_buf sql = { 0 };
@@ -425,6 +511,7 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 	if (dblog_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen))
 		return -1;
 	if (dblog_sqlite_exec(db, changelog_ddl, err, errlen) || sqsrc_real_table(db, 0, err, errlen) ||
+	    (migration && migrate(db, want, migration, err, errlen)) ||
 	    sqsrc_chosen_tables(db, want, &tables) ||
 	    drop_dblog_triggers(db, 0, err, errlen))
 		goto out;
@@ -444,18 +531,108 @@ dblog_sqlite_setup(sqlite3 *db, const struct dblog_list *want, char *err, size_t
 		dblog_sql_ident(&qn, t.name);
 		unique_conflict(db, &t, qn.p, &ucond);
 		table_triggers(&sql, &t, ucond.p ? ucond.p : "");
+		r = dblog_sqlite_exec(db, sql.p, err, errlen) ||
+		    record_columns(db, &t, ucond.p ? ucond.p : "", err, errlen);
 		dblog_buf_free(&ucond);
 		dblog_buf_free(&qn);
 		dblog_sqlite_table_free(&t);
-		if (dblog_sqlite_exec(db, sql.p, err, errlen))
+		if (r)
 			goto out;
 	}
-	rc = dblog_sqlite_exec(db, "COMMIT", err, errlen);
+	/* tables dropped or renamed since: nothing of theirs to check */
+	rc = dblog_sqlite_exec(db, "DELETE FROM _dblog_captured WHERE tbl NOT IN (SELECT name FROM "
+			       "sqlite_schema WHERE type = 'table');\nCOMMIT", err, errlen);
 out:
 	if (rc)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	dblog_buf_free(&sql);
 	dblog_list_free(&tables);
+	return rc;
+}
+
+/* A table whose dblog insert trigger is on another table (renamed after
+ * --setup): its changes are logged under the old name. */
+static int
+check_renamed(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = 0;
+	if (sqlite3_prepare_v2(db, "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'trigger' "
+			       "AND name LIKE '\\_dblog\\_%\\_ins' ESCAPE '\\'", -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot read the schema: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *tbl = (const char *)sqlite3_column_text(st, 1);
+		size_t n = strlen(name), tl = strlen(tbl);
+		if (n == tl + 11 && !strncmp(name + 7, tbl, tl))
+			continue;
+		snprintf(err, errlen, "table \"%.*s\" was renamed to \"%s\" after dblog-capture --setup: "
+			 "its changes are logged under the old name. Run dblog-capture --setup again; "
+			 "rename tables with dblog-capture --setup --migrate SQL (see MIGRATIONS in "
+			 "dblog-capture(1))", (int)(n > 11 ? n - 11 : 0), name + 7, tbl);
+		rc = -1;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+sqsrc_check_tables(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	if (check_renamed(db, err, errlen))
+		return -1;
+	if (sqlite3_prepare_v2(db, "SELECT tbl, columns, EXISTS (SELECT 1 FROM sqlite_schema WHERE "
+			       "type = 'trigger' AND tbl_name = tbl AND name = '_dblog_' || tbl || '_ins'), "
+			       "uniques FROM _dblog_captured ORDER BY tbl", -1, &st, NULL) != SQLITE_OK)
+		return 1;   /* set up before dblog recorded columns */
+	int rc = 0;
+	struct dblog_buf now = { 0 }, qn = { 0 }, ucond = { 0 };
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		const char *tbl = (const char *)sqlite3_column_text(st, 0);
+		const char *was = (const char *)sqlite3_column_text(st, 1);
+		const char *uwas = (const char *)sqlite3_column_text(st, 3);
+		struct dblog_sqlite_table t;
+		if (dblog_sqlite_table_info(db, tbl, &t)) {
+			dblog_sqlite_table_free(&t);
+			continue;   /* dropped: nothing more to log */
+		}
+		dblog_buf_clear(&now);
+		column_names(&now, &t);
+		dblog_buf_clear(&qn);
+		dblog_buf_clear(&ucond);
+		dblog_sql_ident(&qn, t.name);
+		unique_conflict(db, &t, qn.p, &ucond);
+		dblog_sqlite_table_free(&t);
+		if (!sqlite3_column_int(st, 2)) {
+			snprintf(err, errlen, "table \"%s\" has no capture triggers since it was made again "
+				 "after dblog-capture --setup: its changes are not logged. Run "
+				 "dblog-capture --setup --tables '%s' now; rebuild tables with "
+				 "dblog-capture --setup --migrate SQL (see MIGRATIONS in dblog-capture(1))",
+				 tbl, tbl);
+			rc = -1;
+		} else if (strcmp(now.p, was)) {
+			snprintf(err, errlen, "table \"%s\" has the columns %s, but its capture triggers "
+				 "were made by dblog-capture --setup for %s: its changes since are logged "
+				 "without the columns added or renamed. Run dblog-capture --setup --tables "
+				 "'%s' now; change columns with dblog-capture --setup --migrate SQL (see "
+				 "MIGRATIONS in dblog-capture(1))", tbl, now.p, was, tbl);
+			rc = -1;
+		} else if (strcmp(ucond.p ? ucond.p : "", uwas ? uwas : "")) {
+			snprintf(err, errlen, "table \"%s\" has other UNIQUE indexes than its capture "
+				 "triggers were made for by dblog-capture --setup: a row that an INSERT OR "
+				 "REPLACE removes through them is not logged as deleted. Run dblog-capture "
+				 "--setup --tables '%s' now; change indexes with dblog-capture --setup "
+				 "--migrate SQL (see MIGRATIONS in dblog-capture(1))", tbl, tbl);
+			rc = -1;
+		}
+	}
+	sqlite3_finalize(st);
+	dblog_buf_free(&now);
+	dblog_buf_free(&qn);
+	dblog_buf_free(&ucond);
 	return rc;
 }
 
@@ -469,10 +646,18 @@ dblog_sqlite_teardown(sqlite3 *db, const struct dblog_list *want, char *err, siz
 		return -1;
 	if (sqsrc_chosen_tables(db, want, &tables) || (!want->n && drop_dblog_triggers(db, 1, err, errlen)))
 		goto out;
-	for (size_t i = 0; i < tables.n; i++)
+	for (size_t i = 0; i < tables.n; i++) {
 		drop_triggers(&sql, tables.v[i]);
+		if (want->n && sqlite3_table_column_metadata(db, "main", "_dblog_captured", "tbl", NULL,
+							     NULL, NULL, NULL, NULL) == SQLITE_OK) {
+			dblog_buf_adds(&sql, "DELETE FROM _dblog_captured WHERE tbl = ");
+			dblog_sql_string(&sql, tables.v[i], strlen(tables.v[i]));
+			dblog_buf_adds(&sql, ";\n");
+		}
+	}
 	if (!want->n)
 		dblog_buf_adds(&sql, "DROP TRIGGER IF EXISTS _dblog_tx_begin;\n"
+			       "DROP TABLE IF EXISTS _dblog_captured;\n"
 			       "DROP TABLE IF EXISTS _dblog_changes;\n"
 			       "DROP TABLE IF EXISTS _dblog_tx;\n"
 			       "DROP TABLE IF EXISTS _dblog_stash;\n"

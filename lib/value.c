@@ -1,4 +1,5 @@
-/* value.c - comparing values: exact decimals, SQL LIKE. */
+/* value.c - comparing values: exact decimals, SQL LIKE; text that is not
+ * UTF-8 ({"text_hex":...}). */
 #include <ctype.h>
 #include <string.h>
 
@@ -179,4 +180,103 @@ dblog_like(const char *s, size_t sn, const char *pat, size_t pn, int icase)
 	while (pi < pn && pat[pi] == '%')
 		pi++;
 	return pi == pn && si == sn;
+}
+
+void
+dblog_text_hex_put(struct dblog_buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	dblog_buf_reserve(b, 2 * n + 16);
+	dblog_buf_adds(b, "{\"text_hex\":\"");
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char h[2] = { hex[c >> 4], hex[c & 15] };
+		dblog_buf_add(b, h, 2);
+	}
+	dblog_buf_adds(b, "\"}");
+}
+
+static int
+hexdigit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+	       c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int
+dblog_text_hex(struct dblog_span v, struct dblog_buf *out)
+{
+	if (dblog_json_type(v) != DBLOG_J_OBJECT)
+		return 0;
+	struct dblog_span k, h;
+	const char *it = NULL;
+	if (!dblog_json_next(v, &it, &k, &h) || !dblog_json_streq(k, "text_hex", 8) ||
+	    dblog_json_type(h) != DBLOG_J_STRING || (h.n - 2) % 2)
+		return 0;
+	struct dblog_span more;
+	if (dblog_json_next(v, &it, &k, &more))
+		return 0;
+	dblog_buf_clear(out);
+	dblog_buf_reserve(out, (h.n - 2) / 2 + 1);
+	for (size_t i = 1; i + 1 < h.n - 1; i += 2) {
+		int hi = hexdigit(h.p[i]), lo = hexdigit(h.p[i + 1]);
+		if (hi < 0 || lo < 0)
+			return 0;
+		dblog_buf_addc(out, (char)(hi << 4 | lo));
+	}
+	return 1;
+}
+
+void
+dblog_text_hex_object(struct dblog_buf *b, const char *v, size_t n)
+{
+	struct dblog_span obj = { v, n }, key, val;
+	struct dblog_buf text = { 0 };
+	const char *it = NULL;
+	int first = 1;
+	if (dblog_utf8_valid(v, n) || dblog_json_type(obj) != DBLOG_J_OBJECT) {
+		dblog_buf_add(b, v, n);
+		return;
+	}
+	dblog_buf_addc(b, '{');
+	while (dblog_json_next(obj, &it, &key, &val)) {
+		if (!first)
+			dblog_buf_addc(b, ',');
+		first = 0;
+		if (!dblog_utf8_valid(key.p, key.n)) {
+			struct dblog_buf name = { 0 };
+			dblog_json_unescape(key, &text);
+			dblog_name_utf8(&name, text.p, text.len);
+			dblog_json_escape(b, name.p, name.len);
+			dblog_buf_free(&name);
+		} else {
+			dblog_buf_add(b, key.p, key.n);
+		}
+		dblog_buf_addc(b, ':');
+		if (dblog_json_type(val) == DBLOG_J_STRING && !dblog_utf8_valid(val.p, val.n)) {
+			dblog_json_unescape(val, &text);
+			dblog_text_hex_put(b, text.p, text.len);
+		} else {
+			dblog_buf_add(b, val.p, val.n);
+		}
+	}
+	dblog_buf_addc(b, '}');
+	dblog_buf_free(&text);
+}
+
+void
+dblog_name_utf8(struct dblog_buf *b, const char *s, size_t n)
+{
+	dblog_buf_reserve(b, n + 1);
+	if (dblog_utf8_valid(s, n)) {
+		dblog_buf_add(b, s, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x80)
+			dblog_buf_addc(b, (char)c);
+		else
+			dblog_buf_printf(b, "\\x%02x", c);
+	}
 }

@@ -24,7 +24,10 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[ -z "$output" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\_dblog\_%' ESCAPE '\\' ORDER BY name"
-	[ "$output" = "$(printf '_dblog_changes\n_dblog_real\n_dblog_stash\n_dblog_tx')" ]
+	[ "$output" = "$(printf '_dblog_captured\n_dblog_changes\n_dblog_real\n_dblog_stash\n_dblog_tx')" ]
+	# the columns each table's triggers write
+	run sq "$S" "SELECT tbl, columns FROM _dblog_captured ORDER BY tbl"
+	[ "$output" = "$(printf '%s\n' 'a|["id","v"]' 'b|["id"]')" ]
 	run sq "$S" "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
 	[ "$output" = "$(printf '%s\n' _dblog_a_bins _dblog_a_bupd _dblog_a_del _dblog_a_ins _dblog_a_upd \
 		_dblog_b_bins _dblog_b_bupd _dblog_b_del _dblog_b_ins _dblog_b_upd _dblog_tx_begin)" ]
@@ -151,6 +154,49 @@ SQL
 	grep -q '"after":{"id":4,"b":null,"r":null,"i":9223372036854775807,"s":null,"n":-9223372036854775808}' "$T/out"
 }
 
+@test "capture: TEXT that is not UTF-8 is {\"text_hex\":...}: every line is JSON every command reads; filter and flashback keep it" {
+	new_src "$S" "CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT, \"b\" BLOB)"
+	# Latin-1 \xe9, a quote, a line break, a backslash, a NUL, a lone \xff
+	sq "$S" "INSERT INTO t VALUES(CAST(X'636166e9' AS TEXT), CAST(X'22e90a5c00ff' AS TEXT), X'e9');
+		 INSERT INTO t VALUES('ok', 'café', NULL);
+		 UPDATE t SET v = CAST(X'e8' AS TEXT) WHERE k = 'ok';
+		 DELETE FROM t WHERE k = CAST(X'636166e9' AS TEXT)"
+	cap "$S" > "$T/out"
+	is_utf8 "$T/out"
+	run dblog-filter < "$T/out"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat "$T/out")" ]
+	run changes_of "$T/out"
+	[ "$(echo "${lines[0]}" | jq -c '[.key, .after]')" = '[{"k":{"text_hex":"636166e9"}},{"k":{"text_hex":"636166e9"},"v":{"text_hex":"22e90a5c00ff"},"b":"\\xe9"}]' ]
+	[ "$(echo "${lines[1]}" | jq -c .after)" = '{"k":"ok","v":"café","b":null}' ]
+	[ "$(echo "${lines[2]}" | jq -c .after.v)" = '{"text_hex":"e8"}' ]
+	[ "$(echo "${lines[3]}" | jq -c '[.key, .before.v]')" = '[{"k":{"text_hex":"636166e9"}},{"text_hex":"22e90a5c00ff"}]' ]
+	# a snapshot writes them the same way
+	dblog-capture -m snapshot "sqlite:$S" > "$T/snap"
+	is_utf8 "$T/snap"
+	[ "$(jq -c 'select(.op == "snapshot") | .after.v' "$T/snap")" = '{"text_hex":"e8"}' ]
+	# flashback undoes them with the same values
+	run dblog-flashback --since 0 < "$T/out"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -c 'select(.op == "insert") | .after')" = '{"k":{"text_hex":"636166e9"},"v":{"text_hex":"22e90a5c00ff"},"b":"\\xe9"}' ]
+	# incremental reads by a text cursor that is not UTF-8, and goes on after it
+	sq "$S" "INSERT INTO t VALUES(CAST(X'e9' AS TEXT), 'x', NULL); INSERT INTO t VALUES(CAST(X'f0' AS TEXT), 'y', NULL)"
+	dblog-capture -m incremental --cursor k --until-caught-up "sqlite:$S" > "$T/inc"
+	is_utf8 "$T/inc"
+	[ "$(jq -c 'select(.op == "snapshot") | .cursor."main.t"' "$T/inc" | tr '\n' ' ')" = '"ok" {"text_hex":"e9"} {"text_hex":"f0"} ' ]
+	dblog-apply --create-tables -c "$T/cp" "sqlite:$T/inc.db" < "$T/inc"
+	[ "$(jq -c '.cursor."main.t"' "$T/cp")" = '{"text_hex":"f0"}' ]
+	sq "$S" "INSERT INTO t VALUES(CAST(X'f5' AS TEXT), 'z', NULL)"
+	[ "$(dblog-capture -m incremental --cursor k --until-caught-up -c "$T/cp" "sqlite:$S" | jq -c 'select(.op == "snapshot") | .key.k')" = '{"text_hex":"f5"}' ]
+	# table and column names that are not UTF-8: their high bytes as \xNN
+	sq "$S" "$(printf 'CREATE TABLE "x\xe9"("k\xe8" TEXT PRIMARY KEY)')"
+	dblog-capture --setup "sqlite:$S"
+	sq "$S" "$(printf 'INSERT INTO "x\xe9" VALUES(%s)' "'a'")"
+	cap "$S" > "$T/names"
+	is_utf8 "$T/names"
+	[ "$(jq -c 'select(.op == "insert" and .table != "main.t") | [.table, .after]' "$T/names")" = '["main.x\\xe9",{"k\\xe8":"a"}]' ]
+}
+
 @test "capture: REAL values keep their exact value (17 significant digits)" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, r REAL)"
 	sq "$S" "INSERT INTO t VALUES(1, 0.1 + 0.2), (2, 3.141592653589793), (3, 1.0/3)"
@@ -268,6 +314,32 @@ PY
 	[ "$output" = "2|a@x" ]
 }
 
+@test "capture: REPLACE in a table without primary key (rows keyed by rowid): an update, a row displaced through UNIQUE a delete; dest_wins converges" {
+	new_src "$S" "CREATE TABLE k(a TEXT, b INT); CREATE TABLE ku(a TEXT UNIQUE, b INT)"
+	sq "$S" "INSERT INTO k VALUES('x', 1), ('y', 2); INSERT INTO ku VALUES('x', 1), ('y', 2)"
+	sq "$S" "INSERT OR REPLACE INTO k(rowid, a, b) VALUES(1, 'z', 9); INSERT INTO k VALUES('w', 3);
+		INSERT OR REPLACE INTO ku(a, b) VALUES('y', 7); REPLACE INTO k(rowid, a, b) VALUES(10, 'n', 1)"
+	cap "$S" > "$T/out"
+	run jq -c 'select(.key) | [.table, .op, .key.rowid, .before.a, .after.a]' "$T/out"
+	[ "${lines[4]}" = '["main.k","update",1,"x","z"]' ] || { echo "$output"; return 1; }
+	[ "${lines[5]}" = '["main.k","insert",3,null,"w"]' ]
+	[ "${lines[6]}" = '["main.ku","delete",2,"y",null]' ]
+	[ "${lines[7]}" = '["main.ku","insert",3,null,"y"]' ]
+	[ "${lines[8]}" = '["main.k","insert",10,null,"n"]' ]
+	[ "${#lines[@]}" -eq 9 ]
+	[ "$(sq "$S" "SELECT count(*) FROM _dblog_stash")" = 0 ]
+	# a destination that takes the changes as they come equals the source,
+	# under a policy that keeps the destination's row on a conflict too
+	for p in source_wins dest_wins; do
+		rm -f "$T/d.db"
+		dblog-apply --conflict "$p" --create-tables "sqlite:$T/d.db" < "$T/out"
+		for t in k ku; do
+			[ "$(sq "$T/d.db" "SELECT rowid, a, b FROM $t ORDER BY rowid")" = "$(sq "$S" "SELECT rowid, a, b FROM $t ORDER BY rowid")" ] ||
+				{ echo "$p $t"; return 1; }
+		done
+	done
+}
+
 @test "capture: upserts are updates with before and after; ignored inserts are not logged" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, n INT)"
 	sq "$S" "INSERT INTO t VALUES(1, 'a', 0);
@@ -330,14 +402,13 @@ PY
 	[ "${lines[0]}" = '{"driver":"sqlite","name":"src"}' ]
 }
 
-@test "capture: after ALTER TABLE ADD COLUMN and --setup, --follow sends the new shape again" {
+@test "capture: after ALTER TABLE ADD COLUMN through --setup --migrate, --follow sends the new shape again" {
 	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
 	sq "$S" "INSERT INTO t VALUES(1, 'a')"
 	dblog-capture --poll-interval 20ms -u "sqlite:$S" > "$T/out" 2> "$T/err" &
 	pid=$!
 	wait_for 10 grep -q '"op":"commit"' "$T/out"
-	sq "$S" "ALTER TABLE t ADD COLUMN extra TEXT DEFAULT 'd'"
-	dblog-capture --setup "sqlite:$S"
+	dblog-capture --setup --migrate "ALTER TABLE t ADD COLUMN extra TEXT DEFAULT 'd'" "sqlite:$S"
 	sq "$S" "INSERT INTO t VALUES(2, 'b', 'e'); UPDATE t SET v = 'c' WHERE id = 1"
 	wait_for 10 grep -q '"id":2' "$T/out"
 	wait_for 10 grep -q '"v":"c"' "$T/out"
@@ -350,6 +421,141 @@ PY
 	[ "${lines[3]}" = '["insert",2,"",{"id":2,"v":"b","extra":"e"}]' ]
 	[ "${lines[4]}" = '["update",3,"",{"id":1,"v":"c","extra":"d"}]' ]
 	[ "${#lines[@]}" -eq 5 ]
+}
+
+# -------------------------------------------- tables that change shape
+
+@test "capture: a column added or renamed after --setup stops capture (status 1) naming the table and the fix" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE u(id INTEGER PRIMARY KEY)"
+	sq "$S" "INSERT INTO t VALUES(1, 'a')"
+	sq "$S" "ALTER TABLE t ADD COLUMN extra TEXT; INSERT INTO t VALUES(2, 'b', 'lost')"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t" has the columns ["id","v","extra"], but its capture triggers were made by dblog-capture --setup for ["id","v"]'* ]]
+	[[ "$output" == *"dblog-capture --setup --tables 't'"*"--migrate"* ]]
+	[ -z "$(echo "$output" | grep '"op"')" ]
+	# --setup again: capture goes on, the new column carried from then on
+	dblog-capture --setup "sqlite:$S"
+	sq "$S" "INSERT INTO t VALUES(3, 'c', 'kept')"
+	cap "$S" > "$T/out"
+	[ "$(jq -c 'select(.key.id == 3) | .after' "$T/out")" = '{"id":3,"v":"c","extra":"kept"}' ]
+	# a renamed column: the triggers SQLite rewrote still write the old name
+	sq "$S" "ALTER TABLE t RENAME COLUMN v TO w"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t" has the columns ["id","w","extra"]'*'for ["id","v","extra"]'* ]]
+}
+
+@test "capture: a UNIQUE index added after --setup stops capture; added through --migrate, a REPLACE through it logs the delete" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, email TEXT)"
+	sq "$S" "INSERT INTO t VALUES(1, 'a@x'); CREATE UNIQUE INDEX t_email ON t(email)"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t" has other UNIQUE indexes than its capture triggers were made for'*"--setup --tables 't'"* ]]
+	sq "$S" "DROP INDEX t_email"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	dblog-capture --setup --tables t --migrate "CREATE UNIQUE INDEX t_email ON t(email)" "sqlite:$S"
+	sq "$S" "INSERT OR REPLACE INTO t VALUES(2, 'a@x')"
+	cap "$S" > "$T/out"
+	run jq -c 'select(.key) | [.op, .key.id]' "$T/out"
+	[ "$output" = "$(printf '%s\n' '["insert",1]' '["delete",1]' '["insert",2]')" ]
+}
+
+@test "capture: a table renamed or made again after --setup stops capture; a dropped one does not" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); CREATE TABLE gone(id INTEGER PRIMARY KEY)"
+	sq "$S" "DROP TABLE gone; ALTER TABLE t RENAME TO t2"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t" was renamed to "t2" after dblog-capture --setup'*'--migrate'* ]]
+	dblog-capture --setup "sqlite:$S"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	# SQLite's way to change a table otherwise: make it again under its name
+	sq "$S" "CREATE TABLE n(id INTEGER PRIMARY KEY, v TEXT NOT NULL); INSERT INTO n SELECT * FROM t2; DROP TABLE t2; ALTER TABLE n RENAME TO t2"
+	run cap "$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'table "t2" has no capture triggers since it was made again'*"--setup --tables 't2'"* ]]
+}
+
+@test "capture: a database that is also a dblog-apply destination: setup, capture and teardown leave the apply's tables alone" {
+	new_db "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
+	printf '%s\n' '{"op":"insert","table":"main.u","pos":1,"seq":0,"key":{"id":1},"after":{"id":1}}' |
+		dblog-apply --create-tables "sqlite:$S"
+	before=$(sq "$S" "SELECT * FROM _dblog_tables")
+	[ -n "$before" ]
+	dblog-capture --setup --tables t "sqlite:$S"
+	sq "$S" "INSERT INTO t VALUES(1, 'a')"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"v":"a"'* ]]
+	dblog-capture --teardown --tables t "sqlite:$S"
+	dblog-capture --teardown "sqlite:$S"
+	[ "$(sq "$S" "SELECT * FROM _dblog_tables")" = "$before" ]
+}
+
+@test "capture: --follow stops with status 1 when a column is added while it runs" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
+	sq "$S" "INSERT INTO t VALUES(1, 'a')"
+	dblog-capture --poll-interval 20ms "sqlite:$S" > "$T/out" 2> "$T/err" &
+	pid=$!
+	wait_for 10 grep -q '"op":"commit"' "$T/out"
+	sq "$S" "ALTER TABLE t ADD COLUMN extra TEXT"
+	st=0
+	wait_pid 10 "$pid" || st=$?
+	[ "$st" -eq 1 ]
+	grep -q 'table "t" has the columns \["id","v","extra"\]' "$T/err"
+}
+
+@test "capture: the triggers of an older --setup (no _dblog_captured) are read with a warning to run it again" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)"
+	sq "$S" "DROP TABLE _dblog_captured; INSERT INTO t VALUES(1, 'a')"
+	run cap "$S"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'older dblog-capture --setup: run it again'* ]]
+	[[ "$output" == *'"id":1'* ]]
+	dblog-capture --setup "sqlite:$S"
+	[ "$(sq "$S" "SELECT columns FROM _dblog_captured")" = '["id","v"]' ]
+}
+
+@test "capture: DROP COLUMN fails in dblog's triggers; dblog-capture(1)'s migration adds, drops and renames columns under load, nothing lost" {
+	new_src "$S" "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, old TEXT)"
+	# what the application's own migration meets without --migrate
+	run sq "$S" "ALTER TABLE t DROP COLUMN old"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *'_dblog_t_'*'no such column'* ]]
+	# the sequence of dblog-capture(1), MIGRATIONS, while a writer and --follow run
+	dblog-capture --poll-interval 20ms "sqlite:$S" > "$T/out" 2> "$T/err" &
+	cpid=$!
+	( for i in $(seq 100 400); do sq "$S" "INSERT INTO t(id) VALUES($i)" || exit 1; done ) &
+	wpid=$!
+	sq "$S" "INSERT INTO t VALUES(1, 'a', 'o')"
+	dblog-capture --setup --tables t --migrate "ALTER TABLE t ADD COLUMN extra TEXT DEFAULT 'd'" "sqlite:$S"
+	sq "$S" "INSERT INTO t(id, v, extra) VALUES(2, 'b', 'x')"
+	dblog-capture --setup --tables t --migrate "ALTER TABLE t DROP COLUMN old" "sqlite:$S"
+	sq "$S" "INSERT INTO t(id, v, extra) VALUES(3, 'c', 'y')"
+	dblog-capture --setup --tables t --migrate "ALTER TABLE t RENAME COLUMN v TO w" "sqlite:$S"
+	sq "$S" "INSERT INTO t(id, w, extra) VALUES(4, 'd', 'z')"
+	wait "$wpid"
+	sq "$S" "INSERT INTO t(id) VALUES(5)"
+	wait_for 10 grep -q '"key":{"id":5}' "$T/out"
+	kill -0 "$cpid"
+	kill -TERM "$cpid"
+	wait_pid 10 "$cpid"
+	[ ! -s "$T/err" ]
+	# every row once, each with the columns it was written with
+	[ "$(jq -s '[.[] | select(.op == "insert")] | length' "$T/out")" = "$(sq "$S" "SELECT count(*) FROM t")" ]
+	run jq -c 'select(.op == "insert" and .key.id < 100) | .after' "$T/out"
+	[ "$output" = "$(printf '%s\n' '{"id":1,"v":"a","old":"o"}' '{"id":2,"v":"b","old":null,"extra":"x"}' \
+		'{"id":3,"v":"c","extra":"y"}' '{"id":4,"w":"d","extra":"z"}' '{"id":5,"w":null,"extra":"d"}')" ]
+	[ "$(jq -r 'select(.op == "insert" and .key.id == 400) | .after | keys | join(",")' "$T/out")" = extra,id,w ]
+	# a migration that fails changes nothing, triggers included
+	run dblog-capture --setup --tables t --migrate "ALTER TABLE t DROP COLUMN nosuch" "sqlite:$S"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'the migration failed (nothing changed)'*'nosuch'* ]]
+	[ "$(sq "$S" "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 't'")" = 5 ]
+	run dblog-capture --migrate "SELECT 1" "sqlite:$S"
+	[ "$status" -eq 2 ]
 }
 
 # ----------------------------------------------------------- grouping
@@ -741,7 +947,12 @@ capture_three_ways() {
 	# a writer that keeps writing does not keep it going
 	( while :; do sq "$S" "BEGIN; INSERT INTO _dblog_tx DEFAULT VALUES; INSERT INTO t VALUES(NULL); COMMIT"; sleep 0.01; done ) &
 	w=$!
-	sleep 0.3
+	# (at least 6 of its transactions before the capture starts, however
+	# slow the machine)
+	for i in $(seq 200); do
+		[ "$(sq "$S" "SELECT count(*) FROM _dblog_changes WHERE op = 'insert'")" -gt 5 ] && break
+		sleep 0.05
+	done
 	cap "$S" > "$T/out" 2> /dev/null &
 	pid=$!
 	st=0

@@ -123,6 +123,39 @@ rows() {
 
 # -------------------------------------------------------- exactly once
 
+@test "apply: text that is not UTF-8 ({\"text_hex\":...}) is written back byte for byte as TEXT, keys too" {
+	S="$T/src.db"
+	new_src "$S" "CREATE TABLE u(k TEXT PRIMARY KEY, v TEXT, n INTEGER)"
+	sq "$S" "INSERT INTO u VALUES(CAST(X'636166e9' AS TEXT), CAST(X'22e90a5c00ff' AS TEXT), 1);
+		 INSERT INTO u VALUES(CAST(X'e8' AS TEXT), 'x', 2);
+		 INSERT INTO u VALUES('ok', 'y', 3);
+		 UPDATE u SET v = CAST(X'ff' AS TEXT) WHERE k = 'ok';
+		 UPDATE u SET n = 20 WHERE k = CAST(X'e8' AS TEXT);
+		 UPDATE u SET k = CAST(X'e7' AS TEXT) WHERE k = CAST(X'636166e9' AS TEXT);
+		 DELETE FROM u WHERE k = CAST(X'e8' AS TEXT)"
+	cap "$S" > "$T/ev"
+	run dblog-apply --create-tables "sqlite:$D" < "$T/ev"
+	[ "$status" -eq 0 ]
+	want=$(sq "$S" "SELECT hex(k), typeof(k), hex(v), typeof(v), n FROM u ORDER BY k")
+	[ "$(sq "$D" "SELECT hex(k), typeof(k), hex(v), typeof(v), n FROM u ORDER BY k")" = "$want" ]
+	[ "$want" = "$(printf '%s\n' '6F6B|text|FF|text|3' 'E7|text|22E90A5C00FF|text|1')" ]
+	# --dry-run shows the bytes as a text literal
+	run dblog-apply --dry-run "sqlite:$T/dry.db" < "$T/ev"
+	[[ "$output" == *"CAST(X'636166e9' AS TEXT)"* ]]
+	# dblog-flashback --sql undoes them: its guards match the bytes (SQLite);
+	# PostgreSQL's convert_from() refuses them
+	cp "$D" "$T/undo.db"
+	dblog-flashback --since 0 --sql sqlite < "$T/ev" | sq "$T/undo.db"
+	[ "$(sq "$T/undo.db" "SELECT count(*) FROM u")" = 0 ]
+	dblog-flashback --since 0 --sql postgres < "$T/ev" | grep -q "convert_from('\\\\xff'::bytea, 'UTF8')"
+	# a conflict parks the destination row as JSON, its text as text_hex too
+	E_SRC='{"driver":"sqlite","name":"s2"}' E_TABLE=main.u ev update 9 0 '{"k":"ok"}' '{"k":"ok","v":"other","n":3}' '{"k":"ok","v":"new","n":3}' > "$T/c"
+	run dblog-apply --stream s2 --conflict manual_review --dlq "$T/dlq" "sqlite:$D" < "$T/c"
+	[ "$status" -eq 0 ]
+	is_utf8 "$T/dlq"
+	[ "$(jq -c .dest_row "$T/dlq")" = '{"k":"ok","v":{"text_hex":"ff"},"n":3}' ]
+}
+
 @test "apply: replaying the same events changes nothing; the position is in _dblog_applied" {
 	new_db "$D" "CREATE TABLE audit(n INT); INSERT INTO audit VALUES(0);
 		CREATE TRIGGER a1 AFTER INSERT ON t BEGIN UPDATE audit SET n = n + 1; END;
@@ -215,6 +248,51 @@ rows() {
 	E_SRC='{"driver":"sqlite","name":"other"}' ev_tx 2 "$(E_SRC='{"driver":"sqlite","name":"other"}' ev insert 2 0 '{"id":2}' - '{"id":2,"v":"b","w":null}')" |
 		dblog-apply -s other "sqlite:$D"
 	[ "$(rows)" = "$(printf '1|a|\n2|b|')" ]
+}
+
+@test "apply: a source's identity is kept with the position; another server under a known name is refused, naming both" {
+	A='{"driver":"postgres","name":"app","identity":"111/shop"}'
+	B='{"driver":"postgres","name":"app","identity":"222/shop"}'
+	tx() {   # SOURCE POS ID: one transaction inserting ID
+		E_SRC=$1 ev_tx "$2" "$(E_SRC=$1 ev insert "$2" 0 '{"id":'"$3"'}' - '{"id":'"$3"',"v":"x","w":null}')"
+	}
+	# a position without identity adopts the first one seen
+	tx '{"driver":"postgres","name":"app"}' 1 1 | dblog-apply -c "$T/cp" "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source.identity') IS NULL FROM _dblog_applied")" = 1 ]
+	tx "$A" 2 2 | dblog-apply -c "$T/cp" "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source') FROM _dblog_applied")" = "$A" ]
+	[ "$(jq -c .source "$T/cp")" = "$A" ]
+	# another server under the same name: refused, status 1, nothing applied
+	tx "$B" 3 3 > "$T/b"
+	run dblog-apply "sqlite:$D" < "$T/b"
+	[ "$status" -eq 1 ]
+	[ "$output" = 'dblog-apply: line 1: stream "default": source "app" is recorded from the server with identity 111/shop; this event comes from 222/shop: two servers under one source name would share positions; give the other source its own name (dblog-capture -n NAME) and its own --stream' ]
+	[ "$(rows)" = "$(printf '1|x|\n2|x|')" ]
+	run dblog-apply -c "$T/cp" "sqlite:$D" < "$T/b"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"identity 111/shop; this event comes from 222/shop"* ]]
+	# dblog-checkpoint track refuses it the same way
+	run dblog-checkpoint track "$T/cp" < "$T/b"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"identity 111/shop; this event comes from 222/shop"* ]]
+	# on a stream of its own it is applied
+	dblog-apply -s b "sqlite:$D" < "$T/b"
+	[ "$(rows)" = "$(printf '1|x|\n2|x|\n3|x|')" ]
+	# events without identity (written before) under the name: applied, the identity stays
+	tx '{"driver":"postgres","name":"app"}' 4 4 | dblog-apply -c "$T/cp" "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source') FROM _dblog_applied WHERE stream = 'default'")" = "$A" ]
+	[ "$(jq -c '[.source, .pos]' "$T/cp")" = "[$A,4]" ]
+	# the old default name "postgres" (no identity) is taken over by the new
+	# default name of the same server, "<database>@<system identifier>"
+	tx '{"driver":"postgres","name":"postgres"}' 5 5 | dblog-apply -s old "sqlite:$D"
+	N='{"driver":"postgres","name":"shop@111","identity":"111/shop"}'
+	tx "$N" 6 6 | dblog-apply -s old "sqlite:$D"
+	[ "$(sq "$D" "SELECT json_extract(position, '$.source') FROM _dblog_applied WHERE stream = 'old'")" = "$N" ]
+	# but not by any other name
+	tx '{"driver":"postgres","name":"postgres"}' 5 5 | dblog-apply -s old2 "sqlite:$D"
+	run dblog-apply -s old2 "sqlite:$D" < <(tx '{"driver":"postgres","name":"shop@111","identity":"222/shop"}' 7 7)
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'"old2" applies another source (postgres)'* ]]
 }
 
 @test "apply: --checkpoint holds the applied position, stream and counters" {
@@ -710,6 +788,40 @@ reason_ok() {
 	printf '%s\n' '{"op":"schema","table":"main.t","pos":3,"columns":[{"name":"id","type":"TEXT","key":true,"nullable":false}]}' |
 		dblog-apply --create-tables "sqlite:$D"
 	[ "$(sq "$D" "SELECT group_concat(name) FROM pragma_table_info('t')")" = "id,v,w" ]
+}
+
+@test "apply: --create-tables from a PostgreSQL source: declared types that SQLite's affinity cannot change a value through" {
+	E_SRC='{"driver":"postgres","name":"pg"}'
+	E_TABLE=public.v
+	{
+		printf '%s\n' '{"op":"schema","table":"public.v","source":{"driver":"postgres","name":"pg"},"pos":1,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"j","type":"json","key":false,"nullable":true},{"name":"jb","type":"jsonb","key":false,"nullable":true},{"name":"n","type":"numeric(10,2)","key":false,"nullable":true},{"name":"f","type":"double precision","key":false,"nullable":true},{"name":"a","type":"text[]","key":false,"nullable":true},{"name":"m","type":"mood_int","key":false,"nullable":true},{"name":"s","type":"character(5)","key":false,"nullable":true},{"name":"d","type":"public.score","key":false,"nullable":true}]}'
+		ev_tx 1 "$(ev insert 1 0 '{"id":1}' - '{"id":1,"j":"\"007\"","jb":"\"a\\tb\"","n":"1.10","f":-0,"a":["a b",null,"c\"d","x\\y",""],"m":"42","s":"007  ","d":5}')" \
+			"$(ev insert 1 1 '{"id":2}' - '{"id":2,"j":"1.10","jb":"null","n":"12345678901234567890123456789012345678.5","f":5,"a":[["x"],["{}"]],"m":"x","s":"1e5  ","d":"07"}')" \
+			"$(ev insert 1 2 '{"id":3}' - '{"id":3,"j":null,"jb":"{\"a\": [1, 2.50]}","n":"NaN","f":"Infinity","a":"[0:1]={a,b}","m":null,"s":null,"d":1.5}')"
+	} > "$T/in"
+	run dblog-apply --create-tables "sqlite:$D" < "$T/in"
+	[ "$status" -eq 0 ]
+	run sq "$D" "SELECT group_concat(name || ' ' || type, ', ') FROM pragma_table_info('v')"
+	[ "$output" = "id INTEGER, j json TEXT, jb jsonb TEXT, n numeric(10,2) TEXT, f double precision BLOB, a text[], m BLOB, s character(5), d public.score BLOB" ]
+	run sq "$D" "SELECT id, typeof(j), j, typeof(jb), jb, typeof(n), n, typeof(f), f, a, typeof(m), m, typeof(s), s, typeof(d), d FROM v ORDER BY id"
+	[ "${lines[0]}" = '1|text|"007"|text|"a\tb"|text|1.10|real|0.0|{"a b",NULL,"c\"d","x\\y",""}|text|42|text|007  |integer|5' ]
+	[ "${lines[1]}" = '2|text|1.10|text|null|text|12345678901234567890123456789012345678.5|real|5.0|{{"x"},{"{}"}}|text|x|text|1e5  |text|07' ]
+	[ "${lines[2]}" = '3|null||text|{"a": [1, 2.50]}|text|NaN|real|Inf|[0:1]={a,b}|null||null||real|1.5' ]
+	# -0 keeps its sign
+	python3 -c 'import math, sqlite3, sys; v = sqlite3.connect(sys.argv[1]).execute("SELECT f FROM v WHERE id = 1").fetchone()[0]; sys.exit(not (v == 0 and math.copysign(1, v) < 0))' "$D"
+	# a table made by hand whose affinity changes values: a warning per column, once
+	new_db "$D" "CREATE TABLE o(id INTEGER PRIMARY KEY, total NUMERIC, f REAL, t TEXT, b BLOB)"
+	sed 's/"public.v"/"public.o"/; s/"j","type":"json"/"total","type":"numeric(10,2)"/; s/"jb","type":"jsonb"/"t","type":"text"/; s/"n","type":"numeric(10,2)"/"b","type":"bit(3)"/' "$T/in" | head -n 1 > "$T/o"
+	cat "$T/o" "$T/o" > "$T/o2"
+	run dblog-apply --stream o "sqlite:$D" < "$T/o2"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" == *'table "o", column "total" (numeric(10,2) at the source): its declared type "NUMERIC" has NUMERIC affinity'*'declare it "numeric(10,2) TEXT"'* ]]
+	[[ "${lines[1]}" == *'column "f" (double precision at the source): its declared type "REAL" has REAL affinity'*'-0 becomes 0'*'"double precision BLOB"'* ]]
+	# a SQLite source's types stay as they are: the same affinity as there
+	printf '%s\n' '{"op":"schema","table":"main.w","source":{"driver":"sqlite","name":"s"},"pos":1,"columns":[{"name":"id","type":"INTEGER","key":true,"nullable":false},{"name":"d","type":"DECIMAL(10,2)","key":false,"nullable":true},{"name":"r","type":"REAL","key":false,"nullable":true}]}' |
+		dblog-apply --create-tables --stream s "sqlite:$D"
+	[ "$(sq "$D" "SELECT group_concat(name || ' ' || type, ', ') FROM pragma_table_info('w')")" = "id INTEGER, d DECIMAL(10,2), r REAL" ]
 }
 
 # ------------------------------------------------------------- dry run

@@ -73,6 +73,80 @@ teardown() {
 	[ "$(q "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'su3'")" = 0 ]
 }
 
+@test "pg setup: tables without a primary key or replica identity: refused, each named with its fix; --replica-identity-full sets FULL" {
+	q "DROP DATABASE IF EXISTS ri WITH (FORCE)" && q "CREATE DATABASE ri"
+	src="host=$PGHOST port=$PGPORT user=postgres dbname=ri"
+	PGDATABASE=ri q "CREATE TABLE pk(id int PRIMARY KEY, v text);
+	   CREATE TABLE bare(a int, b text);
+	   CREATE TABLE nothing(id int PRIMARY KEY, v text); ALTER TABLE nothing REPLICA IDENTITY NOTHING;
+	   CREATE TABLE full_t(a int); ALTER TABLE full_t REPLICA IDENTITY FULL;
+	   CREATE TABLE idx(a int NOT NULL); CREATE UNIQUE INDEX idx_a ON idx(a);
+	   ALTER TABLE idx REPLICA IDENTITY USING INDEX idx_a;
+	   CREATE SCHEMA \"s.x\"; CREATE TABLE \"s.x\".\"b a\"(a int);
+	   CREATE TABLE parted(a int, b text) PARTITION BY RANGE (a);
+	   CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10);
+	   CREATE UNLOGGED TABLE scratch(a int);
+	   INSERT INTO bare VALUES (1, 'x'); INSERT INTO nothing VALUES (1, 'x'); INSERT INTO parted VALUES (1, 'x')"
+	fix() { printf 'ALTER TABLE %s REPLICA IDENTITY FULL; ' "$@"; }
+	# --tables: the tables named and the partitions of a partitioned one
+	run dblog-capture --setup --slot ri --publication ri --tables pk,bare,nothing,full_t,idx,parted "$src"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-capture: setup: 3 tables have no primary key or replica identity, so the application's UPDATE and DELETE would fail once published: public.bare, public.nothing, public.parted_1 (fix: $(fix public.bare public.nothing public.parted_1)or --setup --replica-identity-full does it)" ]
+	# nothing created: the application's UPDATE and DELETE go on working
+	[ "$(PGDATABASE=ri q "SELECT count(*) FROM pg_publication")" = 0 ]
+	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ]
+	PGDATABASE=ri q "UPDATE bare SET b = 'y'; UPDATE nothing SET v = 'y'; UPDATE parted SET b = 'y'"
+	# one table named: one table refused
+	run dblog-capture --setup --slot ri --publication ri --tables '"s.x"."b a"' "$src"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-capture: setup: 1 table has no primary key or replica identity, so the application's UPDATE and DELETE would fail once published: \"s.x\".b a (fix: $(fix '"s.x"."b a"')or --setup --replica-identity-full does it)" ]
+	# the whole database: every such table of every schema (unlogged ones are not published)
+	run dblog-capture --setup --slot ri --publication ri "$src"
+	[ "$status" -eq 1 ]
+	[ "$output" = "dblog-capture: setup: 4 tables have no primary key or replica identity, so the application's UPDATE and DELETE would fail once published: public.bare, public.nothing, public.parted_1, \"s.x\".b a (fix: $(fix public.bare public.nothing public.parted_1 '"s.x"."b a"')or --setup --replica-identity-full does it)" ]
+	[ "$(PGDATABASE=ri q "SELECT count(*) FROM pg_publication")" = 0 ]
+	# tables with a usable identity: set up
+	run dblog-capture --setup --slot ri2 --publication ri2 --tables pk,full_t,idx "$src"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	# an identity index dropped: the table has no identity any more
+	PGDATABASE=ri q "DROP INDEX idx_a"
+	run dblog-capture --setup --slot ri2 --publication ri2 --tables pk,full_t,idx "$src"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"published: public.idx (fix: ALTER TABLE public.idx REPLICA IDENTITY FULL; or"* ]]
+	[ "$(PGDATABASE=ri q "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'ri2'")" = 3 ]
+	# --replica-identity-full: FULL on those tables, none other; the
+	# application's UPDATE and DELETE work and are captured whole
+	run dblog-capture --setup --replica-identity-full --slot ri --publication ri "$src"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run env PGDATABASE=ri psql -qXAt -c "SELECT c.relname || ':' || c.relreplident::text FROM pg_class c
+		WHERE c.relkind IN ('r', 'p') AND c.relnamespace IN ('public'::regnamespace, '\"s.x\"'::regnamespace)
+		ORDER BY 1"
+	[ "$output" = "$(printf '%s\n' 'b a:f' bare:f full_t:f idx:f nothing:f parted:d parted_1:f pk:d scratch:d)" ]
+	PGDATABASE=ri q "UPDATE bare SET b = 'z'; DELETE FROM nothing; UPDATE parted SET b = 'z'; DELETE FROM idx"
+	run dblog-capture --slot ri --publication ri --until-caught-up "$src"
+	[ "$status" -eq 0 ]
+	[ "$(jq -c 'select(.seq) | [.op, .table, .before]' <<< "$output")" = '["update","public.bare",{"a":1,"b":"y"}]
+["delete","public.nothing",{"id":1,"v":"y"}]
+["update","public.parted_1",{"a":1,"b":"y"}]' ]
+	# run again: nothing to do
+	run dblog-capture --setup --slot ri --publication ri "$src"
+	[ "$status" -eq 0 ]
+	# a publication of inserts only allows them: UPDATE and DELETE are not published
+	PGDATABASE=ri q "CREATE TABLE bare2(a int); CREATE PUBLICATION ins FOR TABLE bare2 WITH (publish = 'insert')"
+	run dblog-capture --setup --slot ins --publication ins --tables bare2 "$src"
+	[ "$status" -eq 0 ]
+	# the option goes with --setup of a PostgreSQL source
+	run dblog-capture --replica-identity-full "$src"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "dblog-capture: --replica-identity-full goes with --setup"* ]]
+	run dblog-capture --setup --replica-identity-full "sqlite:$T/x.db"
+	[ "$status" -eq 2 ]
+	pg_clean
+	q "DROP DATABASE ri WITH (FORCE)"
+}
+
 @test "pg errors: a slot another capture streams from: status 1 after a few seconds, with the fix" {
 	q "CREATE TABLE busy(id int PRIMARY KEY)"
 	src_setup busy busy
@@ -180,7 +254,7 @@ teardown() {
 	[ "$status" -eq 0 ]
 	echo "$output" > "$T/out"
 	check_stream "$T/out"
-	S='"source":{"driver":"postgres","name":"app"}'
+	S='"source":{"driver":"postgres","name":"app","identity":"'"$(pg_identity)"'"}'
 	sorted > "$T/want" <<EOF2
 {"op":"begin",$S}
 {"op":"schema","table":"public.op_a",$S,"columns":[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":true},{"name":"n","type":"integer","key":false,"nullable":false}]}
@@ -367,11 +441,12 @@ EOF2
  "tstz":"2026-11-22T08:00:00.123456Z", "tstz_whole":"2026-11-22T10:00:00.000000Z",
  "tstz_inf":"infinity", "tstz_ninf":"-infinity",
  "iv":"P1Y2M3DT4H5M6S", "iv_neg":"P-1DT-1.5S", "u":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
- "j":{"a":[1,2],"b":"x y\n","c":{"d":null}}, "j_scalar":"str  ing", "jb":{"a":[true,null,1.50],"z":1},
+ "j":"{ \"a\" : [1, 2],\n  \"b\" : \"x y\\n\",\n\t\"c\": {\"d\" : null} }", "j_scalar":" \"str  ing\" ",
+ "jb":"{\"a\": [true, null, 1.50], \"z\": 1}",
  "ia":[1,null,3], "ta":["a\"b",null,"NULL","c,d","","x","back\\slash","{}","h\u00e9"],
- "i2d":[[1,2],[3,4]], "a3":[[[1],[2]],[[3],[4]]], "ia_empty":[], "ia_bounds":[7,8],
+ "i2d":[[1,2],[3,4]], "a3":[[[1],[2]],[[3],[4]]], "ia_empty":[], "ia_bounds":"[0:1]={7,8}",
  "na":["1.10","NaN",null], "fa":["Infinity","-Infinity","NaN",1.5], "ba":[true,false,null],
- "tsa":["2026-11-22T08:00:00.000000Z","infinity"], "bya":["\\x00ff","\\x"], "jba":[{"a":1},[1,"x"]],
+ "tsa":["2026-11-22T08:00:00.000000Z","infinity"], "bya":["\\x00ff","\\x"], "jba":["{\"a\": 1}","[1, \"x\"]"],
  "e":"happy", "ea":["sad","happy"], "dom":42, "doma":[1,2],
  "ip":"192.168.0.1/24", "cid":"10.0.0.0/8", "m":"$1,234.56", "pt":"(1,2)", "rng":"[1,5)",
  "odd \"col":7}
@@ -389,14 +464,14 @@ EOF2
 	  "$(grep '"op":"insert"' "$T/out" | grep '"key":{"id":1}' | sed 's/.*"after"://')" ]
 	# the raw text of the big numbers, exact (no floating point on the way)
 	grep -q '"i8":9223372036854775807,"i8min":-9223372036854775808,' "$T/out"
-	# schema: format_type names, domains and enums by their own name
+	# schema: format_type names with modifiers, domains and enums by their own name
 	run jq -c 'select(.op == "schema") | .columns | map(select(.name | test("^(i2|i8|f4|f8|vc|ch|ts|tstz|ia|e|ea|dom|u)$")) | [.name, .type]) | .[]' "$T/out"
 	[ "$output" = '["i2","smallint"]
 ["i8","bigint"]
 ["f4","real"]
 ["f8","double precision"]
-["vc","character varying"]
-["ch","character"]
+["vc","character varying(20)"]
+["ch","character(5)"]
 ["ts","timestamp without time zone"]
 ["tstz","timestamp with time zone"]
 ["u","uuid"]
@@ -407,6 +482,61 @@ EOF2
 }
 
 # ------------------------------------------------ transactions, schema
+
+@test "pg source: every event carries the server's identity; the default name is <database>@<system identifier>; a checkpoint keeps its name, one of another server is refused" {
+	q "CREATE TABLE sid(id int PRIMARY KEY)"
+	src_setup sid sid
+	q "INSERT INTO sid VALUES (1)"
+	sysid=$(q "SELECT system_identifier FROM pg_control_system()")
+	[[ "$sysid" =~ ^[0-9]+$ ]]
+	ident="$sysid/postgres"
+	[ "$(pg_identity)" = "$ident" ]
+	want='{"driver":"postgres","name":"postgres@'$sysid'","identity":"'$ident'"}'
+	# cdc: the default name, on every event; ids are of that name
+	cap sid --until-caught-up -c "$NONE" > "$T/cdc"
+	check_stream "$T/cdc"
+	[ "$(jq -c .source "$T/cdc" | sort -u)" = "$want" ]
+	[ "$(jq -c 'select(.op == "insert") | .key' "$T/cdc")" = '{"id":1}' ]
+	# snapshot and incremental reads too
+	dblog-capture --mode snapshot --tables sid "$DBLOG_PG" > "$T/snap"
+	[ "$(jq -c .source "$T/snap" | sort -u)" = "$want" ]
+	dblog-capture --mode incremental --cursor id --until-caught-up --tables sid "$DBLOG_PG" > "$T/inc"
+	[ "$(jq -c .source "$T/inc" | sort -u)" = "$want" ]
+	# another database of the same server: another identity, another name
+	q "DROP DATABASE IF EXISTS sid2" && q "CREATE DATABASE sid2"
+	PGDATABASE=sid2 q "CREATE TABLE sid(id int PRIMARY KEY); INSERT INTO sid VALUES (1)"
+	dblog-capture --mode snapshot "host=$PGHOST port=$PGPORT user=postgres dbname=sid2" > "$T/snap2"
+	[ "$(jq -c .source "$T/snap2" | sort -u)" = '{"driver":"postgres","name":"sid2@'$sysid'","identity":"'$sysid'/sid2"}' ]
+	q "DROP DATABASE sid2"
+	# -n NAME: the name given, the identity still there
+	q "INSERT INTO sid VALUES (2)"
+	cap sid --until-caught-up -n app -c "$NONE" > "$T/named"
+	[ "$(jq -c .source "$T/named" | sort -u)" = '{"driver":"postgres","name":"app","identity":"'$ident'"}' ]
+	# a checkpoint written under the old default name "postgres" (no
+	# identity): the capture resumed from it keeps that name
+	first=$(jq -r 'select(.op == "commit") | .pos' "$T/cdc")
+	printf '{"version":1,"source":{"driver":"postgres","name":"postgres"},"pos":"%s","tx":1,"commit_time":"2026-01-01T00:00:00.000000Z"}\n' "$first" > "$T/old.cp"
+	cap sid --until-caught-up -c "$T/old.cp" > "$T/old"
+	check_stream "$T/old"
+	[ "$(jq -c .source "$T/old" | sort -u)" = '{"driver":"postgres","name":"postgres","identity":"'$ident'"}' ]
+	[ "$(jq -c 'select(.op == "insert") | .key' "$T/old")" = '{"id":2}' ]
+	# applied with it: the checkpoint records the identity and goes on
+	dblog-apply -c "$T/old.cp" "sqlite:$T/d.db" --create-tables < "$T/old"
+	[ "$(jq -c .source "$T/old.cp")" = '{"driver":"postgres","name":"postgres","identity":"'$ident'"}' ]
+	q "INSERT INTO sid VALUES (3)"
+	cap sid --until-caught-up -c "$T/old.cp" > "$T/old2"
+	[ "$(jq -c .source "$T/old2" | sort -u)" = '{"driver":"postgres","name":"postgres","identity":"'$ident'"}' ]
+	dblog-apply -c "$T/old.cp" "sqlite:$T/d.db" < "$T/old2"
+	[ "$(sqlite3 "$T/d.db" "SELECT group_concat(id) FROM sid")" = "2,3" ]
+	# a checkpoint of another server: refused, nothing read
+	jq -c '.source.identity = "1234/postgres"' "$T/old.cp" > "$T/other.cp"
+	run --separate-stderr dblog-capture --slot sid --publication sid --until-caught-up -c "$T/other.cp" "$DBLOG_PG"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "dblog-capture: checkpoint \"$T/other.cp\" records source \"postgres\" of the server with identity 1234/postgres, but this server is $ident: its position means nothing here (give this source its own checkpoint file)" ]
+	run --separate-stderr dblog-capture --mode snapshot_then_cdc --slot sid --publication sid --until-caught-up -c "$T/other.cp" "$DBLOG_PG"
+	[ "$status" -eq 1 ]
+}
 
 @test "pg tx: a multi-table transaction is one begin/commit frame; transactions in commit order" {
 	q "CREATE TABLE mt_a(id int PRIMARY KEY, v text); CREATE TABLE mt_b(id int PRIMARY KEY)"
@@ -507,7 +637,7 @@ update 1
 commit -" ]
 	run jq -c 'select(.op == "schema") | .columns' "$T/out"
 	[ "$output" = '[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false}]
-[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false},{"name":"w","type":"numeric","key":false,"nullable":true}]' ]
+[{"name":"id","type":"integer","key":true,"nullable":false},{"name":"v","type":"text","key":false,"nullable":false},{"name":"w","type":"numeric(10,2)","key":false,"nullable":true}]' ]
 	# the schema event carries the pos of the transaction it precedes
 	[ "$(jq -r 'select(.op == "schema") | .pos' "$T/out" | tail -1)" = "$(commits "$T/out" | sed -n 4p)" ]
 	# a new run: the schema again before the first change it writes
@@ -848,8 +978,8 @@ heartbeat -" ]
 	jq -en '[inputs | select(.op == "snapshot") | .id |
 		test("^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")] | all' "$T/out"
 	[ "$(jq -r 'select(.op == "snapshot" or .op == "heartbeat") | .commit_time' "$T/out" | sort -u | wc -l)" = 1 ]
-	[ "$(jq -c 'select(.op == "snapshot") | .source' "$T/out" | sort -u)" = '{"driver":"postgres","name":"app"}' ]
-	[ "$(tail -1 "$T/out" | jq -c 'del(.commit_time)')" = "{\"op\":\"heartbeat\",\"source\":{\"driver\":\"postgres\",\"name\":\"app\"},\"pos\":\"$pos\"}" ]
+	[ "$(jq -c 'select(.op == "snapshot") | .source' "$T/out" | sort -u)" = '{"driver":"postgres","name":"app","identity":"'"$(pg_identity)"'"}' ]
+	[ "$(tail -1 "$T/out" | jq -c 'del(.commit_time)')" = "{\"op\":\"heartbeat\",\"source\":{\"driver\":\"postgres\",\"name\":\"app\",\"identity\":\"$(pg_identity)\"},\"pos\":\"$pos\"}" ]
 	[ "$(q "SELECT count(*) FROM pg_replication_slots")" = 0 ]
 	# a table that does not exist: status 1, no rows
 	run dblog-capture --mode snapshot --tables snap.a,snap.no_such "$DBLOG_PG"
@@ -958,6 +1088,62 @@ heartbeat -" ]
 }
 
 # ---------------------------------------------------------------- errors
+
+@test "pg snapshot: a database that is also a destination: dblog's own tables (schema dblog) are never captured" {
+	q "DROP DATABASE IF EXISTS both_db WITH (FORCE)" && q "CREATE DATABASE both_db"
+	src="host=$PGHOST port=$PGPORT user=postgres dbname=both_db"
+	PGDATABASE=both_db q "CREATE TABLE app(id int PRIMARY KEY, v text); INSERT INTO app VALUES (1, 'a');
+	   CREATE TABLE dest(id int PRIMARY KEY, v text)"
+	# dblog-apply into it: dblog.applied, dblog.lww and dblog.conflicts, with rows
+	ev() {   # POS ID: one transaction inserting ID into public.dest
+		local s='"source":{"driver":"postgres","name":"other"},"tx":'$2',"pos":"0/'$1'","commit_time":"2026-01-01T00:00:00.000000Z"'
+		printf '{"op":"begin",%s}\n' "$s"
+		printf '{"op":"insert","table":"public.dest",%s,"seq":0,"key":{"id":%s},"after":{"id":%s,"v":"x"}}\n' "$s" "$2" "$2"
+		printf '{"op":"commit",%s,"count":1}\n' "$s"
+	}
+	{ ev 10 1; ev 20 2; } | dblog-apply --conflict last_writer_wins "$src"
+	PGDATABASE=both_db q "INSERT INTO dest VALUES (3, 'local')"
+	ev 30 3 | dblog-apply --conflict manual_review "$src" 2> /dev/null   # a conflict, parked
+	[ "$(PGDATABASE=both_db q "SELECT (SELECT count(*) FROM dblog.applied)::text || (SELECT count(*) FROM dblog.lww) ||
+	     (SELECT count(*) FROM dblog.conflicts)")" = 121 ]
+	# the whole database: the publication FOR ALL TABLES has dblog's tables too
+	dblog-capture --setup --slot both --publication both "$src"
+	[ "$(PGDATABASE=both_db q "SELECT count(*) FROM pg_publication_tables WHERE schemaname = 'dblog'")" = 3 ]
+	# snapshot: the application's tables only
+	dblog-capture --mode snapshot --slot both --publication both "$src" > "$T/snap"
+	[ "$(jq -r 'select(.table) | .table' "$T/snap" | sort -u | tr '\n' ' ')" = "public.app public.dest " ]
+	# changes: dblog-apply at work, a transaction of dblog's tables only,
+	# one of both; none of dblog's changes comes out, nor an empty transaction
+	PGDATABASE=both_db q "INSERT INTO app VALUES (2, 'b')"
+	ev 40 4 | dblog-apply --conflict last_writer_wins "$src"
+	PGDATABASE=both_db q "UPDATE dblog.applied SET updated = now(); DELETE FROM dblog.lww; TRUNCATE dblog.conflicts"
+	PGDATABASE=both_db q "BEGIN; UPDATE dblog.applied SET updated = now(); UPDATE app SET v = 'c' WHERE id = 2;
+	   TRUNCATE dblog.conflicts, dest; COMMIT"
+	before=$(PGDATABASE=both_db q "SELECT pg_current_wal_lsn()")
+	PGDATABASE=both_db q "UPDATE dblog.applied SET updated = now()"
+	run dblog-capture --slot both --publication both --until-caught-up "$src"
+	[ "$status" -eq 0 ]
+	echo "$output" > "$T/cdc"
+	check_stream "$T/cdc"
+	[ "$(jq -c 'select(.seq) | [.op, .table, .key]' "$T/cdc")" = '["insert","public.app",{"id":2}]
+["insert","public.dest",{"id":4}]
+["update","public.app",{"id":2}]
+["truncate","public.dest",null]' ]
+	[ "$(jq -c 'select(.op == "commit") | .count' "$T/cdc" | tr '\n' ' ')" = "1 1 2 " ]
+	[ "$(jq -r 'select(.op == "schema") | .table' "$T/cdc" | sort | tr '\n' ' ')" = "public.app public.dest " ]
+	# what was written is confirmed, up to the last transaction, not sent
+	[ "$(lsn_num "$(confirmed both)")" -gt "$(lsn_num "$before")" ]
+	# snapshot_then_cdc reads the publication's tables: not dblog's either
+	PGDATABASE=both_db q "UPDATE dblog.applied SET updated = now()"
+	dblog-capture --mode snapshot_then_cdc --slot both2 --publication both --until-caught-up "$src" > "$T/stc"
+	[ "$(jq -r 'select(.table) | .table' "$T/stc" | sort -u | tr '\n' ' ')" = "public.app public.dest " ]
+	# named: refused
+	run dblog-capture --mode snapshot --tables app,dblog.applied "$src"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "dblog-capture: --tables: 'dblog.applied' is in schema dblog"* ]]
+	pg_clean
+	q "DROP DATABASE both_db WITH (FORCE)"
+}
 
 @test "pg errors: a publication that does not exist ends the replication at the first change with status 1 and the fix" {
 	q "CREATE TABLE nopub(id int PRIMARY KEY)"

@@ -400,11 +400,12 @@ small_db() {
 # DEFAULT (d), with slot and publication fb; state A.
 pg_src() {
 	qq "DROP TABLE IF EXISTS t, u, d; DROP SCHEMA IF EXISTS dblog CASCADE"
-	q "CREATE TABLE t(id int PRIMARY KEY, v text, n numeric, j jsonb, a int[]);
+	q "CREATE TABLE t(id int PRIMARY KEY, v text, n numeric, j jsonb, a int[], js json);
 	   CREATE TABLE u(k text PRIMARY KEY, b bytea, ts timestamptz);
 	   CREATE TABLE d(id int PRIMARY KEY, v text);
 	   ALTER TABLE t REPLICA IDENTITY FULL; ALTER TABLE u REPLICA IDENTITY FULL;
-	   INSERT INTO t SELECT g, 'v' || g, g * 1.5, jsonb_build_object('g', g), ARRAY[g, g + 1] FROM generate_series(1, 20) g;
+	   INSERT INTO t SELECT g, 'v' || g, g * 1.5, jsonb_build_object('g', g), ARRAY[g, g + 1],
+	     (ARRAY['null', E'{\"a\":\n 1, \"a\": [2]}', NULL])[g % 3 + 1]::json FROM generate_series(1, 20) g;
 	   INSERT INTO u SELECT 'k''' || g, decode('00ff' || g, 'hex'), '2026-01-01'::timestamptz + g * interval '1 hour' FROM generate_series(10, 20) g;
 	   INSERT INTO d VALUES (1, 'x')"
 	src_setup fb t,u,d > /dev/null
@@ -424,9 +425,10 @@ for i in range(40):
         k = r.randint(1, 30)
         c = r.random()
         if c < 0.3:
-            print("INSERT INTO t VALUES (%d, 'n''%d', %d.25, '{\"x\": [1, \"a\\\\b\"]}', ARRAY[1, NULL]) ON CONFLICT DO NOTHING;" % (k, i, k))
+            print("INSERT INTO t VALUES (%d, 'n''%d', %d.25, '{\"x\": [1, \"a\\\\b\"]}', ARRAY[1, NULL], E' [1,\\n null] ') ON CONFLICT DO NOTHING;" % (k, i, k))
         elif c < 0.6:
-            print("UPDATE t SET v = %s, n = n + 1 WHERE id = %d;" % (r.choice(["NULL", "'e''\\\\s'", "'x%d'" % i]), k))
+            print("UPDATE t SET v = %s, n = n + 1, j = %s, js = %s WHERE id = %d;" % (r.choice(["NULL", "'e''\\\\s'", "'x%d'" % i]),
+                  r.choice(["j", "'null'", "NULL"]), r.choice(["js", "'null'", "NULL", "E'{\"b\":\\n\"%d\"}'" % i]), k))
         elif c < 0.7:
             print("UPDATE t SET id = id + 100 WHERE id = %d AND NOT EXISTS (SELECT 1 FROM t WHERE id = %d);" % (k, k + 100))
         elif c < 0.85:

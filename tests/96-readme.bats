@@ -248,7 +248,7 @@ rows() {
 	# the SQLite replica copies the tables and follows
 	readme_follow pg-sqlite "$W"
 	local f1=$FOLLOW_PID
-	wait_until 30 eval '[ "$(rows "$W/replica.db" orders 2> /dev/null)" = "100|1|new|13.5" ]'
+	wait_until 30 eval '[ "$(rows "$W/replica.db" orders 2> /dev/null)" = "100|1|new|13.50" ]'
 	[ "$(rows "$W/replica.db" customers)" = "1|Ada|ada@example.org" ]
 	# the PostgreSQL replica beside it, on a slot of its own
 	readme_follow pg-pg "$W"
@@ -261,7 +261,7 @@ rows() {
 	wait_until 30 eval '[ "$(app_sql shop2 "SELECT count(*) FROM orders")" = 2 ]'
 	readme_stop "$f1" pg-sqlite "$W"
 	readme_stop "$f2" pg-pg "$W"
-	[ "$(rows "$W/replica.db" orders)" = "$(printf '100|1|new|13.5\n101|2|paid|1200')" ]
+	[ "$(rows "$W/replica.db" orders)" = "$(printf '100|1|new|13.50\n101|2|paid|1200.00')" ]
 	[ "$(app_sql shop2 "SELECT * FROM orders ORDER BY 1")" = "$(app_sql shop "SELECT * FROM orders ORDER BY 1")" ]
 	[ "$(app_sql shop2 "SELECT * FROM customers ORDER BY 1")" = "$(app_sql shop "SELECT * FROM customers ORDER BY 1")" ]
 	# the exact types came with pg_dump
@@ -278,7 +278,7 @@ rows() {
 		UPDATE orders SET status = 'shipped' WHERE id = 100; COMMIT"
 	wait_until 30 eval '[ "$(rows "$W/replica.db" orders | wc -l)" = 4 ]'
 	readme_stop "$f3" txbuf "$W"
-	[ "$(rows "$W/replica.db" orders)" = "$(printf '100|1|shipped|13.5\n101|2|paid|1200\n102|1|new|1\n103|1|new|2')" ]
+	[ "$(rows "$W/replica.db" orders)" = "$(printf '100|1|shipped|13.50\n101|2|paid|1200.00\n102|1|new|1.00\n103|1|new|2.00')" ]
 }
 
 @test "README: SQLite to SQLite, then the cron line" {
@@ -392,7 +392,7 @@ rows() {
 	export SRC="host=$PGHOST port=$PGPORT dbname=shop user=app" APP_PGPASSWORD="$APP_PW"
 	unset PGPASSWORD
 	readme_run ctl-pg "$W"
-	[ "$(rows "$T/srv/orders.db" orders)" = "100|1|new|13.5" ]
+	[ "$(rows "$T/srv/orders.db" orders)" = "100|1|new|13.50" ]
 	[ "$(rows "$T/srv/orders.db" customers)" = "1|Ada|ada@example.org" ]
 	! grep -rq "$APP_PW" "$HOME/.local/state/dblog"
 }

@@ -76,6 +76,12 @@ confirmed() {
 	q "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$1'"
 }
 
+# pg_identity [DB]: the source identity of database DB (default: $PGDATABASE)
+# of this cluster, "<system identifier>/<database>" (dblog-event(5)).
+pg_identity() {
+	PGDATABASE=${1:-$PGDATABASE} q "SELECT system_identifier || '/' || current_database() FROM pg_control_system()"
+}
+
 # lsn_num LSN: "X/Y" as a decimal number; lsn_fmt N: the reverse.
 lsn_num() {
 	local h=${1%/*} l=${1#*/}
