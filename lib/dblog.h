@@ -395,6 +395,11 @@ void dblog_table_join(struct dblog_buf *out, const char *schema, size_t sn, cons
  * a malformed quoted part (no closing quote, text after it). */
 int dblog_table_split(const char *s, size_t n, struct dblog_buf *schema, struct dblog_buf *name,
 		      int *has_schema);
+/* dblog_table_split of the NUL-terminated s, where a malformed name is
+ * taken whole, as one name without schema (the SQL written with it then
+ * names a table that does not exist). */
+void dblog_table_split_or_whole(const char *s, struct dblog_buf *schema, struct dblog_buf *name,
+				int *has_schema);
 /* s[0..n) as dblog_table_join writes it (a."b.c" for a.b.c, "a""b" for
  * a"b, x for "x") into out, cleared first. 0, or -1 (out empty) when s is
  * malformed. */

@@ -157,11 +157,7 @@ refuse_identity(struct dblog_fbrefusal *r, const char *why, const char *table)
 	refuse(r, why);
 	struct dblog_buf schema = { 0 }, name = { 0 };
 	int has;
-	if (dblog_table_split(table, strlen(table), &schema, &name, &has)) {
-		has = 0;
-		dblog_buf_clear(&name);
-		dblog_buf_adds(&name, table);
-	}
+	dblog_table_split_or_whole(table, &schema, &name, &has);
 	dblog_buf_adds(&r->fix, "run ALTER TABLE ");
 	if (has) {
 		dblog_sql_ident(&r->fix, schema.p);

@@ -45,11 +45,7 @@ table_sql(struct dblog_buf *out, enum dblog_fb_dialect d, const char *table)
 {
 	struct dblog_buf schema = { 0 }, name = { 0 };
 	int has;
-	if (dblog_table_split(table, strlen(table), &schema, &name, &has)) {
-		has = 0;
-		dblog_buf_clear(&name);
-		dblog_buf_adds(&name, table);
-	}
+	dblog_table_split_or_whole(table, &schema, &name, &has);
 	if (has && d == DBLOG_FB_POSTGRES) {
 		dblog_sql_ident(out, schema.p);
 		dblog_buf_addc(out, '.');

@@ -227,3 +227,14 @@ dblog_glob(const char *pat, const char *s, size_t n)
 	}
 	return 1;
 }
+
+void
+dblog_table_split_or_whole(const char *s, struct dblog_buf *schema, struct dblog_buf *name,
+			   int *has_schema)
+{
+	if (dblog_table_split(s, strlen(s), schema, name, has_schema)) {
+		*has_schema = 0;
+		dblog_buf_clear(name);
+		dblog_buf_adds(name, s);
+	}
+}
